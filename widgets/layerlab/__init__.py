@@ -1,0 +1,24 @@
+"""layerlab: a live course on how Docker images really work.
+
+    import layerlab
+    engine = layerlab.connect()      # the engine the docker CLI would use
+    print(engine.facts.flavour)
+
+The package has a pure core (`layerlab.core`), one engine adapter that alone imports
+`docker` (`layerlab.engine`), views that draw core objects (`layerlab.views`) and a CLI
+(`python -m layerlab`).
+"""
+
+from .core.errors import LayerlabError, EngineError
+
+__version__ = "0.1.0"
+
+
+def connect(environ=None):
+    """Connect to the Docker engine (see `layerlab.engine.connect`)."""
+    from .engine import connect as _connect
+
+    return _connect(environ)
+
+
+__all__ = ["connect", "LayerlabError", "EngineError", "__version__"]

@@ -1,0 +1,136 @@
+"""Labels and names for everything the course creates.
+
+Every image, container, volume and network the course makes carries three labels
+(`layerlab.course`, `layerlab.lesson`, `layerlab.learner`) and a name that contains the
+learner's id, so that two learners sharing one engine never collide and cleanup can remove
+exactly what the course made, and nothing else.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Mapping
+
+COURSE = "layerlab"
+LABEL_COURSE = "layerlab.course"
+LABEL_LESSON = "layerlab.lesson"
+LABEL_LEARNER = "layerlab.learner"
+#: Extra labels on prepared base images.
+LABEL_ROLE = "layerlab.role"
+LABEL_BASE = "layerlab.base"
+LABEL_BUILT_FROM = "layerlab.base.built-from"
+LABEL_RECIPE = "layerlab.base.recipe"
+
+#: The lesson id under which `prepare` files base images.
+BASE_LESSON = "base"
+ROLE_BASE = "base"
+ROLE_LESSON = "lesson"
+
+LEARNER_ENV = "LAYERLAB_LEARNER"
+
+_NAME_OK = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+def sanitize(raw: str) -> str:
+    """Make `raw` usable inside image and container names (lower case, [a-z0-9._-]).
+
+    When sanitizing changes the text, a short hash of the original is appended so that two
+    different ids ("Bob" and "bob") never map to the same name.
+    """
+    cleaned = re.sub(r"[^a-z0-9]+", "-", raw.lower()).strip("-")
+    if not cleaned:
+        cleaned = "learner"
+    if cleaned != raw:
+        cleaned = f"{cleaned}-{hashlib.sha256(raw.encode()).hexdigest()[:6]}"
+    return cleaned
+
+
+def learner_id(environ: Mapping[str, str] | None = None) -> str:
+    """The learner's id: $LAYERLAB_LEARNER, or else the OS user name."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(LEARNER_ENV, "").strip()
+    if not raw:
+        try:
+            raw = getpass.getuser()
+        except Exception:  # no user name in some containers
+            raw = f"uid{os.getuid()}"
+    return sanitize(raw)
+
+
+def check_lesson_id(lesson: str) -> str:
+    if not _NAME_OK.match(lesson):
+        raise ValueError(f"lesson id {lesson!r} must be lower case letters, digits, '.', '_' or '-'")
+    return lesson
+
+
+@dataclass(frozen=True)
+class Namespace:
+    """The names and labels one learner uses for one lesson."""
+
+    learner: str
+    lesson: str
+
+    def __post_init__(self) -> None:
+        check_lesson_id(self.lesson)
+        if not _NAME_OK.match(self.learner):
+            raise ValueError(f"learner id {self.learner!r} is not sanitized; use layerlab.core.naming.sanitize")
+
+    @classmethod
+    def for_lesson(cls, lesson: str, environ: Mapping[str, str] | None = None) -> "Namespace":
+        return cls(learner=learner_id(environ), lesson=lesson)
+
+    @property
+    def role(self) -> str:
+        return ROLE_BASE if self.lesson == BASE_LESSON else ROLE_LESSON
+
+    def labels(self, **extra: str) -> dict[str, str]:
+        labels = {
+            LABEL_COURSE: COURSE,
+            LABEL_LESSON: self.lesson,
+            LABEL_LEARNER: self.learner,
+            LABEL_ROLE: self.role,
+        }
+        labels.update(extra)
+        return labels
+
+    def label_filters(self) -> list[str]:
+        """Filters for the engine's list calls: this learner's objects of this lesson."""
+        return [f"{LABEL_COURSE}={COURSE}", f"{LABEL_LEARNER}={self.learner}", f"{LABEL_LESSON}={self.lesson}"]
+
+    @property
+    def repository_prefix(self) -> str:
+        return f"{COURSE}-{self.learner}/"
+
+    def image(self, name: str, tag: str = "latest") -> str:
+        """An image reference in the learner's own repository namespace."""
+        check_lesson_id(name)
+        return f"{self.repository_prefix}{self.lesson}-{name}:{tag}"
+
+    def container(self, name: str) -> str:
+        """A container name, unique even when the same lesson runs twice at once."""
+        check_lesson_id(name)
+        return f"{COURSE}-{self.learner}-{self.lesson}-{name}-{secrets.token_hex(3)}"
+
+    def volume(self, name: str) -> str:
+        check_lesson_id(name)
+        return f"{COURSE}-{self.learner}-{self.lesson}-{name}"
+
+    network = volume
+
+
+def learner_filters(learner: str) -> list[str]:
+    """Filters for everything one learner's course made, every lesson."""
+    return [f"{LABEL_COURSE}={COURSE}", f"{LABEL_LEARNER}={learner}"]
+
+
+def is_ours(labels: Mapping[str, str] | None, learner: str, lesson: str | None = None) -> bool:
+    """True when an object's labels say this course made it for this learner (and lesson)."""
+    labels = labels or {}
+    if labels.get(LABEL_COURSE) != COURSE or labels.get(LABEL_LEARNER) != learner:
+        return False
+    return lesson is None or labels.get(LABEL_LESSON) == lesson

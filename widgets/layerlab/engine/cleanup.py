@@ -1,0 +1,128 @@
+"""`cleanup`: remove exactly what the course made for this learner, and nothing else.
+
+Objects are found by their labels (course, learner, and lesson when given) and removed in
+dependency order: containers, then images (lesson images before bases, newest first), then
+volumes and networks, then the lesson folders on disk. No prune, no removal by name pattern:
+an object without the course's labels is never touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+
+import docker.errors
+
+from ..core.naming import (
+    BASE_LESSON,
+    LABEL_LESSON,
+    LABEL_ROLE,
+    ROLE_BASE,
+    Namespace,
+    is_ours,
+    learner_filters,
+)
+from ..core.workspace import our_lesson_dirs
+
+
+@dataclass
+class CleanupReport:
+    removed: list[tuple[str, str]] = field(default_factory=list)
+    kept: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"removed {kind} {name}" for kind, name in self.removed]
+        out += [f"kept {kind} {name}: {why}" for kind, name, why in self.kept]
+        if not out:
+            out.append("nothing to remove: the course has no objects of yours here")
+        return out
+
+
+def cleanup(engine, lesson: str | None = None, include_bases: bool = False) -> CleanupReport:
+    """Remove this learner's objects of one lesson, of every lesson, or (with bases) all."""
+    learner = Namespace.for_lesson(BASE_LESSON, engine.environ).learner
+    filters = learner_filters(learner)
+    report = CleanupReport()
+
+    def wanted(labels) -> bool:
+        if not is_ours(labels, learner, lesson):
+            return False
+        is_base = (labels or {}).get(LABEL_ROLE) == ROLE_BASE or (labels or {}).get(LABEL_LESSON) == BASE_LESSON
+        return include_bases or not is_base or lesson == BASE_LESSON
+
+    for container in engine.labeled("containers", filters):
+        if wanted(container.labels):
+            try:
+                container.remove(force=True, v=True)
+                report.removed.append(("container", container.name))
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                report.kept.append(("container", container.name, exc.explanation or str(exc)))
+
+    images = [image for image in engine.labeled("images", filters) if wanted(image.labels)]
+    images.sort(key=lambda image: (
+        (image.labels or {}).get(LABEL_ROLE) == ROLE_BASE,
+        -_created(image),
+    ))
+    prefix = Namespace.for_lesson(BASE_LESSON, engine.environ).repository_prefix
+    for image in images:
+        _remove_image(engine, image, prefix, report)
+
+    for volume in engine.labeled("volumes", filters):
+        if wanted(volume.attrs.get("Labels")):
+            try:
+                volume.remove()
+                report.removed.append(("volume", volume.name))
+            except docker.errors.APIError as exc:
+                report.kept.append(("volume", volume.name, exc.explanation or str(exc)))
+
+    for network in engine.labeled("networks", filters):
+        if wanted(network.attrs.get("Labels")):
+            try:
+                network.remove()
+                report.removed.append(("network", network.name))
+            except docker.errors.APIError as exc:
+                report.kept.append(("network", network.name, exc.explanation or str(exc)))
+
+    for folder in our_lesson_dirs(learner, lesson, engine.environ):
+        if folder.name == BASE_LESSON and not (include_bases or lesson == BASE_LESSON):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        report.removed.append(("folder", str(folder)))
+    return report
+
+
+def _created(image) -> float:
+    from datetime import datetime
+
+    text = image.attrs.get("Created", "")
+    try:
+        return datetime.fromisoformat(text[:26].rstrip("Z")).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _remove_image(engine, image, prefix: str, report: CleanupReport) -> None:
+    """Remove our tags of an image; an untagged labeled image is removed by id.
+
+    Tags outside the learner's namespace (someone tagged our image with a name of their own)
+    are left alone, and so is the image they keep alive.
+    """
+    try:
+        image.reload()
+    except docker.errors.NotFound:
+        return  # went with a child removed before it
+    ours = [tag for tag in image.tags if tag.startswith(prefix)]
+    foreign = [tag for tag in image.tags if not tag.startswith(prefix)]
+    targets = ours if image.tags else [image.id]
+    for target in targets:
+        try:
+            engine.client.api.remove_image(target, noprune=False)
+            report.removed.append(("image", target if target != image.id else image.short_id))
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as exc:
+            report.kept.append(("image", target, exc.explanation or str(exc)))
+    if foreign:
+        report.kept.append(("image", image.short_id, f"also tagged {', '.join(foreign)} outside the course"))

@@ -1,0 +1,153 @@
+"""Connecting to the Docker engine, and turning every way that fails into one clear message."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from typing import Mapping
+
+import docker
+import docker.errors
+import docker.utils
+
+from ..core.engineinfo import (
+    MIN_API_VERSION,
+    EngineFacts,
+    api_too_old,
+    classify_storage,
+    resolve_docker_host,
+)
+from ..core.errors import (
+    DockerHostUnreachable,
+    EngineError,
+    EnginePermissionDenied,
+    EngineTooOld,
+    EngineUnreachable,
+)
+
+CONNECT_TIMEOUT = 10
+WORK_TIMEOUT = 900
+START_ENGINE_HINT = (
+    "Start a Docker engine. On Linux, as root: `bash scripts/engine.sh start` from the course "
+    "folder (or `sudo systemctl start docker`); with Docker Desktop, open it and wait until it "
+    "says it is running."
+)
+
+
+def connect(environ: Mapping[str, str] | None = None, timeout: float = CONNECT_TIMEOUT):
+    """Connect to the engine the docker CLI would use; return an `Engine`.
+
+    Raises a subclass of `EngineError` with what went wrong and how to fix it.
+    """
+    from .engine import Engine  # the Engine class lives beside its helpers
+
+    environ = dict(os.environ if environ is None else environ)
+    host, source = resolve_docker_host(environ)
+    client = open_client(host, source, environ, timeout)
+    try:
+        version = client.version()
+        info = client.info()
+    except Exception as exc:  # pragma: no cover - the ping above answered moments ago
+        raise translate_connection_error(exc, host, source) from None
+    server_api = version.get("ApiVersion", "0.0")
+    if api_too_old(server_api):
+        client.close()
+        raise EngineTooOld(
+            f"The engine at {host} speaks Docker API {server_api} (Docker "
+            f"{version.get('Version', '?')}); the course needs API "
+            f"{'.'.join(map(str, MIN_API_VERSION))} (Docker 20.10) or newer.",
+            "Upgrade the engine (Debian 12's docker.io or any Docker released since 2020 will "
+            "do), or point DOCKER_HOST at a newer one.",
+        )
+    client.api.timeout = WORK_TIMEOUT
+    buildx = buildx_version(host)
+    facts = EngineFacts(
+        host=host,
+        host_source=source,
+        engine_version=str(version.get("Version", "?")),
+        api_version=client.api.api_version,
+        min_api_version=str(version.get("MinAPIVersion", "?")),
+        storage_driver=str(info.get("Driver", "?")),
+        storage_kind=classify_storage(str(info.get("Driver", "")), info.get("DriverStatus")),
+        os=str(version.get("Os", info.get("OSType", "?"))),
+        arch=str(version.get("Arch", info.get("Architecture", "?"))),
+        kernel=str(version.get("KernelVersion", info.get("KernelVersion", "?"))),
+        buildkit=buildx is not None,
+        buildx_version=buildx or "",
+        cgroup_version=str(info.get("CgroupVersion", "")),
+    )
+    return Engine(client=client, facts=facts, environ=environ)
+
+
+def open_client(host: str, source: str, environ: Mapping[str, str], timeout: float) -> docker.DockerClient:
+    kwargs = docker.utils.kwargs_from_env(environment=dict(environ))
+    kwargs["base_url"] = host
+    try:
+        return docker.DockerClient(version="auto", timeout=timeout, **kwargs)
+    except Exception as exc:
+        raise translate_connection_error(exc, host, source) from None
+
+
+def translate_connection_error(exc: BaseException, host: str, source: str) -> EngineError:
+    """Map the SDK's nested exceptions to one message a learner can act on."""
+    chain = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 12:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    text = " ".join(str(e) for e in chain)
+    from_env = source == "from DOCKER_HOST"
+    if any(isinstance(e, PermissionError) for e in chain) or "Permission denied" in text:
+        return EnginePermissionDenied(
+            f"Permission denied on the Docker socket {host}: this user may not talk to the engine.",
+            "Add yourself to the docker group (`sudo usermod -aG docker $USER`, then log out and "
+            "in again), or run the course as a user who may use Docker.",
+        )
+    if host.startswith(("tcp://", "ssh://", "http://", "https://")) or (from_env and not host.startswith("unix://")):
+        return DockerHostUnreachable(
+            f"DOCKER_HOST is {host} but no Docker engine answers there ({_reason(chain)}).",
+            "Start the engine at that address, fix DOCKER_HOST, or unset it to use the local "
+            "socket (`unset DOCKER_HOST`).",
+        )
+    if from_env:
+        return DockerHostUnreachable(
+            f"DOCKER_HOST is {host} but no Docker engine answers there ({_reason(chain)}).",
+            "Start the engine, fix DOCKER_HOST, or unset it to use the default socket. " + START_ENGINE_HINT,
+        )
+    return EngineUnreachable(
+        f"No Docker engine answers at {host} ({_reason(chain)}).",
+        START_ENGINE_HINT,
+    )
+
+
+def _reason(chain: list[BaseException]) -> str:
+    for e in chain:
+        if isinstance(e, FileNotFoundError):
+            return "the socket does not exist"
+        if isinstance(e, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(e, (socket.timeout, TimeoutError)):
+            return "timed out"
+        if isinstance(e, socket.gaierror):
+            return "unknown host name"
+    return type(chain[-1]).__name__
+
+
+def buildx_version(host: str) -> str | None:
+    """The `docker buildx` plugin's version, or None when there is no usable BuildKit CLI."""
+    docker_cli = shutil.which("docker")
+    if not docker_cli:
+        return None
+    env = dict(os.environ, DOCKER_HOST=host)
+    try:
+        result = subprocess.run(
+            [docker_cli, "buildx", "version"], capture_output=True, text=True, timeout=20, env=env
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    words = result.stdout.split()
+    return words[1] if len(words) > 1 else result.stdout.strip()
