@@ -21,4 +21,11 @@ def connect(environ=None):
     return _connect(environ)
 
 
-__all__ = ["connect", "LayerlabError", "EngineError", "__version__"]
+def start_lesson(lesson_id, engine=None):
+    """Begin a lesson in a notebook (see `layerlab.lesson.Lesson`)."""
+    from .lesson import start_lesson as _start
+
+    return _start(lesson_id, engine=engine)
+
+
+__all__ = ["connect", "start_lesson", "LayerlabError", "EngineError", "__version__"]

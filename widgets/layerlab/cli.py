@@ -10,11 +10,18 @@ Every failure the course knows prints one message with the fix and exits non-zer
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from typing import Sequence
 
 from .core.errors import LayerlabError
+
+EXTRA_COMMAND_MODULES = (
+    "layerlab.cli_layers",   # layers, which
+    "layerlab.cli_watch",    # watch
+    "layerlab.cli_command",  # command
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,6 +62,16 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup.add_argument("--lesson", help="only this lesson's objects (e.g. 01-layers)")
     cleanup.add_argument("--all", action="store_true", help="also the prepared base images")
     cleanup.set_defaults(handler=cmd_cleanup)
+
+    # Lessons add their own commands from modules of their own (each has `register(commands)`).
+    for module_name in EXTRA_COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name == module_name:
+                continue
+            raise
+        module.register(commands)
     return parser
 
 

@@ -93,8 +93,10 @@ class Namespace:
             LABEL_COURSE: COURSE,
             LABEL_LESSON: self.lesson,
             LABEL_LEARNER: self.learner,
-            LABEL_ROLE: self.role,
         }
+        if self.role == ROLE_BASE:
+            # Only bases say so: every extra label is one more history entry in a classic build.
+            labels[LABEL_ROLE] = ROLE_BASE
         labels.update(extra)
         return labels
 

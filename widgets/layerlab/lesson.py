@@ -1,0 +1,91 @@
+"""`Lesson`: what a notebook holds on to while it teaches.
+
+    lesson = layerlab.start_lesson("01-layers")
+    base = lesson.base("app")              # prints which image it got, and why
+    folder = lesson.context("sample")       # a fresh build-context folder of the learner's
+    with lesson.container("demo", base.reference, ["sleep", "30"]) as box:
+        ...                                  # removed when the block ends, even on interrupt
+    lesson.cleanup()
+
+Everything it makes is labeled and named for this learner and lesson.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from .core.naming import Namespace
+from .core.workspace import context_dir
+from .views.notebook import install_error_display
+
+
+class Lesson:
+    def __init__(self, lesson_id: str, engine=None, quiet: bool = False):
+        if engine is None:
+            from .engine import connect
+
+            engine = connect()
+        self.engine = engine
+        self.id = lesson_id
+        self.namespace: Namespace = engine.namespace(lesson_id)
+        if not quiet:
+            print(self.banner())
+
+    def banner(self) -> str:
+        facts = self.engine.facts
+        return (
+            f"Live: Docker {facts.engine_version} ({facts.flavour}), learner "
+            f"'{self.namespace.learner}', lesson {self.id}."
+        )
+
+    def base(self, key: str, quiet: bool = False):
+        """The prepared base image for `key` ('ping' or 'app'), prepared now if missing."""
+        from .engine.prepare import base_for
+
+        base = base_for(self.engine, key)
+        if not quiet:
+            print(base.explain())
+        return base
+
+    def context(self, name: str, fresh: bool = True) -> Path:
+        return context_dir(self.namespace, name, self.engine.environ, fresh=fresh)
+
+    def image(self, name: str, tag: str = "latest") -> str:
+        return self.namespace.image(name, tag)
+
+    def build(self, name: str, context: Path, **kwargs) -> str:
+        return self.engine.build(self.namespace, name, context, **kwargs)
+
+    def run(self, name: str, image: str, command=None, **kwargs):
+        return self.engine.run(self.namespace, name, image, command, **kwargs)
+
+    @contextlib.contextmanager
+    def container(self, name: str, image: str, command=None, **kwargs):
+        """A container that is force-removed when the block ends, however it ends."""
+        box = self.run(name, image, command, **kwargs)
+        try:
+            yield box
+        finally:
+            try:
+                box.remove(force=True, v=True)
+            except Exception:  # already gone
+                pass
+
+    def cleanup(self, quiet: bool = False):
+        from .engine.cleanup import cleanup
+
+        report = cleanup(self.engine, lesson=self.id)
+        if not quiet:
+            removed = sum(1 for kind, _ in report.removed)
+            print(f"cleanup of lesson {self.id}: removed {removed} object(s)" + (
+                f", kept {len(report.kept)}" if report.kept else ""))
+            for kind, name, why in report.kept:
+                print(f"  kept {kind} {name}: {why}")
+        return report
+
+
+def start_lesson(lesson_id: str, engine=None) -> Lesson:
+    """Connect, explain errors as short boxes in the notebook, and return the lesson."""
+    install_error_display()
+    return Lesson(lesson_id, engine=engine)
