@@ -20,16 +20,14 @@ COURSE = "layerlab"
 LABEL_COURSE = "layerlab.course"
 LABEL_LESSON = "layerlab.lesson"
 LABEL_LEARNER = "layerlab.learner"
-#: Extra labels on prepared base images.
-LABEL_ROLE = "layerlab.role"
+#: Extra labels on prepared base images. Images built FROM a base inherit them, so the
+#: lesson label (which every course build sets again) is what tells a base from the rest.
 LABEL_BASE = "layerlab.base"
 LABEL_BUILT_FROM = "layerlab.base.built-from"
 LABEL_RECIPE = "layerlab.base.recipe"
 
 #: The lesson id under which `prepare` files base images.
 BASE_LESSON = "base"
-ROLE_BASE = "base"
-ROLE_LESSON = "lesson"
 
 LEARNER_ENV = "LAYERLAB_LEARNER"
 
@@ -84,19 +82,12 @@ class Namespace:
     def for_lesson(cls, lesson: str, environ: Mapping[str, str] | None = None) -> "Namespace":
         return cls(learner=learner_id(environ), lesson=lesson)
 
-    @property
-    def role(self) -> str:
-        return ROLE_BASE if self.lesson == BASE_LESSON else ROLE_LESSON
-
     def labels(self, **extra: str) -> dict[str, str]:
         labels = {
             LABEL_COURSE: COURSE,
             LABEL_LESSON: self.lesson,
             LABEL_LEARNER: self.learner,
         }
-        if self.role == ROLE_BASE:
-            # Only bases say so: every extra label is one more history entry in a classic build.
-            labels[LABEL_ROLE] = ROLE_BASE
         labels.update(extra)
         return labels
 
@@ -107,6 +98,10 @@ class Namespace:
     @property
     def repository_prefix(self) -> str:
         return f"{COURSE}-{self.learner}/"
+
+    @property
+    def container_prefix(self) -> str:
+        return f"{COURSE}-{self.learner}-"
 
     def image(self, name: str, tag: str = "latest") -> str:
         """An image reference in the learner's own repository namespace."""

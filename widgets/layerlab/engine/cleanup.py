@@ -13,15 +13,7 @@ from dataclasses import dataclass, field
 
 import docker.errors
 
-from ..core.naming import (
-    BASE_LESSON,
-    LABEL_LESSON,
-    LABEL_ROLE,
-    ROLE_BASE,
-    Namespace,
-    is_ours,
-    learner_filters,
-)
+from ..core.naming import BASE_LESSON, LABEL_LESSON, Namespace, is_ours, learner_filters
 from ..core.workspace import our_lesson_dirs
 
 
@@ -40,18 +32,21 @@ class CleanupReport:
 
 def cleanup(engine, lesson: str | None = None, include_bases: bool = False) -> CleanupReport:
     """Remove this learner's objects of one lesson, of every lesson, or (with bases) all."""
-    learner = Namespace.for_lesson(BASE_LESSON, engine.environ).learner
+    namespace = Namespace.for_lesson(BASE_LESSON, engine.environ)
+    learner = namespace.learner
     filters = learner_filters(learner)
     report = CleanupReport()
 
     def wanted(labels) -> bool:
         if not is_ours(labels, learner, lesson):
             return False
-        is_base = (labels or {}).get(LABEL_ROLE) == ROLE_BASE or (labels or {}).get(LABEL_LESSON) == BASE_LESSON
+        is_base = (labels or {}).get(LABEL_LESSON) == BASE_LESSON
         return include_bases or not is_base or lesson == BASE_LESSON
 
     for container in engine.labeled("containers", filters):
-        if wanted(container.labels):
+        # Containers inherit their image's labels: one a learner started by hand from a course
+        # image has them too. The course's own also have a name in the learner's namespace.
+        if wanted(container.labels) and container.name.startswith(namespace.container_prefix):
             try:
                 container.remove(force=True, v=True)
                 report.removed.append(("container", container.name))
@@ -61,11 +56,8 @@ def cleanup(engine, lesson: str | None = None, include_bases: bool = False) -> C
                 report.kept.append(("container", container.name, exc.explanation or str(exc)))
 
     images = [image for image in engine.labeled("images", filters) if wanted(image.labels)]
-    images.sort(key=lambda image: (
-        (image.labels or {}).get(LABEL_ROLE) == ROLE_BASE,
-        -_created(image),
-    ))
-    prefix = Namespace.for_lesson(BASE_LESSON, engine.environ).repository_prefix
+    images.sort(key=lambda image: ((image.labels or {}).get(LABEL_LESSON) == BASE_LESSON, -_created(image)))
+    prefix = namespace.repository_prefix
     for image in images:
         _remove_image(engine, image, prefix, report)
 

@@ -48,7 +48,6 @@ def connect(environ: Mapping[str, str] | None = None, timeout: float = CONNECT_T
     client = open_client(host, source, environ, timeout)
     try:
         version = client.version()
-        info = client.info()
     except Exception as exc:  # pragma: no cover - the ping above answered moments ago
         raise translate_connection_error(exc, host, source) from None
     server_api = version.get("ApiVersion", "0.0")
@@ -61,6 +60,10 @@ def connect(environ: Mapping[str, str] | None = None, timeout: float = CONNECT_T
             "Upgrade the engine (Debian 12's docker.io or any Docker released since 2020 will "
             "do), or point DOCKER_HOST at a newer one.",
         )
+    try:
+        info = client.info()
+    except Exception as exc:  # pragma: no cover - the engine answered moments ago
+        raise translate_connection_error(exc, host, source) from None
     client.api.timeout = WORK_TIMEOUT
     buildx = buildx_version(host)
     facts = EngineFacts(

@@ -235,7 +235,9 @@ class Engine:
         if kind == "containers":
             return self.client.containers.list(all=True, filters=label_filter)
         if kind == "images":
-            return self.client.images.list(all=True, filters=label_filter)
+            # Top-level images only: a classic build's intermediate images carry some of the
+            # labels too, and go with the image they lead to.
+            return self.client.images.list(filters=label_filter)
         if kind == "volumes":
             return self.client.volumes.list(filters=label_filter)
         if kind == "networks":
