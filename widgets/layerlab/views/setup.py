@@ -1,0 +1,78 @@
+"""Views for the setup lesson: the engine's facts in a learner's words, and a progress bar
+while the base images are prepared."""
+
+from __future__ import annotations
+
+import html
+
+from ..core.bases import BASES
+from ..core.engineinfo import EngineFacts, MIN_API_VERSION, StorageKind, parse_api_version
+
+
+def environment_findings(facts: EngineFacts) -> list[tuple[str, str]]:
+    """(what, meaning) pairs, engine-independent wording first, so nbval can compare them."""
+    api_ok = parse_api_version(facts.api_version) >= MIN_API_VERSION
+    storage = {
+        StorageKind.OVERLAY2: "overlay2 (each layer is a directory; the classic layout of the Docker docs)",
+        StorageKind.CONTAINERD: "the containerd image store (as Docker Desktop has it)",
+        StorageKind.OTHER: f"'{facts.storage_driver}' (the lessons still work through the API)",
+    }[facts.storage_kind]
+    return [
+        ("engine", "a Docker engine answers, so every lesson runs live"),
+        ("API", "new enough for the course" if api_ok else "too old for the course"),
+        ("layers are kept by", storage),
+        ("builders", "the classic builder and BuildKit" if facts.buildkit else "the classic builder (BuildKit's CLI, docker buildx, is not installed)"),
+    ]
+
+
+def environment_html(facts: EngineFacts) -> str:
+    rows = "".join(
+        f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+        for k, v in facts.lines()
+    )
+    return (
+        "<div class='layerlab-doctor'><b>Your engine</b>"
+        f"<table>{rows}</table><p>{html.escape(facts.explain_storage())}</p></div>"
+    )
+
+
+class PrepareProgress:
+    """One progress bar per base image, fed by `prepare`'s progress events."""
+
+    def __init__(self, keys=None):
+        import ipywidgets as widgets
+
+        self.keys = list(keys or BASES)
+        self.bars = {
+            key: widgets.FloatProgress(value=0.0, min=0.0, max=1.0, description=key,
+                                       layout=widgets.Layout(width="60%"))
+            for key in self.keys
+        }
+        self.labels = {key: widgets.Label(value="waiting") for key in self.keys}
+        self.widget = widgets.VBox([widgets.HBox([self.bars[k], self.labels[k]]) for k in self.keys])
+
+    def __call__(self, progress) -> None:
+        bar = self.bars.get(progress.key)
+        if bar is None:
+            return
+        bar.value = progress.fraction
+        self.labels[progress.key].value = progress.message.split(": ", 1)[-1]
+        if progress.fraction >= 1.0:
+            bar.bar_style = "success"
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
+
+
+def prepare_bases(engine, keys=None, show: bool = True):
+    """Prepare the course's base images with a progress bar; returns the PreparedBase list."""
+    from ..engine.prepare import prepare
+
+    bars = PrepareProgress(keys)
+    if show:
+        from IPython.display import display
+
+        display(bars.widget)
+    return prepare(engine, keys=keys, progress=bars)
