@@ -8,7 +8,7 @@ STAMP := $(VENV)/.layerlab-installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
 
-.PHONY: lab test install clean-venv
+.PHONY: lab test test-live install clean-venv
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS)
+
+# The engine tier alone, against whatever engine DOCKER_HOST names (CI runs it per flavour).
+test-live: $(STAMP)
+	$(PY) -m pytest -m engine tests -p no:cacheprovider $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

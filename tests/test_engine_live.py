@@ -1,17 +1,30 @@
 """Engine tier: doctor, prepare and the layer model against a live engine."""
 
-import json
-import tarfile
 import io
+import json
+import os
+import tarfile
 
 import pytest
 
-from conftest import run_cli
+from conftest import IN_CI, run_cli
 from layerlab.core.bases import BASES
 from layerlab.core.naming import LABEL_BASE, LABEL_BUILT_FROM, LABEL_LEARNER, Namespace
 from layerlab.engine.prepare import find_base, prepare
 
 pytestmark = pytest.mark.engine
+
+
+def test_the_expected_engine_flavour_answers(engine):
+    """CI names the flavour it started for each run; prove the tier ran against that engine."""
+    expected = os.environ.get("LAYERLAB_EXPECT_FLAVOUR")
+    if not expected:
+        if IN_CI:
+            pytest.fail("CI=true but LAYERLAB_EXPECT_FLAVOUR is not set (see .ci/run)")
+        pytest.skip("LAYERLAB_EXPECT_FLAVOUR not set: any engine will do")
+    assert engine.facts.flavour == expected
+    result = run_cli("doctor")
+    assert f"flavour      {expected}" in result.stdout
 
 
 def test_doctor_prints_the_engine_facts(engine):

@@ -65,9 +65,10 @@ def facts(**changes):
 
 
 def test_flavours_and_words():
-    assert facts().flavour == "docker-26.1-buildkit"
+    assert facts().flavour == "docker-26"
     assert facts(engine_version="20.10.24+dfsg1", buildkit=False).flavour == "docker-20.10"
+    assert facts(engine_version="29.0.1").flavour == "docker-29"
     containerd = facts(storage_driver="overlayfs", storage_kind=StorageKind.CONTAINERD)
-    assert containerd.flavour == "docker-26.1-containerd"
+    assert containerd.flavour == "docker-26-containerd"
     assert "containerd image store" in containerd.explain_storage()
     assert dict(facts(buildkit=False).lines())["builders"].startswith("classic builder only")

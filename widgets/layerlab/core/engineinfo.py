@@ -47,10 +47,11 @@ class EngineFacts:
     @property
     def flavour(self) -> str:
         """A short name for the kind of engine, as the course's engine script names them."""
-        major_minor = ".".join(self.engine_version.split(".")[:2])
-        if self.storage_kind is StorageKind.CONTAINERD:
-            return f"docker-{major_minor}-containerd"
-        return f"docker-{major_minor}" + ("-buildkit" if self.buildkit else "")
+        parts = self.engine_version.split(".")
+        # Versions before 23 were year.month (20.10); since then the major number says it all.
+        version = ".".join(parts[:2]) if parts[0].isdigit() and int(parts[0]) < 23 else parts[0]
+        suffix = "-containerd" if self.storage_kind is StorageKind.CONTAINERD else ""
+        return f"docker-{version}{suffix}"
 
     def lines(self) -> list[tuple[str, str]]:
         """(fact, value) pairs, in the order doctor prints them."""
