@@ -12,7 +12,7 @@ import tarfile
 import docker.errors
 import pytest
 
-from conftest import run_cli
+from support import run_cli
 from layerlab.core.naming import Namespace, learner_filters
 from layerlab.core.workspace import context_dir
 

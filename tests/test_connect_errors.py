@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from conftest import run_cli
+from support import run_cli
 
 
 def assert_clean_failure(result, *phrases):

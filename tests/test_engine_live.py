@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from conftest import IN_CI, run_cli
+from support import IN_CI, run_cli
 from layerlab.core.bases import BASES
 from layerlab.core.naming import LABEL_BASE, LABEL_BUILT_FROM, LABEL_LEARNER, Namespace
 from layerlab.engine.prepare import find_base, prepare
