@@ -14,11 +14,11 @@ from .core.errors import LayerlabError, EngineError
 __version__ = "0.1.0"
 
 
-def connect(environ=None):
-    """Connect to the Docker engine (see `layerlab.engine.connect`)."""
+def connect(environ=None, lesson=None):
+    """Connect to the Docker engine, or to a lesson's recording (see `layerlab.engine.sources`)."""
     from .engine import connect as _connect
 
-    return _connect(environ)
+    return _connect(environ, lesson=lesson)
 
 
 def start_lesson(lesson_id, engine=None):

@@ -21,6 +21,7 @@ EXTRA_COMMAND_MODULES = (
     "layerlab.cli_layers",   # layers, which
     "layerlab.cli_watch",    # watch
     "layerlab.cli_command",  # command
+    "layerlab.cli_record",   # record
 )
 
 
@@ -77,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_doctor(args) -> int:
     from .engine import connect
-    from .engine.prepare import find_base
+    from .engine.prepare import base_reference, find_base
     from .core.bases import BASES
 
     engine = connect()
@@ -85,7 +86,7 @@ def cmd_doctor(args) -> int:
     ns = engine.namespace("base")
     bases = {}
     for key in BASES:
-        found = [image.tags[0] for image in find_base(engine, key) if image.tags]
+        found = [base_reference(engine, image) for image in find_base(engine, key)]
         bases[key] = found[0] if found else None
     if args.json:
         data = {name: value for name, value in facts.__dict__.items()}

@@ -25,7 +25,7 @@ class Lesson:
         if engine is None:
             from .engine import connect
 
-            engine = connect()
+            engine = connect(lesson=lesson_id)
         self.engine = engine
         self.id = lesson_id
         self.namespace: Namespace = engine.namespace(lesson_id)
@@ -33,11 +33,7 @@ class Lesson:
             print(self.banner())
 
     def banner(self) -> str:
-        facts = self.engine.facts
-        return (
-            f"Live: Docker {facts.engine_version} ({facts.flavour}), learner "
-            f"'{self.namespace.learner}', lesson {self.id}."
-        )
+        return f"{self.engine.source_note}\nLearner '{self.namespace.learner}', lesson {self.id}."
 
     def base(self, key: str, quiet: bool = False):
         """The prepared base image for `key` ('ping' or 'app'), prepared now if missing."""
@@ -76,6 +72,8 @@ class Lesson:
         from .engine.cleanup import cleanup
 
         report = cleanup(self.engine, lesson=self.id)
+        if self.engine.recording is not None and self.engine.live:
+            self.engine.flush_recording()
         if not quiet:
             removed = sum(1 for kind, _ in report.removed)
             print(f"cleanup of lesson {self.id}: removed {removed} object(s)" + (

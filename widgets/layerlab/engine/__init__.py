@@ -4,7 +4,8 @@ It connects (`connect`), reads images and containers into core objects (`Engine`
 base images (`prepare`) and removes what the course made (`cleanup`).
 """
 
-from .connection import connect
+from .connection import connect_live
+from .sources import connect
 from .engine import BuildLine, Engine
 
-__all__ = ["connect", "Engine", "BuildLine"]
+__all__ = ["connect", "connect_live", "Engine", "BuildLine"]

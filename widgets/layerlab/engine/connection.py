@@ -36,7 +36,7 @@ START_ENGINE_HINT = (
 )
 
 
-def connect(environ: Mapping[str, str] | None = None, timeout: float = CONNECT_TIMEOUT):
+def connect_live(environ: Mapping[str, str] | None = None, timeout: float = CONNECT_TIMEOUT):
     """Connect to the engine the docker CLI would use; return an `Engine`.
 
     Raises a subclass of `EngineError` with what went wrong and how to fix it.

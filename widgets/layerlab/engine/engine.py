@@ -47,12 +47,23 @@ class Engine:
         self.facts = facts
         self.environ = dict(environ)
         self._configs: dict[str, dict] = {}
+        #: Set when recording (live) or replaying (not live): see layerlab.engine.sources.
+        self.recording = None
+        self._wire = None
+        self.source_note = f"Live: Docker {facts.engine_version} ({facts.flavour})."
+
+    def flush_recording(self) -> None:
+        """Save the recording now (recording mode only; replaced by start_recording)."""
 
     def __repr__(self) -> str:
         return f"<Engine Docker {self.facts.engine_version} at {self.facts.host}, {self.facts.flavour}>"
 
     def close(self) -> None:
         self.client.close()
+        if self.recording is not None and self.live:
+            self.flush_recording()
+        if self._wire is not None:
+            self._wire.stop()
 
     def namespace(self, lesson: str) -> Namespace:
         return Namespace.for_lesson(lesson, self.environ)
@@ -117,11 +128,14 @@ class Engine:
         on_line: Callable[[BuildLine], None] | None = None,
         nocache: bool = False,
         extra_labels: Mapping[str, str] | None = None,
+        allow_network: bool = False,
     ) -> str:
         """Build with the classic builder (the SDK's), streaming lines to `on_line`.
 
-        Returns the new image's id. RUN steps get no network; intermediate containers are
-        removed even when the build fails. A failed build raises `BuildFailed`.
+        Returns the new image's id. RUN steps get no network (unless `allow_network`: only for
+        installing packages on a pulled official base, as the seed's `apk add` does);
+        intermediate containers are removed even when the build fails. A failed build raises
+        `BuildFailed`.
         """
         reference = namespace.image(name, tag)
         labels = namespace.labels(**(extra_labels or {}))
@@ -134,7 +148,7 @@ class Engine:
                 dockerfile=dockerfile,
                 tag=reference,
                 labels=labels,
-                network_mode="none",
+                network_mode=None if allow_network else "none",
                 rm=True,
                 forcerm=True,
                 nocache=nocache,
@@ -195,17 +209,26 @@ class Engine:
                     "Containers here get loopback only, no host folders and no extra privileges.",
                 )
             kwargs.pop(forbidden, None)
-        return self.client.containers.run(
-            image,
-            command=command,
-            entrypoint=entrypoint,
-            name=namespace.container(name),
-            labels=namespace.labels(),
-            network_mode="none",
-            privileged=False,
-            detach=detach,
-            **kwargs,
-        )
+        container_name = namespace.container(name)
+        try:
+            return self.client.containers.run(
+                image,
+                command=command,
+                entrypoint=entrypoint,
+                name=container_name,
+                labels=namespace.labels(),
+                network_mode="none",
+                privileged=False,
+                detach=detach,
+                **kwargs,
+            )
+        except docker.errors.APIError:
+            # Created but not started (e.g. "executable file not found"): do not leave it behind.
+            try:
+                self.client.api.remove_container(container_name, force=True, v=True)
+            except docker.errors.APIError:
+                pass
+            raise
 
     def container_layer(self, container_id: str, with_changes: bool = True) -> ContainerLayer:
         """The container's R/W layer: its size (SizeRw) and, optionally, its changes."""

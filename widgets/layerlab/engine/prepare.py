@@ -92,9 +92,21 @@ def registry_answers(engine, spec: BaseSpec) -> tuple[bool, str]:
 
 
 def find_base(engine, key: str) -> list:
-    """This learner's prepared images for one base key (normally one)."""
+    """This learner's prepared images for one base key (normally one).
+
+    Images built FROM a base inherit its labels, so the labels alone would also find them:
+    a prepared base also has a tag in the learner's `base-` namespace.
+    """
     ns = Namespace.for_lesson(BASE_LESSON, engine.environ)
-    return engine.labeled("images", ns.label_filters() + [f"{LABEL_BASE}={key}"])
+    prefix = ns.repository_prefix + f"{BASE_LESSON}-"
+    images = engine.labeled("images", ns.label_filters() + [f"{LABEL_BASE}={key}"])
+    return [image for image in images if any(tag.startswith(prefix) for tag in image.tags)]
+
+
+def base_reference(engine, image) -> str:
+    """The prepared base's own tag (the image may carry others too)."""
+    prefix = Namespace.for_lesson(BASE_LESSON, engine.environ).repository_prefix + f"{BASE_LESSON}-"
+    return next(tag for tag in image.tags if tag.startswith(prefix))
 
 
 def prepare(engine, keys=None, progress: ProgressCallback | None = None) -> list[PreparedBase]:
@@ -119,11 +131,11 @@ def prepare_one(engine, spec: BaseSpec, progress: ProgressCallback) -> PreparedB
         built_from = f"Debian packages {versions}"
     existing = find_base(engine, spec.key)
     for image in existing:
-        if image.labels.get(LABEL_RECIPE) == recipe and image.tags:
-            progress(Progress(spec.key, 1.0, f"{spec.key}: {image.tags[0]} is already there"))
+        if image.labels.get(LABEL_RECIPE) == recipe:
+            progress(Progress(spec.key, 1.0, f"{spec.key}: {base_reference(engine, image)} is already there"))
             return PreparedBase(
                 key=spec.key,
-                reference=image.tags[0],
+                reference=base_reference(engine, image),
                 image_id=image.id,
                 source="pulled" if online else "stand-in",
                 built_from=image.labels.get(LABEL_BUILT_FROM, built_from),
@@ -376,12 +388,12 @@ def _debootstrap_to_tar(spec, tarball: Path, progress) -> None:
 def base_for(engine, key: str, prepare_if_missing: bool = True, progress: ProgressCallback | None = None) -> PreparedBase:
     """The prepared base for `key`, preparing it first when it is missing."""
     spec = base_spec(key)
-    images = [image for image in find_base(engine, key) if image.tags]
+    images = find_base(engine, key)
     if images:
         image = images[0]
         built_from = image.labels.get(LABEL_BUILT_FROM, "?")
         return PreparedBase(
-            key=key, reference=image.tags[0], image_id=image.id,
+            key=key, reference=base_reference(engine, image), image_id=image.id,
             source="stand-in" if built_from.startswith("Debian packages") else "pulled",
             built_from=built_from, reused=True, seconds=0.0,
         )

@@ -1,0 +1,60 @@
+"""`python -m layerlab record`: run lessons against a live engine and keep what it answered.
+
+Each notebook runs top to bottom in a fresh kernel (nbclient) with LAYERLAB_RECORD set;
+the kernel records its engine traffic into the package's recordings folder, and the header
+gets the fingerprint of the lesson's inputs, so that a stale recording is noticed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from .core.errors import LayerlabError
+from .replay.fingerprint import lesson_fingerprint, notebook_lesson_id
+from .replay.store import PACKAGE_RECORDINGS, Recording
+
+
+def register(commands) -> None:
+    record = commands.add_parser("record", help="run lessons live and store what the engine answered")
+    record.add_argument("notebooks", nargs="*", help="notebooks to record (default: every numbered one)")
+    record.add_argument("--notebook-dir", default="notebooks", help="where the lessons are (default: notebooks)")
+    record.add_argument("--out", default=str(PACKAGE_RECORDINGS), help="where recordings go")
+    record.add_argument("--timeout", type=int, default=900, help="seconds a cell may take")
+    record.set_defaults(handler=cmd_record)
+
+
+def cmd_record(args) -> int:
+    import nbformat
+    from nbclient import NotebookClient
+
+    folder = Path(args.notebook_dir)
+    paths = [Path(p) for p in args.notebooks] or sorted(folder.glob("[0-9][0-9]-*.ipynb"))
+    if not paths:
+        raise LayerlabError(f"No notebooks to record in {folder}.", "Run from the course folder, or name them.")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        notebook = nbformat.read(path, as_version=4)
+        lesson = notebook_lesson_id(notebook)
+        if lesson is None:
+            raise LayerlabError(f"{path} does not call start_lesson(...).", "Every lesson starts with it.")
+        started = time.monotonic()
+        print(f"recording {path.name} (lesson {lesson}) ...", flush=True)
+        saved = dict(os.environ)
+        os.environ.update({"LAYERLAB_RECORD": str(out), "LAYERLAB_SOURCE": "live"})
+        try:
+            NotebookClient(notebook, timeout=args.timeout, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        target = out / f"{lesson}.json.gz"
+        recording = Recording.load(target)
+        recording.header["notebook"] = path.name
+        recording.header["fingerprint"] = lesson_fingerprint(path)
+        recording.save(target)
+        size = target.stat().st_size
+        print(f"  {len(recording.exchanges)} exchanges, {size / 1000:.0f} kB, {time.monotonic() - started:.0f} s -> {target}")
+    return 0

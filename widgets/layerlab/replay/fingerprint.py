@@ -1,0 +1,39 @@
+"""A lesson's fingerprint: what its recording was made from.
+
+It hashes the notebook's code cells and the lesson files the package ships
+(`layerlab/lessons/`), so changing what a lesson does makes its recording stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+LESSON_FILES = Path(__file__).resolve().parent.parent / "lessons"
+_START = re.compile(r"start_lesson\(\s*[\"']([a-z0-9._-]+)[\"']")
+
+
+def notebook_lesson_id(notebook) -> str | None:
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            match = _START.search(cell.source)
+            if match:
+                return match.group(1)
+    return None
+
+
+def lesson_fingerprint(notebook_path: Path) -> str:
+    import nbformat
+
+    notebook = nbformat.read(notebook_path, as_version=4)
+    digest = hashlib.sha256()
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            digest.update(cell.source.encode())
+            digest.update(b"\0")
+    if LESSON_FILES.exists():
+        for path in sorted(p for p in LESSON_FILES.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(str(path.relative_to(LESSON_FILES)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
