@@ -22,9 +22,14 @@ lab: $(STAMP)
 	$(PY) -m layerlab prepare --if-engine
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(LAB_PORT) $(ROOT_FLAG)
 
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
+
+# Everything, live; then the notebooks again with the engine hidden, from their recordings,
+# against the same stored outputs.
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest tests notebooks $(NBVAL) $(PYTEST_ARGS)
+	LAYERLAB_SOURCE=replay DOCKER_HOST=unix:///nonexistent/layerlab-engine-hidden.sock \
+		$(PY) -m pytest notebooks $(NBVAL) $(PYTEST_ARGS)
 
 # The engine tier alone, against whatever engine DOCKER_HOST names (CI runs it per flavour).
 test-live: $(STAMP)

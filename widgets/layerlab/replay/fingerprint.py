@@ -1,7 +1,8 @@
 """A lesson's fingerprint: what its recording was made from.
 
-It hashes the notebook's code cells and the lesson files the package ships
-(`layerlab/lessons/`), so changing what a lesson does makes its recording stale.
+It hashes the notebook's code cells and the lesson files it uses (the folders of
+`layerlab/lessons/` whose name its code mentions, such as `sample_app`), so changing what
+a lesson does makes its recording stale.
 """
 
 from __future__ import annotations
@@ -28,12 +29,14 @@ def lesson_fingerprint(notebook_path: Path) -> str:
 
     notebook = nbformat.read(notebook_path, as_version=4)
     digest = hashlib.sha256()
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            digest.update(cell.source.encode())
-            digest.update(b"\0")
-    if LESSON_FILES.exists():
-        for path in sorted(p for p in LESSON_FILES.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+    code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+    for source in code:
+        digest.update(source.encode())
+        digest.update(b"\0")
+    text = "\n".join(code)
+    folders = sorted(p for p in LESSON_FILES.iterdir() if p.is_dir() and p.name in text) if LESSON_FILES.exists() else []
+    for folder in folders:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(LESSON_FILES)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
