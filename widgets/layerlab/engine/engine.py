@@ -75,6 +75,8 @@ class Engine:
         if image_id not in self._configs:
             stream = self.client.api.get_image(image_id)
             self._configs[image_id] = read_saved_image(stream).config
+            for _ in stream:  # the archive's padding: read to the end so the answer is whole
+                pass
         return self._configs[image_id]
 
     def image_stack(self, reference: str, exact: bool = True) -> ImageStack:

@@ -87,6 +87,7 @@ def start_recording(engine, path: Path, lesson: str) -> None:
     engine._wire = proxy
 
     def save() -> None:
+        proxy.wait_idle()
         recording.save(path)
 
     engine.flush_recording = save

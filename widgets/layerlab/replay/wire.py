@@ -104,7 +104,19 @@ class RecordingProxy(_Server):
     def __init__(self, upstream: str, recording: Recording):
         self.upstream = upstream
         self.recording = recording
+        self._inflight = 0
+        self._idle = threading.Condition()
         super().__init__()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no exchange is on its way, so that a save holds every answer given."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._inflight == 0, timeout=timeout)
+
+    def _busy(self, delta: int) -> None:
+        with self._idle:
+            self._inflight += delta
+            self._idle.notify_all()
 
     def serve(self, client: socket.socket) -> None:
         upstream = _connect_upstream(self.upstream)
@@ -116,26 +128,35 @@ class RecordingProxy(_Server):
                 except ConnectionClosed:
                     return
                 started = time.monotonic()
-                upstream.sendall(head.raw)
-                for part in iter_body(client_reader, head, body_framing(head, is_response=False)):
-                    upstream.sendall(part)
-                answer = read_head(upstream_reader)
-                framing = body_framing(answer, is_response=True, request_method=head.method)
-                chunks = [(time.monotonic() - started, answer.raw)]
-                client_alive = _send(client, answer.raw)
-                if framing == "close":
-                    self._pump(client_reader, upstream)
-                for part in iter_body(upstream_reader, answer, framing):
-                    chunks.append((time.monotonic() - started, part))
-                    if client_alive:
-                        client_alive = _send(client, part)
-                    if not client_alive and framing == "close":
-                        break
-                self._record(head, answer, framing, chunks, cut_short=not client_alive)
-                if framing == "close" or not client_alive:
+                self._busy(+1)
+                try:
+                    client_alive = self._exchange(head, started, client, client_reader, upstream, upstream_reader)
+                finally:
+                    self._busy(-1)
+                if not client_alive:
                     return
         finally:
             upstream.close()
+
+    def _exchange(self, head, started, client, client_reader, upstream, upstream_reader) -> bool:
+        """Relay one request and its answer; False when the connection is done."""
+        upstream.sendall(head.raw)
+        for part in iter_body(client_reader, head, body_framing(head, is_response=False)):
+            upstream.sendall(part)
+        answer = read_head(upstream_reader)
+        framing = body_framing(answer, is_response=True, request_method=head.method)
+        chunks = [(time.monotonic() - started, answer.raw)]
+        client_alive = _send(client, answer.raw)
+        if framing == "close":
+            self._pump(client_reader, upstream)
+        for part in iter_body(upstream_reader, answer, framing):
+            chunks.append((time.monotonic() - started, part))
+            if client_alive:
+                client_alive = _send(client, part)
+            if not client_alive and framing == "close":
+                break
+        self._record(head, answer, framing, chunks, cut_short=not client_alive)
+        return client_alive and framing != "close"
 
     def _pump(self, client_reader: Reader, upstream: socket.socket) -> None:
         """After a hijack, the client may write (stdin): pass it on, unrecorded."""
@@ -241,7 +262,7 @@ class ReplayServer(_Server):
             exchange = self.answer_for(head.method, head.target)
             if exchange is None:
                 message = json.dumps({
-                    "message": f"layerlab replay: the recording has no answer for {head.method} "
+                    "message": "layerlab replay: the recording has no answer for "
                     f"{request_key(head.method, head.target)}. Connect a Docker engine to run this live."
                 }).encode()
                 client.sendall(

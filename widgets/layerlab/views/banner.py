@@ -1,0 +1,24 @@
+"""The replay banner: every view built from a recording says so, visibly."""
+
+from __future__ import annotations
+
+import html
+
+
+def source_banner_html(engine) -> str:
+    """A thin strip naming the recording, or "" when the engine is live."""
+    if engine is None or getattr(engine, "live", True):
+        return ""
+    note = getattr(engine, "source_note", "Replay of a recorded engine.")
+    return (
+        '<div class="layerlab-replay-banner" style="background:#fff4e5;border:1px solid #f0a020;'
+        'color:#6b4200;padding:2px 8px;margin:2px 0;font:12px sans-serif">&#x23EA; '
+        f"{html.escape(note)}</div>"
+    )
+
+
+def source_banner_text(engine) -> str:
+    """The same, for terminal output ("" when live)."""
+    if engine is None or getattr(engine, "live", True):
+        return ""
+    return f"[{getattr(engine, 'source_note', 'replay')}]"
