@@ -41,6 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("layerlab: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # the engine refused something: one line, not a traceback
+        if not type(error).__module__.startswith(("docker", "requests", "urllib3")):
+            raise
+        message = getattr(error, "explanation", None) or str(error)
+        print(f"layerlab: the engine refused: {message}", file=sys.stderr)
+        print("  what to do: check `python -m layerlab doctor`; if the engine is fine, this is a bug", file=sys.stderr)
+        return 1
 
 
 def build_parser() -> argparse.ArgumentParser:
