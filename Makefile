@@ -33,7 +33,7 @@ test: $(STAMP)
 
 # The engine tier alone, against whatever engine DOCKER_HOST names (CI runs it per flavour).
 test-live: $(STAMP)
-	$(PY) -m pytest -m engine tests -p no:cacheprovider $(PYTEST_ARGS)
+	$(PY) -m pytest -m "engine and not browser" tests -p no:cacheprovider $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
