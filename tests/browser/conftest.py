@@ -48,6 +48,17 @@ class Lab:
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory):
+    yield from start_lab(tmp_path_factory, {})
+
+
+@pytest.fixture(scope="session")
+def replay_lab(tmp_path_factory):
+    """JupyterLab whose kernels find no engine: the lessons replay their recordings."""
+    hidden = {"LAYERLAB_SOURCE": "replay", "DOCKER_HOST": "unix:///nonexistent/layerlab-engine-hidden.sock"}
+    yield from start_lab(tmp_path_factory, hidden)
+
+
+def start_lab(tmp_path_factory, extra_env):
     need(Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     try:
         import playwright.sync_api  # noqa: F401
@@ -64,10 +75,14 @@ def lab(tmp_path_factory):
     settings.mkdir(parents=True)
     # No news, no update checks: the browser talks to this loopback server only.
     (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    notebook_settings = root / "lab-settings" / "@jupyterlab" / "notebook-extension"
+    notebook_settings.mkdir(parents=True)
+    # Every cell stays rendered, so checks see the whole notebook, not only what is in view.
+    (notebook_settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     port = free_port()
     token = os.urandom(16).hex()
     log = root / "jupyterlab.log"
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(root / "runtime"))
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(config), JUPYTER_RUNTIME_DIR=str(root / "runtime"), **extra_env)
     command = [
         sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
         f"--ServerApp.root_dir={root / 'notebooks'}", f"--IdentityProvider.token={token}",
@@ -100,7 +115,7 @@ def lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser(lab):
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:

@@ -82,7 +82,7 @@ def check_rendering(page) -> RenderReport:
             const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
             const outputs = panel ? [...panel.querySelectorAll('.jp-OutputArea-output')] : [];
             const widgets = outputs.filter(o => o.querySelector(':scope > .jupyter-widgets'));
-            const text = o => (o.innerText || '').trim();
+            const text = o => (o.textContent || '').trim();
             return {
                 widgets: widgets.length,
                 broken: widgets.filter(o => /javascript error|Error displaying widget|Failed to load|Loading widget/i.test(text(o))).map(text),

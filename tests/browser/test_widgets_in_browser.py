@@ -50,3 +50,17 @@ def test_a_broken_widget_front_end_is_caught(lab, page):
     screenshot(page, ARTIFACTS / "broken-widget.png")
     assert report.problems, "a widget with no front end must be reported"
     assert any("widget" in problem for problem in report.problems)
+
+
+def test_replay_marks_every_output(replay_lab, page):
+    """With no engine, the lesson replays its recording and every output says so."""
+    open_notebook(page, replay_lab, "00-setup.ipynb")
+    run_all_cells(page)
+    report = check_rendering(page)
+    screenshot(page, ARTIFACTS / "00-setup-replay.png")
+    assert not report.problems, report.problems
+    with_output = page.locator(f"{PANEL} .jp-CodeCell:has(.jp-OutputArea-output)")
+    banners = page.locator(f"{PANEL} .jp-CodeCell .layerlab-replay-banner")
+    assert with_output.count() > 5
+    assert banners.count() >= with_output.count() - 1  # the first cell prints the banner as text
+    assert "Replay: recorded on Docker" in page.locator(f"{PANEL} .jp-OutputArea-output").first.text_content()

@@ -18,6 +18,7 @@ from pathlib import Path
 from .core.naming import Namespace
 from .core.workspace import context_dir
 from .views.notebook import install_error_display
+from .views.replay_marks import install_replay_marks
 
 
 class Lesson:
@@ -84,6 +85,11 @@ class Lesson:
 
 
 def start_lesson(lesson_id: str, engine=None) -> Lesson:
-    """Connect, explain errors as short boxes in the notebook, and return the lesson."""
+    """Connect, explain errors as short boxes in the notebook, and return the lesson.
+
+    In replay, every cell that shows something is followed by a banner naming the recording.
+    """
     install_error_display()
-    return Lesson(lesson_id, engine=engine)
+    lesson = Lesson(lesson_id, engine=engine)
+    install_replay_marks(lesson.engine)
+    return lesson

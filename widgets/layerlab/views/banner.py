@@ -12,7 +12,7 @@ def source_banner_html(engine) -> str:
     note = getattr(engine, "source_note", "Replay of a recorded engine.")
     return (
         '<div class="layerlab-replay-banner" style="background:#fff4e5;border:1px solid #f0a020;'
-        'color:#6b4200;padding:2px 8px;margin:2px 0;font:12px sans-serif">&#x23EA; '
+        'color:#6b4200;padding:2px 8px;margin:2px 0;font:12px sans-serif"><b>REPLAY</b> '
         f"{html.escape(note)}</div>"
     )
 
