@@ -40,6 +40,7 @@ def run_docker(
     on_line: Callable[[str], None] | None = None,
     timeout: float = 900,
     cwd: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> CliResult:
     """Run `docker ARGS`, one output line at a time to `on_line` (stdout and stderr merged)."""
     key = cli_key(args)
@@ -51,6 +52,8 @@ def run_docker(
     env = dict(os.environ)
     env.update({k: v for k, v in engine.environ.items() if k.startswith("DOCKER_")})
     env["DOCKER_HOST"] = engine.facts.host
+    env.pop("DOCKER_CONTEXT", None)
+    env.update(extra_env or {})
     started = time.monotonic()
     timed: list[tuple[float, str]] = []
     process = subprocess.Popen(
