@@ -32,6 +32,8 @@ from .store import Exchange, Recording, reduce_saved_archive
 
 _SAVE = re.compile(r"^(/v\d+\.\d+)?/images/(.+/)?get$")
 MERGE_WINDOW = 0.05
+#: Pause between a hijacked stream's head and its first bytes, in replay.
+HIJACK_SETTLE = 0.02
 
 
 def _listen(prefix: str) -> tuple[socket.socket, Path]:
@@ -81,6 +83,13 @@ class _Server:
         except (OSError, ConnectionError, ConnectionClosed):
             pass
         finally:
+            # shutdown, not only close: a thread still blocked in recv() on this socket (the
+            # stdin pump after an exec's hijack) would keep it open, and the client would never
+            # see the end of the stream.
+            try:
+                client.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             client.close()
 
     def serve(self, client: socket.socket) -> None:  # pragma: no cover - abstract
@@ -273,13 +282,23 @@ class ReplayServer(_Server):
             started = time.monotonic()
             shift = 0.0
             previous = 0.0
-            for moment, blob_id in exchange.chunks:
+            for number, (moment, blob_id) in enumerate(exchange.chunks):
                 pause = min((moment - previous) * self.speed, self.max_pause)
                 shift += pause
                 previous = moment
                 delay = started + shift - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
-                client.sendall(self.recording.blobs[blob_id])
+                data = self.recording.blobs[blob_id]
+                if number == 0 and exchange.status == 101:
+                    # A hijacked stream (exec, attach): the client reads the head through a
+                    # buffered reader, then the stream from the raw socket. Bytes that arrive
+                    # with the head would be lost in that buffer, so the head goes alone.
+                    head_end = data.find(b"\r\n\r\n") + 4
+                    if 4 <= head_end < len(data):
+                        client.sendall(data[:head_end])
+                        time.sleep(HIJACK_SETTLE)
+                        data = data[head_end:]
+                client.sendall(data)
             if exchange.until_close:
                 return

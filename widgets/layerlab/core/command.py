@@ -1,0 +1,486 @@
+"""What command a container really runs: Docker's CMD and ENTRYPOINT rules, as pure functions.
+
+    ep = Instruction.parse('["ping"]')                 # exec form (a JSON list of strings)
+    cmd = Instruction.parse('["-c", "3", "127.0.0.1"]')
+    resolve(ep, cmd).argv                                # ('ping', '-c', '3', '127.0.0.1')
+    resolve(ep, cmd, run_args=["127.0.0.1"]).argv        # ('ping', '127.0.0.1'): args replace CMD
+
+The rules (Dockerfile reference, "Understand how CMD and ENTRYPOINT interact"; docker run
+reference, "--entrypoint"), each checked against a live engine by the course's tests:
+
+1. Shell form is wrapped: `CMD ping -c 3 x` is stored as `["/bin/sh", "-c", "ping -c 3 x"]`
+   (the default SHELL on Linux). Exec form is stored as written.
+2. The engine runs ENTRYPOINT + CMD, concatenated. Without ENTRYPOINT, CMD is the command.
+3. `docker run IMAGE ARGS...`: the arguments replace CMD as a whole (never ENTRYPOINT).
+4. A shell-form ENTRYPOINT still *receives* CMD and run arguments after its script, but the
+   shell only sees them as `$0`, `$1`...: the script ignores them. (Docker's table writes
+   `/bin/sh -c exec_entry p1_entry`; what really runs has the extra words at the end.)
+5. ENTRYPOINT in a Dockerfile resets a CMD inherited from the base image (a CMD written in the
+   same Dockerfile, before or after it, stays).
+6. `docker run --entrypoint PROG` replaces ENTRYPOINT with the single word PROG (no splitting)
+   and drops the image's CMD: only run arguments follow it. `--entrypoint ""` removes the
+   entrypoint; the run arguments are then the whole command.
+7. When nothing is left, the engine refuses to create the container: "No command specified".
+
+Nothing here imports docker or ipywidgets.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import shlex
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+from .errors import LayerlabError
+
+#: What the classic builder and BuildKit prepend to shell-form CMD/ENTRYPOINT on Linux.
+SHELL_PREFIX: tuple[str, ...] = ("/bin/sh", "-c")
+#: The engine's words when a container would have no command at all.
+NO_COMMAND = "No command specified"
+
+
+class InstructionError(LayerlabError):
+    """A CMD or ENTRYPOINT value the course cannot read (usually broken JSON)."""
+
+
+class Form(enum.Enum):
+    """How a CMD or ENTRYPOINT instruction is written."""
+
+    NONE = "none"
+    EXEC = "exec"
+    SHELL = "shell"
+
+    @property
+    def label(self) -> str:
+        return {"none": "none", "exec": "exec form", "shell": "shell form"}[self.value]
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One CMD or ENTRYPOINT instruction as written in a Dockerfile (or its absence)."""
+
+    form: Form = Form.NONE
+    words: tuple[str, ...] = ()  # exec form
+    text: str = ""  # shell form
+
+    @classmethod
+    def none(cls) -> "Instruction":
+        return cls(Form.NONE)
+
+    @classmethod
+    def exec_form(cls, words: Iterable[str]) -> "Instruction":
+        words = tuple(words)
+        if not all(isinstance(w, str) for w in words):
+            raise InstructionError(
+                f"Exec form must be a list of strings, got {list(words)!r}.",
+                'Quote every word, numbers too: ["ping", "-c", "3", "127.0.0.1"].',
+            )
+        return cls(Form.EXEC, words=words)
+
+    @classmethod
+    def shell_form(cls, text: str) -> "Instruction":
+        if not text.strip():
+            raise InstructionError(
+                "A shell-form instruction needs a command; this one is empty.",
+                "Write the command (e.g. ping -c 3 127.0.0.1), or choose 'none'.",
+            )
+        return cls(Form.SHELL, text=text.strip())
+
+    @classmethod
+    def parse(cls, value: str | Sequence[str] | None, keyword: str = "CMD") -> "Instruction":
+        """Read a value the way Docker reads the rest of a CMD/ENTRYPOINT line.
+
+        A JSON list of strings is exec form; anything else is shell form. Text that starts
+        with `[` but is not valid JSON is refused here: Docker would silently run it as a
+        shell command (brackets and all), which is never what was meant.
+        """
+        if value is None:
+            return cls.none()
+        if not isinstance(value, str):
+            return cls.exec_form(value)
+        stripped = value.strip()
+        if not stripped:
+            raise InstructionError(
+                f"{keyword} is empty.",
+                f"Give {keyword} a JSON list (exec form) or a command line (shell form).",
+            )
+        if stripped.startswith("["):
+            try:
+                parsed = json.loads(stripped)
+            except ValueError as error:
+                raise InstructionError(
+                    f"{keyword} {stripped} starts like exec form but is not valid JSON ({error.msg}, "
+                    f"column {error.colno}); Docker would run it as a shell command, brackets and all.",
+                    'Use double quotes and commas: ["ping", "-c", "3", "127.0.0.1"]; or drop the '
+                    "brackets for shell form.",
+                ) from None
+            if not isinstance(parsed, list) or not all(isinstance(w, str) for w in parsed):
+                raise InstructionError(
+                    f"{keyword} {stripped} is JSON but not a list of strings; Docker would run it "
+                    "as a shell command.",
+                    'Quote every word, numbers too: ["ping", "-c", "3", "127.0.0.1"].',
+                )
+            return cls.exec_form(parsed)
+        return cls.shell_form(stripped)
+
+    def stored(self) -> tuple[str, ...] | None:
+        """What the image config stores for this instruction (None: not set)."""
+        if self.form is Form.NONE:
+            return None
+        if self.form is Form.EXEC:
+            return self.words
+        return SHELL_PREFIX + (self.text,)
+
+    def dockerfile_line(self, keyword: str) -> str | None:
+        """The instruction as a Dockerfile line, e.g. `CMD ["ping", "-c", "3"]`."""
+        if self.form is Form.NONE:
+            return None
+        if self.form is Form.EXEC:
+            return f"{keyword} {json.dumps(list(self.words))}"
+        return f"{keyword} {self.text}"
+
+    def describe(self) -> str:
+        if self.form is Form.NONE:
+            return "none"
+        if self.form is Form.EXEC:
+            return json.dumps(list(self.words))
+        return self.text
+
+
+@dataclass(frozen=True)
+class ImageCommand:
+    """An image config's Entrypoint and Cmd, as the engine stores them (None: not set)."""
+
+    entrypoint: tuple[str, ...] | None = None
+    cmd: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, entrypoint: Sequence[str] | None, cmd: Sequence[str] | None) -> "ImageCommand":
+        return cls(
+            entrypoint=None if entrypoint is None else tuple(entrypoint),
+            cmd=None if cmd is None else tuple(cmd),
+        )
+
+    def describe(self) -> str:
+        def show(value):
+            return "(not set)" if value is None else json.dumps(list(value))
+
+        return f"Entrypoint {show(self.entrypoint)}, Cmd {show(self.cmd)}"
+
+
+def image_command(
+    entrypoint: Instruction = Instruction(),
+    cmd: Instruction = Instruction(),
+    inherited: ImageCommand = ImageCommand(),
+) -> tuple[ImageCommand, tuple[str, ...]]:
+    """The Entrypoint and Cmd an image gets from a Dockerfile on a base (`inherited`).
+
+    Returns the config and the notes that say which rule decided it.
+    """
+    notes: list[str] = []
+    new_entrypoint = inherited.entrypoint
+    new_cmd = inherited.cmd
+    if entrypoint.form is not Form.NONE:
+        new_entrypoint = entrypoint.stored()
+        if entrypoint.form is Form.SHELL:
+            notes.append("shell-form ENTRYPOINT is stored as /bin/sh -c '<text>'")
+        if cmd.form is Form.NONE and inherited.cmd:
+            new_cmd = None
+            notes.append(
+                f"ENTRYPOINT resets the CMD inherited from the base image ({json.dumps(list(inherited.cmd))})"
+            )
+    elif inherited.entrypoint:
+        notes.append(f"ENTRYPOINT {json.dumps(list(inherited.entrypoint))} is inherited from the base image")
+    if cmd.form is not Form.NONE:
+        new_cmd = cmd.stored()
+        if cmd.form is Form.SHELL:
+            notes.append("shell-form CMD is stored as /bin/sh -c '<text>'")
+    elif new_cmd and entrypoint.form is Form.NONE:
+        notes.append(f"CMD {json.dumps(list(new_cmd))} is inherited from the base image")
+    return ImageCommand(new_entrypoint, new_cmd), tuple(notes)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What the engine runs as PID 1 for one image config and one `docker run`."""
+
+    argv: tuple[str, ...]
+    image: ImageCommand
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+    #: Words a shell-form ENTRYPOINT receives after its script and ignores ($0, $1, ...).
+    ignored: tuple[str, ...] = ()
+    run_args: tuple[str, ...] = ()
+    entrypoint_override: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def command_line(self) -> str:
+        """The argv as one shell-quoted line (what you would type to run the same)."""
+        if not self.ok:
+            return f"(error: {self.error})"
+        return shlex.join(self.argv)
+
+    @property
+    def program(self) -> str | None:
+        return self.argv[0] if self.argv else None
+
+    def docker_run(self, image: str = "IMAGE") -> str:
+        """The `docker run` line this resolution answers."""
+        words = ["docker", "run", "--rm"]
+        if self.entrypoint_override is not None:
+            words += ["--entrypoint", self.entrypoint_override]
+        words.append(image)
+        words += list(self.run_args)
+        return shlex.join(words)
+
+    def summary(self) -> str:
+        lines = [f"image config: {self.image.describe()}"]
+        if self.ok:
+            lines.append(f"PID 1 argv:   {json.dumps(list(self.argv))}")
+            lines.append(f"command line: {self.command_line}")
+        else:
+            lines.append(f"the engine refuses to start it: {self.error}")
+        lines += [f"  - {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def resolve_image(
+    image: ImageCommand,
+    run_args: Sequence[str] | None = None,
+    entrypoint_override: str | None = None,
+) -> Resolution:
+    """What runs for an image config and a `docker run [--entrypoint X] IMAGE [ARGS...]`."""
+    run_args = tuple(run_args or ())
+    notes: list[str] = []
+    if entrypoint_override is not None:
+        entrypoint = (entrypoint_override,) if entrypoint_override != "" else ()
+        cmd = run_args
+        if entrypoint_override == "":
+            notes.append("--entrypoint \"\" removes the image's ENTRYPOINT")
+        else:
+            notes.append(f"--entrypoint replaces the image's ENTRYPOINT with the single word {entrypoint_override!r}")
+        if image.cmd and not run_args:
+            notes.append(f"--entrypoint also drops the image's CMD {json.dumps(list(image.cmd))}")
+        elif run_args:
+            notes.append("the run arguments follow the new entrypoint")
+    else:
+        entrypoint = image.entrypoint or ()
+        if run_args:
+            cmd = run_args
+            if image.cmd:
+                notes.append(f"the run arguments replace CMD {json.dumps(list(image.cmd))} as a whole")
+            else:
+                notes.append("the run arguments are the CMD")
+        else:
+            cmd = image.cmd or ()
+    argv = tuple(entrypoint) + tuple(cmd)
+    ignored: tuple[str, ...] = ()
+    if entrypoint_override is None and is_shell_wrapped(entrypoint) and cmd:
+        ignored = tuple(cmd)
+        notes.append(
+            "a shell-form ENTRYPOINT still receives "
+            + ("the run arguments" if run_args else "CMD")
+            + f" ({shlex.join(cmd)}) but its shell sees them only as $0, $1...: they are ignored"
+        )
+    if entrypoint and cmd and not ignored:
+        notes.append("the engine runs ENTRYPOINT followed by " + ("the run arguments" if run_args else "CMD"))
+    if not argv:
+        return Resolution(
+            argv=(), image=image, error=NO_COMMAND, notes=tuple(notes) + (
+                "neither ENTRYPOINT nor CMD (nor run arguments) give a command: the engine refuses",),
+            run_args=run_args, entrypoint_override=entrypoint_override,
+        )
+    return Resolution(
+        argv=argv, image=image, notes=tuple(notes), ignored=ignored,
+        run_args=run_args, entrypoint_override=entrypoint_override,
+    )
+
+
+def resolve(
+    entrypoint: Instruction = Instruction(),
+    cmd: Instruction = Instruction(),
+    run_args: Sequence[str] | None = None,
+    entrypoint_override: str | None = None,
+    inherited: ImageCommand = ImageCommand(),
+) -> Resolution:
+    """The argv the engine runs as PID 1 for a Dockerfile's ENTRYPOINT and CMD on a base.
+
+    `run_args` are the words after the image in `docker run`; `entrypoint_override` is the
+    value of `docker run --entrypoint` (a single program name, or "" to remove it).
+    """
+    image, image_notes = image_command(entrypoint, cmd, inherited)
+    result = resolve_image(image, run_args, entrypoint_override)
+    return Resolution(
+        argv=result.argv, image=image, error=result.error, notes=image_notes + result.notes,
+        ignored=result.ignored, run_args=result.run_args, entrypoint_override=entrypoint_override,
+    )
+
+
+def is_no_command(message: str | None) -> bool:
+    """True when an engine's refusal is "No command specified" (Docker 26 writes it in lower case)."""
+    return bool(message) and NO_COMMAND.lower() in message.lower()
+
+
+def is_shell_wrapped(words: Sequence[str] | None) -> bool:
+    """True when `words` is what shell form produces: /bin/sh -c '<text>'."""
+    return bool(words) and len(words) == 3 and tuple(words[:2]) == SHELL_PREFIX
+
+
+def parse_cmdline(raw: bytes) -> tuple[str, ...]:
+    """/proc/PID/cmdline (NUL-separated, NUL-terminated) -> argv."""
+    text = raw.decode("utf-8", errors="replace")
+    if text.endswith("\0"):
+        text = text[:-1]
+    return tuple(text.split("\0")) if text else ()
+
+
+# -- the lesson's images ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Variant:
+    """One image of the lesson: a name, a title, and its ENTRYPOINT and CMD."""
+
+    name: str
+    title: str
+    entrypoint: Instruction = Instruction()
+    cmd: Instruction = Instruction()
+    stop_signal: str | None = None
+
+    def instruction_lines(self) -> list[str]:
+        lines = []
+        if self.stop_signal:
+            lines.append(f"STOPSIGNAL {self.stop_signal}")
+        for keyword, instruction in (("ENTRYPOINT", self.entrypoint), ("CMD", self.cmd)):
+            line = instruction.dockerfile_line(keyword)
+            if line:
+                lines.append(line)
+        return lines
+
+
+def seed_variants(target: str = "127.0.0.1") -> tuple[Variant, ...]:
+    """The seed's three ping images, pinging `target` (the seed pings 8.8.8.8)."""
+    return (
+        Variant("ping-cmd", "1: CMD only",
+                cmd=Instruction.exec_form(["ping", "-c", "3", target])),
+        Variant("ping-entrypoint", "2: ENTRYPOINT only",
+                entrypoint=Instruction.exec_form(["ping", "-c", "3", target])),
+        Variant("ping-both", "3: ENTRYPOINT + CMD",
+                entrypoint=Instruction.exec_form(["ping"]),
+                cmd=Instruction.exec_form(["-c", "3", target])),
+    )
+
+
+def render_dockerfile(base_lines: Sequence[str], variant: Variant) -> str:
+    """A whole Dockerfile: the base's lines (FROM, RUN...) then the variant's instructions."""
+    return "\n".join(list(base_lines) + variant.instruction_lines()) + "\n"
+
+
+@dataclass(frozen=True)
+class PingBasePlan:
+    """Which first lines the lesson's Dockerfiles start with, and why."""
+
+    lines: tuple[str, ...]
+    reason: str
+    needs_network: bool = False
+
+
+def ping_base_plan(reference: str, source: str, official: str = "alpine:3.20.3") -> PingBasePlan:
+    """The seed's base (`alpine` + `apk add iputils`) when it was pulled, else the stand-in."""
+    if source == "pulled":
+        return PingBasePlan(
+            lines=(f"FROM {reference}", "RUN apk add --no-cache iputils"),
+            reason=(
+                f"A registry answered, so the base is the official {official} (labeled for you as "
+                f"{reference}) and, as in the seed, iputils' ping is installed on it "
+                "(`apk add --no-cache` does what the seed's `apk update && apk add --update iputils "
+                "&& rm -rf /var/cache/apk/*` does, in one command)."
+            ),
+            needs_network=True,
+        )
+    return PingBasePlan(
+        lines=(f"FROM {reference}",),
+        reason=(
+            "No registry answers here, so alpine cannot be pulled and `apk add` could not download "
+            f"anything. The base is the course's local stand-in {reference}: busybox, whose "
+            "`ping` applet takes the same -c option. Nothing else needs installing."
+        ),
+    )
+
+
+# -- the matrix ----------------------------------------------------------------------------
+
+#: Values for Docker's CMD x ENTRYPOINT table, chosen so that PID 1 keeps running in every
+#: cell and can be read from inside: the exec-form ENTRYPOINT is a shell program (a shell
+#: takes any extra words as $0, $1... and carries on), and every shell script has two
+#: commands, because busybox sh, dash and bash replace themselves with a lone command.
+MATRIX_ENTRYPOINTS: dict[Form, Instruction] = {
+    Form.NONE: Instruction.none(),
+    Form.EXEC: Instruction.exec_form(["sh", "-c", "sleep 20; echo entry"]),
+    Form.SHELL: Instruction.shell_form("sleep 20; echo entry"),
+}
+MATRIX_CMDS: dict[Form, Instruction] = {
+    Form.NONE: Instruction.none(),
+    Form.EXEC: Instruction.exec_form(["sleep", "20"]),
+    Form.SHELL: Instruction.shell_form("sleep 20; echo cmd"),
+}
+FORMS: tuple[Form, ...] = (Form.NONE, Form.EXEC, Form.SHELL)
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    """One cell of the table: the prediction and, once run, what really ran."""
+
+    entrypoint_form: Form
+    cmd_form: Form
+    predicted: Resolution
+    observed: tuple[str, ...] | None = None
+    observed_error: str | None = None
+
+    @property
+    def checked(self) -> bool:
+        return self.observed is not None or self.observed_error is not None
+
+    @property
+    def matches(self) -> bool | None:
+        """True/False once run; None before."""
+        if not self.checked:
+            return None
+        if self.predicted.ok:
+            return self.observed == self.predicted.argv
+        return self.observed is None and is_no_command(self.observed_error)
+
+
+def matrix_cells(
+    inherited: ImageCommand = ImageCommand(),
+    run_args: Sequence[str] | None = None,
+    entrypoints: dict[Form, Instruction] | None = None,
+    cmds: dict[Form, Instruction] | None = None,
+) -> list[MatrixCell]:
+    """The 3 x 3 cells (CMD rows, ENTRYPOINT columns) with the pure function's answers."""
+    entrypoints = entrypoints or MATRIX_ENTRYPOINTS
+    cmds = cmds or MATRIX_CMDS
+    return [
+        MatrixCell(ef, cf, resolve(entrypoints[ef], cmds[cf], run_args, inherited=inherited))
+        for cf in FORMS
+        for ef in FORMS
+    ]
+
+
+def matrix_summary(cells: Sequence[MatrixCell]) -> str:
+    """The table as plain text, one line per cell (deterministic: good for nbval)."""
+    lines = []
+    for cell in cells:
+        predicted = cell.predicted.command_line if cell.predicted.ok else f"error: {cell.predicted.error}"
+        verdict = {None: "not run", True: "matches the engine", False: "DIFFERS from the engine"}[cell.matches]
+        lines.append(
+            f"ENTRYPOINT {cell.entrypoint_form.value:<5} CMD {cell.cmd_form.value:<5} -> {predicted}  [{verdict}]"
+        )
+        if cell.matches is False:
+            lines.append(f"    engine ran: {shlex.join(cell.observed) if cell.observed else cell.observed_error}")
+    return "\n".join(lines)
