@@ -10,6 +10,7 @@ import pytest
 from support import IN_CI, run_cli
 from layerlab.core.bases import BASES
 from layerlab.core.naming import LABEL_BASE, LABEL_BUILT_FROM, LABEL_LEARNER, Namespace
+from layerlab.engine.cleanup import cleanup
 from layerlab.engine.prepare import find_base, prepare
 
 pytestmark = pytest.mark.engine
@@ -40,22 +41,30 @@ def test_doctor_prints_the_engine_facts(engine):
 
 
 def test_prepare_twice_leaves_one_set_of_bases(engine, test_learner):
-    env = {"LAYERLAB_LEARNER": test_learner}
-    first = run_cli("prepare", env=env)
-    assert first.returncode == 0, first.stderr
-    second = run_cli("prepare", env=env)
-    assert second.returncode == 0, second.stderr
-    assert first.stdout.count("(made in") == len(BASES)
-    assert second.stdout.count("(already there)") == len(BASES)
-    for key in BASES:
-        images = find_base(engine, key)
-        assert len(images) == 1, [i.tags for i in images]
-        image = images[0]
-        assert image.labels[LABEL_LEARNER] == test_learner
-        assert image.labels[LABEL_BASE] == key
-        assert image.labels[LABEL_BUILT_FROM]
-        # Stand-ins and derived bases have names of their own, never an official image's.
-        assert all(tag.startswith(f"layerlab-{test_learner}/base-") for tag in image.tags)
+    learner = f"{test_learner}-fresh"  # a learner with nothing prepared yet
+    env = {"LAYERLAB_LEARNER": learner}
+    saved = dict(engine.environ)
+    engine.environ["LAYERLAB_LEARNER"] = learner
+    try:
+        first = run_cli("prepare", env=env)
+        assert first.returncode == 0, first.stderr
+        second = run_cli("prepare", env=env)
+        assert second.returncode == 0, second.stderr
+        assert first.stdout.count("(made in") == len(BASES)
+        assert second.stdout.count("(already there)") == len(BASES)
+        for key in BASES:
+            images = find_base(engine, key)
+            assert len(images) == 1, [i.tags for i in images]
+            image = images[0]
+            assert image.labels[LABEL_LEARNER] == learner
+            assert image.labels[LABEL_BASE] == key
+            assert image.labels[LABEL_BUILT_FROM]
+            # Stand-ins and derived bases have names of their own, never an official image's.
+            assert all(tag.startswith(f"layerlab-{learner}/base-") for tag in image.tags)
+    finally:
+        cleanup(engine, include_bases=True)
+        engine.environ.clear()
+        engine.environ.update(saved)
 
 
 def test_stand_ins_work(engine, test_learner):
@@ -130,3 +139,18 @@ def test_import_from_a_tar_stream(engine, test_learner):
     engine.client.api.import_image_from_data(buffer.getvalue(), repository=repository, tag=tag, changes=changes)
     stack = matches_engine(engine, f"{repository}:{tag}")
     assert len(stack.entries) == 1 and len(stack.diff_ids) == 1
+
+
+def test_buildkit_absence_is_explained(engine, test_learner, tmp_path):
+    """Where there is no BuildKit, asking for it says so plainly; where there is, doctor names it."""
+    from layerlab.core.errors import LayerlabError
+    from layerlab.engine.builds import buildkit_build
+
+    doctor = run_cli("doctor")
+    if engine.facts.buildkit:
+        assert f"BuildKit via docker buildx {engine.facts.buildx_version}" in doctor.stdout
+        return
+    assert "classic builder only" in doctor.stdout
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    with pytest.raises(LayerlabError, match="has no BuildKit CLI"):
+        buildkit_build(engine, Namespace(test_learner, "test-model"), "nobk", tmp_path)

@@ -23,9 +23,56 @@ def check_setup(page) -> None:
     assert done.count() == 2, "both bases prepared: both bars full and green"
 
 
+def check_layer_stacks(page) -> None:
+    """Every drawn stack has one block per history entry, as its data says."""
+    svgs = page.locator(f"{PANEL} svg.layerlab-layer-stack")
+    assert svgs.count() >= 1, "the lesson draws the sample image's stack"
+    for index in range(svgs.count()):
+        svg = svgs.nth(index)
+        entries = int(svg.get_attribute("data-entries"))
+        blocks = svg.locator("g.entry")
+        assert blocks.count() == entries, f"stack {index}: {blocks.count()} blocks for {entries} history entries"
+        assert svg.bounding_box()["height"] > 40 * min(entries, 3), "the stack is drawn, not collapsed"
+
+
+def _click_inactive(group) -> None:
+    buttons = group.locator("button")
+    for index in range(buttons.count()):
+        if "mod-active" not in (buttons.nth(index).get_attribute("class") or ""):
+            buttons.nth(index).click(timeout=10_000)
+            return
+    raise AssertionError("no inactive button to click")
+
+
+def check_explorer_responds(page) -> None:
+    """The explorer reacts to clicks: switching its mode, then an ENTRYPOINT form, changes what it shows."""
+    def shown() -> str:
+        return page.locator(f"{PANEL} .ll-ep").first.text_content()
+
+    groups = page.locator(f"{PANEL} .widget-toggle-buttons")
+    before = shown()
+    _click_inactive(groups.first)  # "one run" <-> "the table"
+    page.wait_for_timeout(1500)
+    assert shown() != before, "the explorer did not react to the mode click"
+    forms = [groups.nth(i) for i in range(groups.count())
+             if groups.nth(i).locator("button").count() == 3 and groups.nth(i).is_visible()]
+    if not forms:  # the table mode hides the single-run controls: go back to them
+        _click_inactive(groups.first)
+        page.wait_for_timeout(1500)
+        forms = [groups.nth(i) for i in range(groups.count())
+                 if groups.nth(i).locator("button").count() == 3 and groups.nth(i).is_visible()]
+    assert forms, "ENTRYPOINT and CMD each offer: none, exec form, shell form"
+    before = shown()
+    _click_inactive(forms[0])
+    page.wait_for_timeout(1500)
+    assert shown() != before, "the explorer did not react to choosing another ENTRYPOINT form"
+
+
 #: What each lesson's widgets must show once its cells ran, by notebook number.
 SPECIFIC_CHECKS = {
     "00": check_setup,
+    "01": check_layer_stacks,
+    "05": check_explorer_responds,
 }
 
 

@@ -55,11 +55,18 @@ def cleanup(engine, lesson: str | None = None, include_bases: bool = False) -> C
             except docker.errors.APIError as exc:
                 report.kept.append(("container", container.name, exc.explanation or str(exc)))
 
-    images = [image for image in engine.labeled("images", filters) if wanted(image.labels)]
-    images.sort(key=lambda image: ((image.labels or {}).get(LABEL_LESSON) == BASE_LESSON, -_created(image)))
     prefix = namespace.repository_prefix
-    for image in images:
-        _remove_image(engine, image, prefix, report)
+    seen: set[str] = set()
+    # Removing an image can uncover its untagged parent, which then lists as a top-level image
+    # of its own (the containerd store shows a classic build's steps so): repeat until none is new.
+    for _ in range(50):
+        images = [image for image in engine.labeled("images", filters) if wanted(image.labels) and image.id not in seen]
+        if not images:
+            break
+        images.sort(key=lambda image: ((image.labels or {}).get(LABEL_LESSON) == BASE_LESSON, -_created(image)))
+        for image in images:
+            seen.add(image.id)
+            _remove_image(engine, image, prefix, report)
 
     for volume in engine.labeled("volumes", filters):
         if wanted(volume.attrs.get("Labels")):

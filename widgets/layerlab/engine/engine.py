@@ -144,6 +144,7 @@ class Engine:
         image_id = None
         last_step = ""
         log: list[str] = []
+        made: list[str] = []  # the images of finished steps, to remove if the build fails
         try:
             stream = self.client.api.build(
                 path=str(context),
@@ -159,6 +160,7 @@ class Engine:
             for chunk in stream:
                 if "error" in chunk:
                     message = (chunk.get("errorDetail") or {}).get("message") or chunk["error"]
+                    self._remove_untagged(made)
                     raise BuildFailed(
                         f"The build stopped at {last_step or 'the start'}: {message.strip()}",
                         "Fix that step of the Dockerfile (or the file it needs) and build again.",
@@ -174,6 +176,8 @@ class Engine:
                     if not line.strip():
                         continue
                     parsed = parse_build_line(line)
+                    if parsed.made:
+                        made.append(parsed.made)
                     if parsed.instruction:
                         last_step = f"step {parsed.step}/{parsed.total} ({parsed.instruction})"
                     log.append(line)
@@ -190,6 +194,16 @@ class Engine:
         if image_id is None:
             image_id = self.client.api.inspect_image(reference)["Id"]
         return image_id
+
+    def _remove_untagged(self, image_ids: list[str]) -> None:
+        """A failed classic build leaves its finished steps' images, untagged and without the
+        course's labels (those come last): remove them, newest first, so nothing is left behind."""
+        for image_id in reversed(image_ids):
+            try:
+                if not self.client.api.inspect_image(image_id).get("RepoTags"):
+                    self.client.api.remove_image(image_id, noprune=True)
+            except docker.errors.APIError:
+                pass  # a base image, or one another build still uses
 
     # -- containers -----------------------------------------------------------------------
 

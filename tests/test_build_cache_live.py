@@ -1,0 +1,327 @@
+"""Engine tier: the build cache, step by step, for the classic builder and for BuildKit.
+
+For every build, the HIT/MISS of each step must equal what the engine itself reported (read
+again here from the raw stream, independently of the parser), and a hit must reuse the very
+layer of the build before. BuildKit tests run where the engine has `docker buildx`; where it
+has none they skip, except when the engine is expected to have it (LAYERLAB_EXPECT_FLAVOUR
+docker-26*, as CI sets): then they fail, so they never pass silently.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import time
+
+import docker.errors
+import pytest
+
+from layerlab.core.buildsteps import BuilderKind, CacheStatus, FailureKind, follows_cache_rule
+from layerlab.core.cachequiz import measured_trap
+from layerlab.core.errors import LayerlabError
+from layerlab.engine.builds import build, containers_of
+from layerlab.engine.prepare import base_for
+from layerlab.lesson import Lesson
+from layerlab.views.buildcache import BuildCacheView, build_cache_html
+from layerlab.views.exercise import CacheExercise
+
+pytestmark = pytest.mark.engine
+
+H, M, B, C, F, N = (CacheStatus.HIT, CacheStatus.MISS, CacheStatus.BASE, CacheStatus.CONFIG,
+                    CacheStatus.FAILED, CacheStatus.NOT_REACHED)
+
+
+def need_buildkit(engine) -> None:
+    if engine.facts.buildkit:
+        return
+    expected = os.environ.get("LAYERLAB_EXPECT_FLAVOUR", "")
+    if expected.startswith("docker-26"):
+        pytest.fail(f"{expected} should have docker buildx, but the engine reports none", pytrace=False)
+    pytest.skip(f"Docker {engine.facts.engine_version} has no docker buildx (BuildKit)")
+
+
+@pytest.fixture(params=[BuilderKind.CLASSIC, pytest.param(BuilderKind.BUILDKIT, marks=pytest.mark.buildkit)],
+                ids=["classic", "buildkit"])
+def builder(request, engine):
+    if request.param is BuilderKind.BUILDKIT:
+        need_buildkit(engine)
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def lesson(engine, test_learner):
+    return Lesson("t-cache", engine=engine, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def ping_base(engine, test_learner):
+    return base_for(engine, "ping")
+
+
+# -- what the engine reported, read from the raw output -----------------------------------
+
+
+def classic_reported(raw: list[str]) -> dict[int, CacheStatus]:
+    reported: dict[int, CacheStatus] = {}
+    current = None
+    for line in raw:
+        step = re.match(r"^Step (\d+)/\d+ : ", line.strip())
+        if step:
+            current = int(step.group(1))
+            reported[current] = M
+        elif line.strip() == "---> Using cache" and current is not None:
+            reported[current] = H
+    return reported
+
+
+def buildkit_reported(raw: list[str]) -> dict[str, CacheStatus]:
+    """`n/m` -> HIT if any report of that vertex says cached, else MISS (completed ones)."""
+    text = "\n".join(raw)
+    decoder = json.JSONDecoder()
+    position, reported = 0, {}
+    while position < len(text):
+        if text[position] != "{":
+            position += 1
+            continue
+        try:
+            document, position = decoder.raw_decode(text, position)
+        except ValueError:
+            position += 1
+            continue
+        for vertex in document.get("vertexes") or []:
+            name = re.match(r"^\[(\d+/\d+)\] ", vertex.get("name", ""))
+            if not name:
+                continue
+            if vertex.get("cached"):
+                reported[name.group(1)] = H
+            elif vertex.get("completed") and reported.get(name.group(1)) is not H:
+                reported[name.group(1)] = M
+    return reported
+
+
+def assert_matches_engine(record) -> None:
+    """Every step's HIT/MISS is what the engine's own output says."""
+    assert record.finished
+    if record.builder is BuilderKind.CLASSIC:
+        reported = classic_reported(record.raw)
+        for step in record.steps:
+            if step.keyword == "FROM":
+                continue
+            assert step.status is reported[step.index], (step.instruction, record.raw)
+    else:
+        reported = buildkit_reported(record.raw)
+        for step in record.lesson_steps:
+            if step.keyword == "FROM" or step.status is C:
+                continue
+            assert step.status is reported[step.builder_label], (step.instruction, step.builder_label)
+        assert {s.builder_label for s in record.lesson_steps if s.builder_label} == set(reported)
+
+
+def layers(record) -> list:
+    return [s.layer for s in record.lesson_steps]
+
+
+def all_containers(engine) -> dict[str, dict]:
+    return {c["Id"]: c for c in engine.client.api.containers(all=True)}
+
+
+def assert_no_container_left(engine, before: dict, record, base_id: str) -> None:
+    """No container of this build is left: neither one it named nor one made from its images."""
+    assert containers_of(engine, record) == []
+    ours = {base_id.split(":")[-1][:12]} | {s.made[:12] for s in record.steps if s.made}
+    time.sleep(0.5)  # let parallel builds of other sessions remove their own
+    left = [
+        c for cid, c in all_containers(engine).items()
+        if cid not in before and (c.get("ImageID", "").split(":")[-1][:12] in ours or c.get("Image", "")[:12] in ours)
+    ]
+    assert left == []
+
+
+# -- the rebuild story ---------------------------------------------------------------------
+
+STORY = """\
+FROM {base}
+RUN mkdir -p /app
+COPY a.txt /app/
+RUN cat /app/a.txt > /app/b.txt
+CMD ["cat", "/app/b.txt"]
+"""
+
+
+def test_rebuild_hits_before_the_change_and_misses_from_it_on(engine, lesson, ping_base, builder, tmp_path):
+    (tmp_path / "a.txt").write_text(f"first {os.urandom(6).hex()}\n")
+    (tmp_path / "Dockerfile").write_text(STORY.format(base=ping_base.reference))
+    last = C if builder is BuilderKind.BUILDKIT else M
+
+    first = build(engine, builder, lesson.namespace, "story", tmp_path, nocache=True)
+    assert first.ok and first.statuses() == [B, M, M, M, last]
+    assert_matches_engine(first)
+
+    again = build(engine, builder, lesson.namespace, "story", tmp_path)
+    assert again.statuses() == [B, H, H, H, H if builder is BuilderKind.CLASSIC else C]
+    assert_matches_engine(again)
+    assert layers(again) == layers(first)  # a hit is the very same layer
+    assert again.image_id == first.image_id
+
+    (tmp_path / "a.txt").write_text(f"changed {os.urandom(6).hex()}\n")
+    changed = build(engine, builder, lesson.namespace, "story", tmp_path)
+    assert changed.statuses() == [B, H, M, M, last]
+    assert_matches_engine(changed)
+    assert follows_cache_rule(changed)
+    assert changed.step(2).layer == first.step(2).layer  # reused below the change
+    assert changed.step(3).layer != first.step(3).layer  # rebuilt from it on
+    assert changed.step(4).layer != first.step(4).layer
+    assert changed.first_rebuilt().index == 3
+    if builder is BuilderKind.CLASSIC:
+        assert [s.made for s in changed.lesson_steps[:2]] == [s.made for s in first.lesson_steps[:2]]
+        assert all(s.bookkeeping for s in changed.steps[5:]) and len(changed.steps) == 8
+    labels = engine.client.api.inspect_image(changed.image_id)["Config"]["Labels"]
+    assert lesson.namespace.labels().items() <= labels.items()
+    assert changed.reference == lesson.namespace.image("story", builder.name.lower())
+
+
+def test_touching_a_file_is_measured(engine, lesson, ping_base, builder, tmp_path):
+    """The mtime trap: touch a file without changing it, and see what the builder does."""
+    (tmp_path / "a.txt").write_text(f"same {os.urandom(6).hex()}\n")
+    (tmp_path / "Dockerfile").write_text(STORY.format(base=ping_base.reference))
+    build(engine, builder, lesson.namespace, "touch", tmp_path)
+    later = time.time() + 5
+    os.utime(tmp_path / "a.txt", (later, later))
+    after = build(engine, builder, lesson.namespace, "touch", tmp_path)
+    assert_matches_engine(after)
+    trap = measured_trap(after)
+    print(trap.sentence())
+    # Measured on Docker 20.10 and 26.1 (classic and BuildKit): content checksums, no mtime.
+    assert not trap.busted, trap.sentence()
+
+
+# -- the exercise on the sample app ----------------------------------------------------------
+
+
+def test_exercise_scores_and_explains(engine, lesson):
+    quiz = CacheExercise(lesson, "ignored")
+    with pytest.raises(LayerlabError, match="answer"):
+        quiz.answer("HIT", "maybe", "HIT")
+    with pytest.raises(LayerlabError, match="3 steps"):
+        quiz.answer("HIT")
+    quiz.answer("MISS", "MISS", "MISS")  # the classic misconception
+    result = quiz.check()
+    for builder, record in result.records.items():
+        assert_matches_engine(record)
+        assert record.cached_steps() == [s.index for s in record.lesson_steps if s.status is H]
+        assert all(s.status in (H, B, C) for s in record.lesson_steps), record.summary()
+        score = result.scores[builder]
+        assert score.right == 0 and score.total == (3 if builder is BuilderKind.CLASSIC else 2)
+        assert all(".dockerignore keeps NOTES.md out" in v.explanation for v in score.verdicts if v.scored)
+    assert "WRONG" in result.summary() and "Traceback" not in result.summary()
+    assert "✘" in result.html()
+
+
+def test_reordered_dockerfile_keeps_the_slow_step_cached(engine, lesson):
+    quiz = CacheExercise(lesson, "reordered")
+    quiz.answer("HIT", "HIT", "MISS", "MISS")
+    result = quiz.check()
+    classic = result.records[BuilderKind.CLASSIC]
+    assert classic.statuses() == [B, H, H, M, M]
+    assert result.scores[BuilderKind.CLASSIC].perfect
+    if BuilderKind.BUILDKIT in result.records:
+        buildkit = result.records[BuilderKind.BUILDKIT]
+        assert buildkit.statuses() == [B, H, H, M, C]
+        assert result.scores[BuilderKind.BUILDKIT].perfect
+        assert_matches_engine(buildkit)
+
+
+def test_edit_rebuilds_everything_from_copy(engine, lesson):
+    quiz = CacheExercise(lesson, "edit")
+    quiz.answer("HIT", "MISS", "MISS")
+    result = quiz.check()
+    for builder, record in result.records.items():
+        assert_matches_engine(record)
+        assert record.step(2).status is M and record.step(3).status is M
+        wrong = [v for v in result.scores[builder].verdicts if not v.right]
+        assert [v.step for v in wrong] == [2]
+        assert "first step that reads message.txt" in wrong[0].explanation
+
+
+# -- failures --------------------------------------------------------------------------------
+
+FAILURES = {
+    "syntax": ("FROM {base}\nRUN mkdir -p /app\nRUNN echo {token}\nCMD [\"sh\"]\n", FailureKind.SYNTAX, 3,
+               "unknown instruction"),
+    "missing-file": ("FROM {base}\nRUN mkdir -p /app\nCOPY nothere-{token}.txt /app/\nCMD [\"sh\"]\n",
+                     FailureKind.MISSING_FILE, 3, "nothere-"),
+    "run-fails": ("FROM {base}\nRUN mkdir -p /app\nRUN echo failing-{token} && exit 3\nCMD [\"sh\"]\n",
+                  FailureKind.COMMAND_FAILED, 3, "exit"),
+}
+
+
+@pytest.mark.parametrize("kind", list(FAILURES))
+def test_failure_shows_step_and_message_and_leaves_no_container(engine, lesson, ping_base, builder, kind, tmp_path):
+    text, failure_kind, step, words = FAILURES[kind]
+    token = os.urandom(4).hex()
+    (tmp_path / "Dockerfile").write_text(text.format(base=ping_base.reference, token=token))
+    before = all_containers(engine)
+    record = build(engine, builder, lesson.namespace, f"fail-{kind}", tmp_path)
+    assert record.finished and record.failure is not None
+    failure = record.failure
+    assert failure.kind is failure_kind, failure.message
+    assert failure.step == step and record.step(step).status is F
+    assert words in failure.message.lower() or words in failure.message
+    if kind == "run-fails":
+        assert failure.exit_code == 3
+        assert any(f"failing-{token}" in line for line in failure.output)
+    statuses = record.statuses()
+    assert statuses[step:] == [N] * (len(statuses) - step) or builder is BuilderKind.BUILDKIT
+    page = build_cache_html(_state(record))
+    assert "FAILED" in page and html.escape(failure.message) in page and "What to do" in page
+    assert_no_container_left(engine, before, record, ping_base.image_id)
+    for made in [s.made for s in record.steps if s.made and s.status is M]:
+        with pytest.raises(docker.errors.ImageNotFound):
+            engine.client.api.inspect_image(made)  # no unlabeled image of the failed build is left
+    with pytest.raises(LayerlabError):
+        from layerlab.engine.builds import check
+
+        check(record)
+
+
+def _state(record):
+    from layerlab.views.buildcache import BuildCacheState
+
+    state = BuildCacheState()
+    state.put(record)
+    return state
+
+
+# -- the view, without a browser ------------------------------------------------------------
+
+
+def test_view_updates_its_widget_while_building(engine, lesson, ping_base, tmp_path):
+    (tmp_path / "a.txt").write_text("view\n")
+    (tmp_path / "Dockerfile").write_text(STORY.format(base=ping_base.reference))
+    view = BuildCacheView(lesson, "view", tmp_path, title="the view")
+    widget = view.widget()
+    seen = []
+    widget.observe(lambda change: seen.append(change["new"]), names="value")
+    view.build(nocache=True)
+    assert seen, "the widget was never redrawn"
+    assert 'data-status="MISS"' in widget.value and "the view" in widget.value
+    assert view.text("classic").startswith("classic builder: the view")
+    if engine.facts.buildkit:
+        assert 'data-builder="BUILDKIT"' in widget.value
+        assert view.agreement().startswith("Both builders made the same cache decision")
+    else:
+        assert "not on this engine" in widget.value and "not on this engine" in view.agreement()
+
+
+def test_exercise_widget_answers_in_boxes_not_tracebacks(engine, lesson):
+    quiz = CacheExercise(lesson, "edit", warm=False)
+    quiz.widget()
+    quiz._button.click()  # nothing predicted yet
+    assert "layerlab-error" in quiz._output.value and "No prediction yet" in quiz._output.value
+    for toggle in quiz._toggles.values():
+        toggle.value = "MISS"
+    quiz._button.click()
+    assert "layerlab-exercise-result" in quiz._output.value
+    assert quiz.result is not None and set(quiz.result.scores) == set(quiz.view.builders)

@@ -1,0 +1,99 @@
+"""Engine tier: each Dockerfile instruction of the seed, built live, and the files of its layer.
+
+`ADD source.tar` unpacks, `COPY source.tar` does not, `ADD <url>` downloads (from a server on
+127.0.0.1 that the test starts and stops) and never unpacks, with mode 600; `COPY ./conf`
+copies the directory's contents; `COPY ./*.js` only the matches; `.dockerignore` keeps files
+out. Checked for the classic builder and, where the engine has it, BuildKit.
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+
+import pytest
+
+from layerlab.core.buildsteps import BuilderKind
+from layerlab.core.instructions import DEMOS, tar_listing, write_release
+from layerlab.engine.builds import run_demo, serve_on_loopback
+from layerlab.engine.prepare import base_for
+
+from test_build_cache_live import need_buildkit
+
+pytestmark = pytest.mark.engine
+
+
+@pytest.fixture(params=[BuilderKind.CLASSIC, pytest.param(BuilderKind.BUILDKIT, marks=pytest.mark.buildkit)],
+                ids=["classic", "buildkit"])
+def builder(request, engine):
+    if request.param is BuilderKind.BUILDKIT:
+        need_buildkit(engine)
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def namespace(engine, test_learner):
+    return engine.namespace("t-instructions")
+
+
+@pytest.fixture(scope="module")
+def ping_base(engine, test_learner):
+    return base_for(engine, "ping")
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("release")
+    write_release(folder)
+    return folder
+
+
+@pytest.mark.parametrize("key", [k for k in DEMOS if k != "add-url"])
+def test_instruction_layer_holds_what_it_should(engine, namespace, ping_base, builder, key, tmp_path):
+    result = run_demo(engine, namespace, key, tmp_path, ping_base.reference, builder=builder)
+    assert result.as_expected, result.summary()
+    demo = DEMOS[key]
+    for path in demo.expect_present:
+        assert path in result.paths
+    for path in demo.expect_absent:
+        assert path not in result.paths
+
+
+def test_add_tar_unpacks_but_copy_does_not(engine, namespace, ping_base, builder, tmp_path):
+    added = run_demo(engine, namespace, "add-tar", tmp_path / "add", ping_base.reference, builder=builder)
+    copied = run_demo(engine, namespace, "copy-tar", tmp_path / "copy", ping_base.reference, builder=builder)
+    assert {"/app/hello.txt", "/app/lib/version.txt"} <= set(added.paths)
+    assert "/app/source.tar" not in added.paths
+    assert "/app/source.tar" in copied.paths and "/app/hello.txt" not in copied.paths
+
+
+def test_add_url_downloads_without_unpacking(engine, namespace, ping_base, builder, release, tmp_path):
+    assert "VERSION" in tar_listing(release / "release.tar")  # it is a real tar...
+    with serve_on_loopback(release) as url:
+        assert url.startswith("http://127.0.0.1:")
+        result = run_demo(engine, namespace, "add-url", tmp_path, ping_base.reference, url=url, builder=builder,
+                          modes_of=("/data/release.tar",))
+    assert result.as_expected, result.summary()
+    assert "/data/release.tar" in result.paths and "/data/VERSION" not in result.paths  # ...never unpacked
+    assert dict(result.modes)["/data/release.tar"] == "600"
+    port = int(url.rsplit(":", 1)[1])
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url + "/release.tar", timeout=2)  # stopped when the block ended
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_server_stops_on_error(release):
+    with pytest.raises(RuntimeError):
+        with serve_on_loopback(release) as url:
+            assert urllib.request.urlopen(url + "/release.tar", timeout=5).status == 200
+            raise RuntimeError("a cell failed")
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url + "/release.tar", timeout=2)
+
+
+def test_no_demo_container_is_left(engine, namespace, ping_base, release, tmp_path):
+    with serve_on_loopback(release) as url:
+        run_demo(engine, namespace, "add-url", tmp_path, ping_base.reference, url=url, modes_of=("/data/release.tar",))
+    left = engine.labeled("containers", namespace.label_filters())
+    assert left == []

@@ -1,0 +1,232 @@
+"""Engine tier: drawn stacks against `docker history` and RootFS.Layers, `which`, sharing.
+
+Images are built by the classic builder (the SDK's), by BuildKit where the engine has it
+(`docker buildx`, Docker 23+), and by `docker import` (the app base). Docker 20.10 has no
+BuildKit here: there the BuildKit cases skip, and BuildKit history is covered by canned
+records in tests/test_layerstack.py. Run against another engine with
+`eval "$(bash scripts/engine.sh env docker-26)"` (OCI save format) or `docker-26-containerd`
+(gzip layers, nested index). Everything is built under the session's own learner id and removed
+by the `test_learner` fixture.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+
+import pytest
+
+from layerlab.core.engineinfo import StorageKind
+from layerlab.core.filetree import EntryType, Via
+from layerlab.core.model import Builder, ChangeKind
+from layerlab.core.sample_app import write_sample_context
+from layerlab.engine.layers import check_history, container_exists, image_files, image_layers, sharing, which
+from layerlab.engine.prepare import base_for
+from layerlab.views.layerstack import LayerStackView, drawn_entries
+from layerlab.views.sharing import sharing_graph
+
+from support import run_cli
+
+pytestmark = pytest.mark.engine
+
+A, C, D = ChangeKind.ADDED, ChangeKind.CHANGED, ChangeKind.DELETED
+
+# Layer 1 is the ping base's ADD; each RUN below is one more layer.
+EDITS = """\
+FROM {base}
+RUN mkdir -p /data/keep /data/dir && echo one > /data/file && echo old > /data/dir/old \\
+    && echo sub > /data/dir/sub && echo k > /data/keep/k && echo gone > /data/gone
+RUN echo two-longer > /data/file && rm /data/gone
+ENV STEP=metadata-only
+RUN rm -rf /data/dir && mkdir /data/dir && echo new > /data/dir/new
+RUN rm -rf /data/keep
+WORKDIR /work
+CMD ["cat", "/data/file"]
+"""
+
+
+@pytest.fixture(scope="module")
+def namespace(engine, test_learner):
+    return engine.namespace("t-layers")
+
+
+@pytest.fixture(scope="module")
+def ping_base(engine, test_learner):
+    return base_for(engine, "ping")
+
+
+@pytest.fixture(scope="module")
+def app_base(engine, test_learner):
+    return base_for(engine, "app")
+
+
+@pytest.fixture(scope="module", params=["classic", pytest.param("buildkit", marks=pytest.mark.buildkit)])
+def edits_image(request, engine, namespace, ping_base, tmp_path_factory):
+    """The same Dockerfile built by each builder this engine has (BuildKit: Docker 23+ with buildx)."""
+    folder = tmp_path_factory.mktemp("edits")
+    (folder / "Dockerfile").write_text(EDITS.format(base=ping_base.reference))
+    if request.param == "classic":
+        engine.build(namespace, "edits", folder)
+        return namespace.image("edits")
+    from layerlab.engine.builds import buildkit_build, check
+
+    check(buildkit_build(engine, namespace, "edits", folder, tag="buildkit"))
+    return namespace.image("edits", "buildkit")
+
+
+@pytest.fixture(scope="module")
+def sample_image(engine, namespace, app_base, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sample")
+    write_sample_context(folder, app_base.reference)
+    engine.build(namespace, "sample", folder)
+    return namespace.image("sample")
+
+
+def containerd_store(engine) -> bool:
+    return engine.facts.storage_kind is StorageKind.CONTAINERD
+
+
+def assert_drawing_matches_engine(engine, reference):
+    """The SVG, read back, against the raw API: history entry for entry, RootFS layer for layer."""
+    image = engine.client.api.inspect_image(reference)
+    raw_history = engine.client.api.history(image["Id"])  # newest first, as `docker history`
+    stack = engine.image_stack(reference)
+    drawn = [d for d in drawn_entries(LayerStackView(stack).svg()) if d["role"] != "container"]
+    assert len(drawn) == len(raw_history)
+    for shown, raw in zip(drawn, raw_history):
+        assert shown["created_by"] == (raw["CreatedBy"] or "")
+        assert int(shown["size"]) == raw["Size"]
+    drawn_layers = [d["diff_id"] for d in reversed(drawn) if d["diff_id"]]
+    assert drawn_layers == image["RootFS"]["Layers"]
+    assert check_history(engine, reference, stack).agrees
+    return stack
+
+
+def test_build_drawn_entry_for_entry(engine, edits_image, ping_base):
+    stack = assert_drawing_matches_engine(engine, edits_image)
+    keywords = [e.keyword for e in stack.entries]
+    mine = stack.entries[len(engine.image_stack(ping_base.reference).entries):]
+    if edits_image.endswith(":buildkit"):
+        assert [e.builder for e in mine] == [Builder.BUILDKIT] * 7 and keywords[-1] == "CMD"
+        assert mine[0].instruction.startswith("RUN mkdir -p /data/keep")
+        assert all(e.short_id == "<missing>" for e in stack.entries[:-1])
+    else:
+        assert keywords[-3:] == ["LABEL"] * 3  # the course's labels come last in a classic build
+        assert all(e.builder is Builder.CLASSIC for e in stack.entries)
+    assert not any(e.is_layer for e in stack.entries if e.keyword in ("ENV", "CMD", "LABEL"))
+    assert [e.keyword for e in stack.layer_entries] == ["ADD", "RUN", "RUN", "RUN", "RUN", "WORKDIR"]
+    workdir = stack.layer_entries[-1]
+    files = image_files(engine, edits_image).layers[workdir.layer_index]
+    assert [(c.path, c.kind) for c in files.changes] == [("/work", A)] and files.size == 0  # one new directory
+    if not containerd_store(engine):
+        # overlay2 counts a layer's file bytes; the containerd store counts disk blocks (8 kB here).
+        assert workdir.size == 0 and workdir.describe_size() == "0 B"
+
+
+def test_sample_app_drawn_entry_for_entry(engine, sample_image, app_base):
+    stack = assert_drawing_matches_engine(engine, sample_image)
+    assert [e.keyword for e in stack.layer_entries] == ["IMPORT", "COPY", "RUN"]
+    cmd = next(e for e in stack.entries if e.keyword == "CMD")
+    assert not cmd.is_layer and cmd.describe_size() == "no layer, 0 B"
+    view = LayerStackView(stack, base=engine.image_stack(app_base.reference))
+    assert view.base_entries == 1 and "[base]" in view.text()
+
+
+def test_imported_base_drawn_entry_for_entry(engine, app_base):
+    stack = assert_drawing_matches_engine(engine, app_base.reference)
+    assert [e.builder for e in stack.entries] == [Builder.IMPORT]
+
+
+def test_sample_layers_hold_the_app_and_what_make_built(engine, sample_image):
+    found = image_layers(engine, sample_image)
+    copy_layer = found.layer_files(1)
+    assert {c.path for c in copy_layer.added} >= {"/app/app.py", "/app/Makefile", "/app/message.txt"}
+    make_layer = found.layer_files(2)
+    assert make_layer.get("/app/build/banner.txt").kind is A and make_layer.size == 245
+    if not containerd_store(engine):
+        assert make_layer.size == found.stack.entries[2].size  # what docker history says, on overlay2
+    banner = which(engine, sample_image, "/app/build/banner.txt")
+    assert banner.present and banner.source.layer_index == 2
+
+
+def test_which_added_overwritten_deleted(engine, edits_image):
+    files = image_files(engine, edits_image)
+    history = files.which("/data/file")
+    assert [(e.layer_index, e.kind) for e in history.events] == [(1, A), (2, C)]
+    assert history.source.size == len("two-longer\n") and history.origin.size == len("one\n")
+
+    gone = files.which("/data/gone")
+    assert [(e.layer_index, e.kind, e.via) for e in gone.events] == [(1, A, Via.CONTENT), (2, D, Via.WHITEOUT)]
+    assert not gone.present
+    assert files.layers[2].get("/data/gone").marker == "/data/.wh.gone"
+
+
+def test_which_through_an_opaque_directory(engine, edits_image):
+    """`rm -rf /data/dir && mkdir /data/dir`: overlayfs makes the new directory opaque.
+
+    The containerd image store computes layers by comparing snapshots instead, and writes one
+    whiteout per deleted entry: same result, other markers.
+    """
+    files = image_files(engine, edits_image)
+    via = Via.WHITEOUT if containerd_store(engine) else Via.OPAQUE
+    old = files.which("/data/dir/old")
+    assert [(e.layer_index, e.kind, e.via) for e in old.events] == [(1, A, Via.CONTENT), (3, D, via)]
+    assert files.which("/data/dir/new").source.layer_index == 3
+    layer = files.layers[3]
+    marker = "/data/dir/.wh.sub" if via is Via.WHITEOUT else "/data/dir/.wh..wh..opq"
+    assert layer.get("/data/dir/sub").marker == marker
+    assert {c.path for c in layer.deleted} == {"/data/dir/old", "/data/dir/sub"}
+
+
+def test_which_under_a_deleted_directory(engine, edits_image):
+    files = image_files(engine, edits_image)
+    keep = files.which("/data/keep/k")
+    assert [(e.layer_index, e.kind, e.via) for e in keep.events] == [(1, A, Via.CONTENT), (4, D, Via.PARENT_DELETED)]
+    assert files.layers[4].get("/data/keep").via is Via.WHITEOUT
+    assert files.which("/bin/busybox").source.layer_index == 0
+    assert files.layers[0].get("/bin/sh").type is EntryType.SYMLINK
+
+
+def test_cli_layers_and_which(engine, edits_image, test_learner):
+    env = {"LAYERLAB_LEARNER": test_learner}
+    shown = run_cli("which", edits_image, "/data/gone", "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    data = json.loads(shown.stdout)
+    assert data["present"] is False and [e["kind"] for e in data["events"]] == ["added", "deleted"]
+    assert data["events"][1]["instruction"].startswith("RUN echo two-longer")
+    listing = run_cli("layers", edits_image, env=env)
+    assert listing.returncode == 0 and "D /data/keep/ (whiteout" in listing.stdout
+    as_json = json.loads(run_cli("layers", edits_image, "--json", env=env).stdout)
+    assert len(as_json["entries"]) == len(engine.client.api.history(edits_image))
+    missing = run_cli("which", "layerlab-nobody/none:0", "/x", env=env)
+    assert missing.returncode != 0 and "no image" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_sharing_counts_and_the_rw_layer_goes_with_its_container(engine, namespace, edits_image):
+    boxes = [
+        engine.run(namespace, f"share{n}", edits_image, ["sh", "-c", f"head -c {1000 * n} /dev/zero > /data/own{n}"])
+        for n in (1, 2)
+    ]
+    try:
+        for box in boxes:
+            assert box.wait(timeout=60)["StatusCode"] == 0
+        before = sharing(engine, edits_image, boxes)
+        assert [c.size_rw >= 1000 * n for n, c in zip((1, 2), before.containers)] == [True, True]
+        assert before.usage.containers == 2 and before.on_disk < before.if_copied
+        layer = engine.container_layer(boxes[0].id)
+        assert ("/data/own1", ChangeKind.ADDED) in {(c.path, c.kind) for c in layer.changes}
+        boxes[0].remove(force=True)
+        after = before.after(sharing(engine, edits_image, boxes))
+        assert [c.container_id for c in after.removed] == [boxes[0].id]
+        assert not container_exists(engine, boxes[0].id)
+        assert "removed, and its R/W layer" in after.summary()
+        svg = html.unescape(sharing_graph(after).pipe(format="svg").decode())
+        assert boxes[1].name in svg and "is gone" in svg
+        drawn = drawn_entries(LayerStackView(after.stack, container=after.containers[0]).svg())
+        assert drawn[0]["role"] == "container" and drawn[0]["container_id"] == boxes[1].id
+    finally:
+        for box in boxes:
+            try:
+                box.remove(force=True)
+            except Exception:
+                pass

@@ -1,0 +1,181 @@
+"""The seed's Dockerfile instructions, one small build each, and what each one's layer must hold.
+
+The build context comes from `layerlab/lessons/instructions/context/` (conf/ with a nested
+folder, two .js files, a README, source/ which is packed into `source.tar`, and two files
+that `.dockerignore` keeps out). `lessons/instructions/release/` is packed into
+`release.tar`, which the lesson serves on 127.0.0.1 for `ADD <url>`.
+
+Each `Demo` is `FROM <base>` plus the instruction itself, so the image's top layer is
+exactly what that instruction made. `expect_present` and `expect_absent` say what that
+layer must and must not hold: the tests check them on a live engine, the notebook shows them.
+
+Pure: no `docker`, no widgets (it writes files and tars only).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .errors import LayerlabError
+from .model import human_size
+
+DOCKERIGNORE = "# Never sent to the builder:\nsecret.env\nNOTES.md\n"
+
+
+@dataclass(frozen=True)
+class Demo:
+    key: str
+    title: str
+    instruction: str  # with {url} for ADD <url>
+    seed: str  # how the seed wrote it
+    expect_present: tuple[str, ...] = ()
+    expect_absent: tuple[str, ...] = ()
+    dockerignore: bool = False
+    needs_url: bool = False
+
+    def dockerfile(self, base: str, url: str = "") -> str:
+        if self.needs_url and not url:
+            raise LayerlabError(f"{self.key} needs the URL of the lesson's file server.", "Start it with serve_release().")
+        return f"FROM {base}\n{self.instruction.format(url=url)}\n"
+
+
+DEMOS: dict[str, Demo] = {
+    d.key: d
+    for d in (
+        Demo("run-mkdir", "RUN: a shell command", "RUN mkdir -p /app", "RUN mkdir -p /app",
+             expect_present=("/app",)),
+        Demo("add-tar", "ADD a local tar: unpacked", "ADD source.tar /app/", "ADD source.tar /app/",
+             expect_present=("/app/hello.txt", "/app/lib/version.txt"), expect_absent=("/app/source.tar",)),
+        Demo("copy-tar", "COPY the same tar: not unpacked", "COPY source.tar /app/", "(COPY, for comparison)",
+             expect_present=("/app/source.tar",), expect_absent=("/app/hello.txt", "/app/lib/version.txt")),
+        Demo("add-url", "ADD a URL: downloaded, never unpacked", "ADD {url}/release.tar /data/",
+             "ADD http://ahnseungkyu.com/release /data/",
+             expect_present=("/data/release.tar",), expect_absent=("/data/VERSION", "/data/RELEASE-NOTES.txt"),
+             needs_url=True),
+        Demo("copy-all", "COPY . : the whole build context", "COPY . /app", "COPY . /app",
+             expect_present=("/app/Dockerfile", "/app/README.md", "/app/main.js", "/app/util.js", "/app/conf/app.conf",
+                             "/app/conf/nested/level.conf", "/app/source.tar", "/app/secret.env", "/app/NOTES.md")),
+        Demo("copy-dir", "COPY a directory: its contents, into the target", "COPY ./conf /app/conf", "COPY ./conf /app/conf",
+             expect_present=("/app/conf/app.conf", "/app/conf/nested/level.conf"), expect_absent=("/app/conf/conf",)),
+        Demo("copy-dir-surprise", "COPY a directory to /app/: the directory itself is not copied", "COPY ./conf /app/",
+             "(the classic surprise)", expect_present=("/app/app.conf", "/app/nested/level.conf"),
+             expect_absent=("/app/conf", "/app/conf/app.conf")),
+        Demo("copy-glob", "COPY a glob: only the matching files", "COPY ./*.js /app/", "COPY ./*.js /app/",
+             expect_present=("/app/main.js", "/app/util.js"), expect_absent=("/app/README.md", "/app/conf")),
+        Demo("dockerignore", "COPY . with a .dockerignore", "COPY . /app", "(.dockerignore)",
+             expect_present=("/app/README.md", "/app/main.js", "/app/conf/app.conf"),
+             expect_absent=("/app/secret.env", "/app/NOTES.md"), dockerignore=True),
+    )
+}
+
+
+def demo(key: str) -> Demo:
+    try:
+        return DEMOS[key]
+    except KeyError:
+        raise LayerlabError(f"There is no instruction demo {key!r}.", f"Choose one of: {', '.join(DEMOS)}.") from None
+
+
+def fixtures_dir() -> Path:
+    return Path(str(resources.files("layerlab"))) / "lessons" / "instructions"
+
+
+def pack_tar(folder: Path, target: Path) -> Path:
+    """A reproducible tar of `folder`'s contents (sorted, owner root, fixed times)."""
+    with tarfile.open(target, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            info = archive.gettarinfo(str(path), arcname=str(path.relative_to(folder)))
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            info.mtime = 1_500_000_000
+            info.mode = 0o755 if path.is_dir() else 0o644
+            if path.is_file():
+                with path.open("rb") as handle:
+                    archive.addfile(info, handle)
+            else:
+                archive.addfile(info)
+    return target
+
+
+def write_context(folder: Path, demo_: Demo, base: str, url: str = "") -> str:
+    """The lesson's build context for one demo; returns the Dockerfile it wrote."""
+    folder = Path(folder)
+    source = fixtures_dir() / "context"
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and "source" not in path.relative_to(source).parts:
+            target = folder / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+    pack_tar(source / "source", folder / "source.tar")
+    ignore = folder / ".dockerignore"
+    if demo_.dockerignore:
+        ignore.write_text(DOCKERIGNORE, encoding="utf-8")
+    elif ignore.exists():
+        ignore.unlink()
+    dockerfile = demo_.dockerfile(base, url)
+    (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
+    return dockerfile
+
+
+def write_release(folder: Path) -> Path:
+    """The file the lesson serves for `ADD <url>`: a tar, to show that ADD does not unpack it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return pack_tar(fixtures_dir() / "release", folder / "release.tar")
+
+
+def tar_listing(path: Path) -> list[str]:
+    with tarfile.open(path) as archive:
+        return sorted(m.name + ("/" if m.isdir() else "") for m in archive.getmembers())
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """One demo built: the instruction's layer, what it must hold, and whether it does."""
+
+    demo: Demo
+    builder: str
+    dockerfile: str
+    changes: tuple[tuple[str, str, bool, int], ...]  # (A/C/D, path, is a directory, size)
+    paths: tuple[str, ...]  # every path the instruction's layer added or changed
+    missing: tuple[str, ...]  # expected but absent
+    unexpected: tuple[str, ...]  # present but expected absent
+    modes: tuple[tuple[str, str], ...] = ()  # (path, octal mode) read in a container
+
+    @property
+    def as_expected(self) -> bool:
+        return not self.missing and not self.unexpected
+
+    def summary(self) -> str:
+        lines = [f"{self.demo.title}", f"  the layer of `{self.dockerfile.splitlines()[-1]}` holds:"]
+        for letter, path, is_dir, size in self.changes:
+            if is_dir and letter == "C":
+                continue  # a parent directory, repeated in every layer tar
+            shown = f"{path}/" if is_dir else path
+            # The Dockerfile names the learner's base, so its size differs per learner.
+            extra = "" if is_dir or path.endswith("/Dockerfile") else f" ({human_size(size)})"
+            lines.append(f"  {letter} {shown}{extra}")
+        for path, mode in self.modes:
+            lines.append(f"  mode of {path}: {mode}")
+        if self.as_expected:
+            lines.append("  as expected: " + ", ".join(
+                [f"has {p}" for p in self.demo.expect_present] + [f"no {p}" for p in self.demo.expect_absent]))
+        else:
+            lines.append(f"  NOT as expected: missing {list(self.missing)}, unexpected {list(self.unexpected)}")
+        return "\n".join(lines)
+
+
+def check_paths(demo_: Demo, paths) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    present = set(paths)
+    missing = tuple(p for p in demo_.expect_present if p not in present)
+    unexpected = tuple(p for p in demo_.expect_absent if p in present)
+    return missing, unexpected
+
+
+def source_tar(folder: Path) -> Path:
+    """The lesson's `source.tar`, packed into `folder` (as `write_context` packs it)."""
+    return pack_tar(fixtures_dir() / "context" / "source", Path(folder) / "source.tar")

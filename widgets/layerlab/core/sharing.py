@@ -1,0 +1,91 @@
+"""Several containers on one image: what is shared, what each owns, what `docker system df` counts.
+
+Every container of an image reads the same image layers; each writes only to its own thin R/W
+layer, which goes away with the container. `docker system df -v` (the engine's `/system/df`)
+counts it that way:
+
+- an image's SIZE is all its layers; SHARED SIZE is the part of it other *images* use too (a
+  common base); UNIQUE SIZE = SIZE - SHARED SIZE. Containers do not change either figure.
+- a container's SIZE is its R/W layer only (`SizeRw`); its "virtual" size (`SizeRootFs`)
+  adds the image, which it does not own.
+
+Pure: the engine adapter fills these from the API's answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import ContainerLayer, ImageStack, human_size, short_id
+
+
+@dataclass(frozen=True)
+class ImageDiskUsage:
+    """One image's row of `docker system df -v`."""
+
+    image_id: str
+    tags: tuple[str, ...]
+    size: int
+    shared_size: int
+    containers: int
+
+    @property
+    def unique_size(self) -> int:
+        return self.size - max(self.shared_size, 0)
+
+
+@dataclass(frozen=True)
+class SharingSnapshot:
+    """An image and the containers started from it, as the engine counts them at one moment."""
+
+    stack: ImageStack
+    usage: ImageDiskUsage
+    containers: tuple[ContainerLayer, ...]
+    removed: tuple[ContainerLayer, ...] = ()  # containers of an earlier snapshot that are gone
+
+    @property
+    def rw_total(self) -> int:
+        return sum(c.size_rw for c in self.containers)
+
+    @property
+    def on_disk(self) -> int:
+        """Image layers once, plus every container's own R/W layer."""
+        return self.usage.size + self.rw_total
+
+    @property
+    def if_copied(self) -> int:
+        """What the same containers would take if each had its own copy of the image."""
+        return sum(c.size_root_fs or (self.usage.size + c.size_rw) for c in self.containers)
+
+    def after(self, later: "SharingSnapshot") -> "SharingSnapshot":
+        """`later`, remembering which of this snapshot's containers have gone since."""
+        still = {c.container_id for c in later.containers}
+        gone = tuple(c for c in self.containers if c.container_id not in still)
+        return SharingSnapshot(stack=later.stack, usage=later.usage, containers=later.containers, removed=gone)
+
+    def summary(self) -> str:
+        name = self.stack.tags[0] if self.stack.tags else short_id(self.stack.image_id)
+        layers = len(self.stack.diff_ids)
+        lines = [
+            f"image {name}: {layers} layers, SIZE {human_size(self.usage.size)}, "
+            f"SHARED SIZE {human_size(max(self.usage.shared_size, 0))} (with other images), "
+            f"UNIQUE SIZE {human_size(self.usage.unique_size)}, CONTAINERS {self.usage.containers}",
+        ]
+        for container in self.containers:
+            lines.append(
+                f"  container {container.name}: own R/W layer {human_size(container.size_rw)}, "
+                f"reads the {layers} shared image layers"
+            )
+        for container in self.removed:
+            lines.append(
+                f"  container {container.name}: removed, and its R/W layer "
+                f"({human_size(container.size_rw)}) with it"
+            )
+        if self.containers:
+            lines.append(
+                f"on disk: image once + {len(self.containers)} R/W layers = {human_size(self.on_disk)} "
+                f"(a full copy each would be {human_size(self.if_copied)})"
+            )
+        else:
+            lines.append(f"on disk: the image only, {human_size(self.usage.size)}; no container, no R/W layer")
+        return "\n".join(lines)

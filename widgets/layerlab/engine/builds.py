@@ -1,0 +1,364 @@
+"""Builds with both builders, watched step by step: the classic builder and BuildKit.
+
+- `classic_build` drives the classic builder through the docker SDK (`Engine.build`, which
+  labels the image, names it for the learner, gives RUN steps no network and removes
+  intermediate containers, also when the build fails).
+- `buildkit_build` drives BuildKit through the CLI, as the SDK cannot speak it:
+  `docker buildx build --network=none --progress=rawjson --label ... -t NAME CONTEXT`.
+  With buildx's `docker` driver (the default builder of a plain engine) the image goes
+  straight into the engine's image store: no `--load` is needed. BuildKit runs RUN steps in
+  containers of its own inside the daemon, which `docker ps -a` never lists.
+
+Both return a `BuildRecord` (see `core.buildsteps`), filled in while the build runs: pass
+`on_update(record)` to redraw a view after each change. A failed build is a record with a
+`failure`, not an exception (the view shows it); `check(record)` raises the course's short
+`BuildFailed` when a failure should stop a lesson.
+
+For the instructions lesson: `serve_on_loopback` (the HTTP server `ADD <url>` downloads
+from) and `run_demo` / `show_instruction` (one instruction built, its layer's files read).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Callable
+
+import docker.errors
+
+from ..core.buildsteps import (
+    BuilderKind,
+    CacheStatus,
+    BuildKitStreamParser,
+    BuildRecord,
+    ClassicStreamParser,
+    attach_layers,
+    parse_dockerfile,
+)
+from .clirun import run_docker
+from ..core.errors import BuildFailed, LayerlabError
+from ..core.model import InconsistentImage
+from ..core.naming import Namespace
+
+OnUpdate = Callable[[BuildRecord], None]
+BUILDKIT_TIMEOUT = 900
+
+
+def available_builders(engine) -> list[BuilderKind]:
+    """The classic builder always; BuildKit where the engine has `docker buildx`."""
+    return [BuilderKind.CLASSIC] + ([BuilderKind.BUILDKIT] if engine.facts.buildkit else [])
+
+
+def build(engine, builder: BuilderKind, namespace: Namespace, name: str, context: Path, **kwargs) -> BuildRecord:
+    """Build with one builder (see `classic_build` and `buildkit_build`)."""
+    if builder is BuilderKind.CLASSIC:
+        return classic_build(engine, namespace, name, context, **kwargs)
+    return buildkit_build(engine, namespace, name, context, **kwargs)
+
+
+def _read_dockerfile(context: Path, dockerfile: str) -> str:
+    path = Path(context) / dockerfile
+    if not Path(context).is_dir():
+        raise LayerlabError(f"The build context {context} is not a folder.", "Write the lesson's files first (run the cells above).")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise LayerlabError(f"There is no {dockerfile} in {context}.", "Write the Dockerfile first (run the cells above).") from None
+
+
+def classic_build(
+    engine,
+    namespace: Namespace,
+    name: str,
+    context: Path,
+    dockerfile: str = "Dockerfile",
+    tag: str = "classic",
+    nocache: bool = False,
+    on_update: OnUpdate | None = None,
+    title: str = "",
+) -> BuildRecord:
+    """Build with the classic builder; every step's cache status, id and time are recorded."""
+    text = _read_dockerfile(context, dockerfile)
+    reference = namespace.image(name, tag)
+    record = BuildRecord.for_dockerfile(BuilderKind.CLASSIC, text, reference=reference, title=title or reference)
+    parser = ClassicStreamParser(record)
+    notify = on_update or (lambda r: None)
+    notify(record)
+
+    def on_line(line) -> None:
+        if parser.feed_line(line.text):
+            notify(record)
+
+    try:
+        image_id = engine.build(namespace, name, Path(context), dockerfile=dockerfile, tag=tag, on_line=on_line, nocache=nocache)
+    except BuildFailed as failed:
+        parser.fail(failed.engine_message or failed.what)
+        _remove_failed_build_images(engine, record)
+    else:
+        parser.finish(image_id)
+        _attach(engine, record, text)
+    finally:
+        _remove_leftover_containers(engine, record)
+    notify(record)
+    return record
+
+
+def _remove_leftover_containers(engine, record: BuildRecord) -> None:
+    """Intermediate containers this build ran steps in (their ids came in its stream).
+
+    The engine removes them itself (`forcerm`); this only makes sure, and touches nothing
+    but containers this very build reported creating.
+    """
+    for step in record.steps:
+        if not step.container:
+            continue
+        try:
+            engine.client.api.remove_container(step.container, force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError:
+            pass
+
+
+def _remove_failed_build_images(engine, record: BuildRecord) -> None:
+    """The images a failed classic build made for its finished steps.
+
+    The classic builder adds the course's labels as LABEL steps at the very end, so when a
+    build fails before them, the images of its finished steps carry no label, no tag, and no
+    image leads to them: cleanup could never find them. They are this build's own (their ids
+    came in its stream, as steps that ran), so they go now, newest first.
+    """
+    made = [s.made for s in record.steps if s.made and s.status is CacheStatus.MISS]
+    for image in reversed(made):
+        try:
+            if engine.client.api.inspect_image(image).get("RepoTags"):
+                continue
+            engine.client.api.remove_image(image, noprune=True)
+        except docker.errors.APIError:
+            pass
+
+
+def buildkit_build(
+    engine,
+    namespace: Namespace,
+    name: str,
+    context: Path,
+    dockerfile: str = "Dockerfile",
+    tag: str = "buildkit",
+    nocache: bool = False,
+    on_update: OnUpdate | None = None,
+    title: str = "",
+) -> BuildRecord:
+    """Build with BuildKit (`docker buildx build`), reading its rawjson progress as it comes."""
+    if not engine.facts.buildkit:
+        raise LayerlabError(
+            f"This engine (Docker {engine.facts.engine_version}) has no BuildKit CLI (`docker buildx`).",
+            "Use the classic builder here, or an engine with docker-buildx (e.g. `bash scripts/engine.sh env docker-26`).",
+        )
+    text = _read_dockerfile(context, dockerfile)
+    reference = namespace.image(name, tag)
+    record = BuildRecord.for_dockerfile(BuilderKind.BUILDKIT, text, reference=reference, title=title or reference)
+    parser = BuildKitStreamParser(record)
+    notify = on_update or (lambda r: None)
+    notify(record)
+    command = [
+        "buildx", "build",
+        "--network=none", "--progress=rawjson",
+        "-t", reference,
+        "-f", str(Path(context) / dockerfile),
+    ]
+    for key, value in namespace.labels().items():
+        command += ["--label", f"{key}={value}"]
+    if nocache:
+        command.append("--no-cache")
+    command.append(str(context))
+
+    def feed(line: str) -> None:
+        if parser.feed_line(line + "\n"):
+            notify(record)
+
+    # Through clirun: live it runs `docker buildx`; recorded, it is kept; in replay it plays back.
+    result = run_docker(engine, command, on_line=feed, timeout=BUILDKIT_TIMEOUT,
+                        extra_env={"BUILDX_NO_DEFAULT_ATTESTATIONS": "1"})
+    returncode = result.returncode
+    image_id = None
+    if returncode == 0:
+        # The tag's id (with the containerd store, an --iidfile would name the manifest instead).
+        try:
+            image_id = engine.client.api.inspect_image(reference)["Id"]
+        except docker.errors.APIError:
+            image_id = None
+    parser.finish(returncode, image_id)
+    if record.ok:
+        _attach(engine, record, text)
+    notify(record)
+    return record
+
+
+def _attach(engine, record: BuildRecord, dockerfile: str) -> None:
+    """Fill in the layer each step made, from the new image's history."""
+    if not record.image_id:
+        return
+    try:
+        stack = engine.image_stack(record.image_id, exact=False)
+        base = _from_image(dockerfile)
+        base_entries = 0 if base in (None, "scratch") else len(engine.image_stack(base, exact=False).entries)
+    except (LayerlabError, InconsistentImage, docker.errors.APIError):
+        return
+    attach_layers(record, stack.entries, base_entries)
+
+
+def _from_image(dockerfile: str) -> str | None:
+    for instruction in parse_dockerfile(dockerfile):
+        if instruction.keyword == "FROM":
+            words = [w for w in instruction.text.split()[1:] if not w.startswith("--")]
+            return words[0] if words else None
+    return None
+
+
+def check(record: BuildRecord) -> BuildRecord:
+    """Raise the course's short `BuildFailed` when the build failed; else return the record."""
+    if record.failure is None:
+        return record
+    failure = record.failure
+    raise BuildFailed(
+        f"{record.builder.value}: {failure.headline()} {failure.message}",
+        failure.fix(),
+        step=failure.instruction,
+        engine_message=failure.message,
+    )
+
+
+def step_files(engine, record: BuildRecord, index: int):
+    """The files the layer of step `index` holds (`core.filetree.LayerFiles`).
+
+    One small wrapper around the file index of `engine.layers`, so that lessons ask by step.
+    """
+    from .layers import image_files
+
+    if not record.ok or not record.image_id:
+        raise LayerlabError("This build did not finish, so its layers cannot be read.", "Fix the build first.")
+    step = record.step(index)
+    if not step.makes_layer or not step.layer:
+        raise LayerlabError(
+            f"Step {index} ({step.instruction}) made no filesystem layer.",
+            "Only RUN, COPY, ADD (and a WORKDIR that creates its folder) make layers.",
+        )
+    return image_files(engine, record.image_id).layer(step.layer)
+
+
+def containers_of(engine, record: BuildRecord) -> list[str]:
+    """Containers that still exist among those this build ran steps in (should be none)."""
+    left = []
+    for step in record.steps:
+        if step.container:
+            try:
+                engine.client.api.inspect_container(step.container)
+                left.append(step.container)
+            except docker.errors.NotFound:
+                pass
+    return left
+
+
+# -- the instructions lesson: ADD <url> from loopback, and one build per instruction ---------
+
+@contextlib.contextmanager
+def serve_on_loopback(folder: Path):
+    """Serve `folder` over HTTP on 127.0.0.1 (a free port) while the block runs; yields the URL.
+
+    The daemon, not a build container, downloads `ADD <url>`, and it runs on this machine, so
+    the host's loopback reaches it. The server is stopped when the block ends, however it ends.
+    """
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # no request lines in the notebook
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="layerlab-add-url", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def run_demo(engine, namespace: Namespace, key: str, folder: Path, base: str, url: str = "",
+             builder: BuilderKind = BuilderKind.CLASSIC, modes_of: tuple[str, ...] = ()):
+    """Build `FROM base` + one instruction and read what that instruction's layer holds."""
+    from ..core.instructions import DemoResult, check_paths, demo, write_context
+    from ..core.model import ChangeKind
+
+    chosen = demo(key)
+    dockerfile = write_context(Path(folder), chosen, base, url)
+    record = build(engine, builder, namespace, key, Path(folder))
+    check(record)
+    step = record.lesson_steps[-1]
+    files = step_files(engine, record, step.index)
+    paths = tuple(c.path for c in files.changes if c.kind is not ChangeKind.DELETED)
+    changes = tuple(
+        (c.kind.letter, c.path, c.type.value == "directory", c.size) for c in files.changes
+    )
+    missing, unexpected = check_paths(chosen, paths)
+    modes = []
+    for path in modes_of:
+        modes.append((path, _mode_in_container(engine, namespace, record.image_id, path)))
+    return DemoResult(
+        demo=chosen, builder=record.builder.value, dockerfile=dockerfile,
+        changes=changes, paths=paths, missing=missing, unexpected=unexpected,
+        modes=tuple(modes),
+    )
+
+
+def _mode_in_container(engine, namespace: Namespace, image: str, path: str) -> str:
+    """`stat -c %a PATH` in a container of the image (no network; removed right away)."""
+    box = engine.run(namespace, "stat", image, ["stat", "-c", "%a", path])
+    try:
+        box.wait(timeout=60)
+        return box.logs().decode("utf-8", "replace").strip()
+    finally:
+        try:
+            box.remove(force=True, v=True)
+        except docker.errors.APIError:
+            pass
+
+
+def show_instruction(lesson, key: str, base, url: str = "", builder: BuilderKind = BuilderKind.CLASSIC,
+                     modes_of: tuple[str, ...] = ()):
+    """A notebook's one call: build the demo `key` in a fresh folder of the lesson; a DemoResult."""
+    reference = getattr(base, "reference", base)
+    return run_demo(lesson.engine, lesson.namespace, key, lesson.context(f"{key}-{builder.name.lower()}"),
+                    reference, url=url, builder=builder, modes_of=modes_of)
+
+
+def show_from(lesson, base) -> str:
+    """`FROM name:tag` alone: the new image is the base's layers, nothing more."""
+    reference = getattr(base, "reference", base)
+    folder = lesson.context("from")
+    (folder / "Dockerfile").write_text(f"FROM {reference}\n", encoding="utf-8")
+    record = check(classic_build(lesson.engine, lesson.namespace, "from", folder))
+    repository, tag = reference.rsplit(":", 1)
+    mine = lesson.engine.client.api.inspect_image(record.image_id)["RootFS"]["Layers"]
+    theirs = lesson.engine.client.api.inspect_image(reference)["RootFS"]["Layers"]
+    return "\n".join([
+        f"FROM {reference}",
+        f"  repository {repository}, tag {tag}",
+        f"  the new image has {len(mine)} layer(s), the very ones of the base: {mine == theirs}",
+    ])
+
+
+def check_every_demo(lesson, base, release_folder: Path, builder: BuilderKind) -> list:
+    """Every instruction demo with one builder (ADD <url> served from loopback meanwhile)."""
+    from ..core.instructions import DEMOS
+
+    results = []
+    with serve_on_loopback(release_folder) as url:
+        for key, chosen in DEMOS.items():
+            results.append(show_instruction(lesson, key, base, url=url if chosen.needs_url else "", builder=builder))
+    return results

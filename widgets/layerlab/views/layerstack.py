@@ -1,0 +1,342 @@
+"""`LayerStackView`: an image drawn the way Docker's storage-driver docs draw it.
+
+The base is at the bottom; above it, one block per history entry with its instruction, short
+id and size. Entries that made a filesystem layer are solid blocks; entries that only changed
+the configuration (CMD, ENV, LABEL...) are dashed outlines marked "no layer, 0 B": one
+instruction is not always one layer. The course's own bookkeeping labels (`LABEL
+layerlab.*`, one history entry per label in a classic build) are thin grey strips. Given a
+container, its thin R/W layer sits on top.
+
+`layer_stack_svg` is a pure function from core objects to an SVG string: it shows on GitHub,
+in HTML exports and in replay. Hovering a block shows its full instruction and digest (SVG
+`<title>`); `LayerStackView.widget()` adds a click-to-inspect panel with ipywidgets.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from ..core.model import ContainerLayer, HistoryEntry, ImageStack, human_size, short_id, truncate
+
+COURSE_LABEL_PREFIX = "LABEL layerlab."
+
+WIDTH = 720
+LEFT = 150  # room for the brackets on the left
+RIGHT = WIDTH - 12
+LAYER_HEIGHT = 40
+METADATA_HEIGHT = 24
+BOOKKEEPING_HEIGHT = 12
+CONTAINER_HEIGHT = 26
+GAP = 3
+CHAR = 7.2  # width of one 12px monospace character
+
+COLORS = {
+    "layer": ("#d6e6f5", "#3b6ea5"),
+    "base": ("#e3e0f3", "#5b4fa3"),
+    "metadata": ("#ffffff", "#8a8a8a"),
+    "bookkeeping": ("#f0f0f0", "#c4c4c4"),
+    "container": ("#fdf1d8", "#c08a1e"),
+}
+
+
+def is_bookkeeping(entry: HistoryEntry) -> bool:
+    """The course's own `LABEL layerlab.*` entries (not part of the lesson's Dockerfile)."""
+    return not entry.is_layer and entry.instruction.startswith(COURSE_LABEL_PREFIX)
+
+
+def entry_role(entry: HistoryEntry, base_count: int = 0) -> str:
+    if is_bookkeeping(entry):
+        return "bookkeeping"
+    if not entry.is_layer:
+        return "metadata"
+    return "base" if entry.index < base_count else "layer"
+
+
+def entry_tooltip(entry: HistoryEntry) -> str:
+    lines = [entry.created_by or entry.instruction]
+    if entry.is_layer:
+        lines.append(f"layer {entry.layer_index + 1}, diff id {entry.diff_id}")
+        lines.append(f"size {entry.size} bytes")
+    else:
+        lines.append("no filesystem layer: this entry changed only the image's configuration (0 B)")
+    lines.append(f"image id {entry.image_id or '<missing> (built elsewhere or by BuildKit)'}")
+    if entry.comment:
+        lines.append(f"comment: {entry.comment}")
+    lines.append(f"builder: {entry.builder.value}")
+    if is_bookkeeping(entry):
+        lines.append("a label the course adds to everything it builds, so cleanup finds it")
+    return "\n".join(lines)
+
+
+def _text(x: float, y: float, text: str, size: int = 12, anchor: str = "start", fill: str = "#1f1f1f",
+          mono: bool = True, weight: str = "normal", style: str = "normal") -> str:
+    family = "ui-monospace,SFMono-Regular,Menlo,Consolas,monospace" if mono else "system-ui,-apple-system,Segoe UI,sans-serif"
+    return (
+        f'<text x="{x:.1f}" y="{y:.1f}" font-family="{family}" font-size="{size}" fill="{fill}" '
+        f'text-anchor="{anchor}" font-weight="{weight}" font-style="{style}">{html.escape(text)}</text>'
+    )
+
+
+def _bracket(x: float, top: float, bottom: float, label: str, sub: str = "") -> str:
+    path = f'<path d="M{x + 10:.1f},{top:.1f} h-6 v{bottom - top:.1f} h6" fill="none" stroke="#777" stroke-width="1.2"/>'
+    middle = (top + bottom) / 2
+    out = [path, _text(x, middle - (2 if sub else -4), label, size=11, anchor="end", mono=False, weight="bold", fill="#444")]
+    if sub:
+        out.append(_text(x, middle + 12, sub, size=10, anchor="end", mono=False, fill="#666"))
+    return "".join(out)
+
+
+def layer_stack_svg(
+    stack: ImageStack,
+    container: ContainerLayer | None = None,
+    base_entries: int = 0,
+    base_name: str = "",
+    title: str | None = None,
+) -> str:
+    """Draw the stack as SVG. `base_entries`: how many bottom entries came from the base image."""
+    blocks: list[tuple[str, float, HistoryEntry | None]] = []
+    if container is not None:
+        blocks.append(("container", CONTAINER_HEIGHT, None))
+    for entry in reversed(stack.entries):
+        role = entry_role(entry, base_entries)
+        height = {"bookkeeping": BOOKKEEPING_HEIGHT, "metadata": METADATA_HEIGHT}.get(role, LAYER_HEIGHT)
+        blocks.append((role, height, entry))
+    header = 44
+    legend_items = [("layer", "filesystem layer"), ("metadata", "history entry, no layer (0 B)"),
+                    ("bookkeeping", "course label (layerlab.*)")]
+    if base_entries:
+        legend_items.insert(1, ("base", "base image layer"))
+    if container is not None:
+        legend_items.append(("container", "container R/W layer"))
+    legend_width = 16 + sum(24 + len(label) * 5.2 + 12 for _, label in legend_items)
+    legend = 72 + (18 if legend_width > WIDTH else 0)
+    height = header + sum(h + GAP for _, h, _ in blocks) + legend
+    name = title or (stack.tags[0] if stack.tags else short_id(stack.image_id))
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="layerlab-layer-stack" width="{WIDTH}" height="{height:.0f}" '
+        f'viewBox="0 0 {WIDTH} {height:.0f}" data-image-id="{html.escape(stack.image_id)}" '
+        f'data-entries="{len(stack.entries)}" data-layers="{len(stack.diff_ids)}">',
+        f"<title>{html.escape(name)}: {len(stack.entries)} history entries, {len(stack.diff_ids)} layers</title>",
+        '<rect width="100%" height="100%" fill="#ffffff"/>',
+        _text(LEFT, 20, name, size=14, mono=False, weight="bold"),
+        _text(LEFT, 36, f"{len(stack.entries)} history entries, {len(stack.diff_ids)} filesystem layers, "
+              f"{human_size(stack.size)}", size=11, mono=False, fill="#555"),
+    ]
+    y = header
+    positions: dict[str, list[tuple[float, float]]] = {}
+    entry_spans: dict[int, tuple[float, float]] = {}
+    width = RIGHT - LEFT
+    for role, block_height, entry in blocks:
+        fill, stroke = COLORS[role]
+        top = y
+        positions.setdefault(role, []).append((top, top + block_height))
+        if entry is None:
+            assert container is not None
+            out.append(
+                f'<g class="container-layer" data-container-id="{html.escape(container.container_id)}" '
+                f'data-size-rw="{container.size_rw}">'
+                f"<title>{html.escape(f'R/W layer of container {container.name} ({container.container_id})')}\n"
+                f"{container.size_rw} bytes written; every change the container makes lands here\n"
+                f"removed with the container</title>"
+                f'<rect x="{LEFT}" y="{top:.1f}" width="{width}" height="{block_height}" rx="3" fill="{fill}" '
+                f'stroke="{stroke}" stroke-width="1.5"/>'
+                + _text(LEFT + 8, top + 17, truncate(f"R/W container layer: {container.name}", 52), fill="#6b4a00")
+                + _text(RIGHT - 8, top + 17, f"{container.short_id} · {human_size(container.size_rw)}", anchor="end", fill="#6b4a00")
+                + "</g>"
+            )
+            y += block_height + GAP
+            continue
+        entry_spans[entry.index] = (top, top + block_height)
+        dashed = ' stroke-dasharray="5,3"' if role == "metadata" else ""
+        attributes = (
+            f'class="entry {role}" data-index="{entry.index}" data-diff-id="{entry.diff_id or ""}" '
+            f'data-size="{entry.size}" data-created-by="{html.escape(entry.created_by, quote=True)}"'
+        )
+        out.append(f"<g {attributes}><title>{html.escape(entry_tooltip(entry))}</title>")
+        out.append(
+            f'<rect x="{LEFT}" y="{top:.1f}" width="{width}" height="{block_height}" rx="3" fill="{fill}" '
+            f'stroke="{stroke}" stroke-width="1.2"{dashed}/>'
+        )
+        if role == "bookkeeping":
+            out.append(_text(LEFT + 8, top + 9.5, truncate(entry.instruction, 58) + "  (course label, no layer)",
+                             size=8, fill="#8a8a8a"))
+        else:
+            right = f"{entry.short_id} · {entry.describe_size()}"
+            room = int((width - 24 - len(right) * CHAR) / CHAR)
+            text_y = top + (block_height / 2) + 4
+            color = "#555" if role == "metadata" else "#1f1f1f"
+            out.append(_text(LEFT + 8, text_y, truncate(entry.instruction, max(room, 12)), fill=color))
+            out.append(_text(RIGHT - 8, text_y, right, anchor="end", fill=color))
+        out.append("</g>")
+        y += block_height + GAP
+    # Brackets on the left: what is read-only, what is writable, what came from the base.
+    image_top = positions.get("container", [(header, header)])[-1][1] + GAP if container else header
+    image_bottom = y - GAP
+    if container is not None:
+        top, bottom = positions["container"][0]
+        out.append(_bracket(LEFT - 8, top, bottom, "container layer", "read/write"))
+    out.append(_bracket(LEFT - 20 if base_entries else LEFT - 8, image_top, image_bottom, "image layers", "read-only"))
+    base_spans = [entry_spans[i] for i in range(base_entries) if i in entry_spans]
+    if base_spans:
+        top, bottom = min(s[0] for s in base_spans), max(s[1] for s in base_spans)
+        out.append(_bracket(LEFT - 8, top, bottom, "", ""))
+        out.append(_text(LEFT - 14, bottom - 16, "base image", size=10, anchor="end", mono=False, fill="#5b4fa3", weight="bold"))
+        if base_name:
+            short = base_name.rsplit("/", 1)[-1]
+            out.append(_text(LEFT - 14, bottom - 4, truncate(short, 24), size=9, anchor="end", mono=False, fill="#5b4fa3"))
+    # Legend.
+    y += 10
+    x = 16
+    for role, label in legend_items:
+        width_needed = 24 + len(label) * 5.2 + 12
+        if x + width_needed > WIDTH:
+            x, y = 16, y + 18
+        fill, stroke = COLORS[role]
+        dashed = ' stroke-dasharray="5,3"' if role == "metadata" else ""
+        out.append(f'<rect x="{x}" y="{y:.1f}" width="18" height="12" rx="2" fill="{fill}" stroke="{stroke}"{dashed}/>')
+        out.append(_text(x + 24, y + 10, label, size=10, mono=False, fill="#444"))
+        x += width_needed
+    bookkeeping = sum(1 for e in stack.entries if is_bookkeeping(e))
+    note = "Hover a block for its full instruction and digest."
+    if bookkeeping:
+        note = (f"{bookkeeping} thin grey entries are labels the course adds to find its objects again "
+                "(one history entry per label in a classic build). " + note)
+    for number, line in enumerate(_wrap(note, 100)):
+        out.append(_text(LEFT, y + 30 + 13 * number, line, size=10, mono=False, fill="#666", style="italic"))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines, current = [], ""
+    for word in text.split():
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}".strip()
+    return lines + ([current] if current else [])
+
+
+def stack_text(stack: ImageStack, container: ContainerLayer | None = None, base_entries: int = 0) -> str:
+    """The same drawing as plain text, top first (what nbval compares, and a screen reader reads)."""
+    lines = []
+    if container is not None:
+        lines.append(f"[R/W]  container {container.name}: {human_size(container.size_rw)} written")
+    for entry in reversed(stack.entries):
+        role = entry_role(entry, base_entries)
+        tag = {"layer": "[layer]", "base": "[base] ", "metadata": "[ -- ] ", "bookkeeping": "[label]"}[role]
+        lines.append(f"{tag} {truncate(entry.instruction, 56):<56} {entry.short_id:>12}  {entry.describe_size()}")
+    bookkeeping = sum(1 for e in stack.entries if is_bookkeeping(e))
+    lines.append(
+        f"{len(stack.entries)} history entries, {len(stack.diff_ids)} layers"
+        + (f"; {bookkeeping} of the entries are the course's labels (no layer)" if bookkeeping else "")
+    )
+    return "\n".join(lines)
+
+
+@dataclass
+class LayerStackView:
+    """An image's stack, displayable anywhere: SVG for notebooks and GitHub, text for terminals.
+
+        LayerStackView(stack)                      # shows the SVG
+        LayerStackView(stack, container=layer)     # with the R/W layer on top
+        LayerStackView(stack).widget()             # click a block to inspect it
+    """
+
+    stack: ImageStack
+    container: ContainerLayer | None = None
+    base: ImageStack | None = None
+    title: str | None = None
+
+    @property
+    def base_entries(self) -> int:
+        if self.base is None:
+            return 0
+        count = len(self.base.entries)
+        mine = [e.created_by for e in self.stack.entries[:count]]
+        return count if mine == [e.created_by for e in self.base.entries] else 0
+
+    @property
+    def base_name(self) -> str:
+        return self.base.tags[0] if self.base is not None and self.base.tags else ""
+
+    def svg(self) -> str:
+        return layer_stack_svg(self.stack, self.container, self.base_entries, self.base_name, self.title)
+
+    def text(self) -> str:
+        return stack_text(self.stack, self.container, self.base_entries)
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"image/svg+xml": self.svg(), "text/plain": self.text()}
+
+    def save(self, path) -> None:
+        from pathlib import Path
+
+        Path(path).write_text(self.svg(), encoding="utf-8")
+
+    def widget(self, files=None):
+        """The SVG with a list of entries: click one to see its instruction, digest and files."""
+        import ipywidgets as widgets
+
+        entries = list(reversed(self.stack.entries))
+        options = [(f"{e.index + 1:>2}. {truncate(e.instruction, 60)}", e.index) for e in entries]
+        picker = widgets.Select(options=options, rows=min(len(options), 12), layout=widgets.Layout(width="100%"))
+        details = widgets.HTML()
+
+        def show(change=None) -> None:
+            details.value = entry_details_html(self.stack.entries[picker.value], files)
+
+        picker.observe(show, names="value")
+        picker.value = entries[0].index
+        show()
+        drawing = widgets.HTML(self.svg())
+        picker.layout = widgets.Layout(width="46%")
+        details.layout = widgets.Layout(width="54%")
+        return widgets.VBox(
+            [drawing, widgets.HTML("<b>Click an entry</b> (newest first) to see it as the engine stores it:"),
+             widgets.HBox([picker, details])]
+        )
+
+
+def entry_details_html(entry: HistoryEntry, files=None, limit: int = 15) -> str:
+    rows = [
+        ("instruction", entry.instruction),
+        ("created by", entry.created_by or "(empty)"),
+        ("builder", entry.builder.value),
+        ("image id", entry.image_id or "<missing>"),
+        ("layer", f"{entry.layer_index + 1}: {entry.diff_id}" if entry.is_layer else "none (configuration only, 0 B)"),
+        ("size", entry.describe_size()),
+    ]
+    body = "".join(
+        f'<tr><th style="text-align:left;padding:1px 8px 1px 0;vertical-align:top;line-height:1.3">{html.escape(k)}</th>'
+        f'<td style="font-family:monospace;word-break:break-all;padding:1px 0;line-height:1.3">{html.escape(v)}</td></tr>'
+        for k, v in rows
+    )
+    listing = ""
+    if files is not None and entry.is_layer:
+        layer = files.layers[entry.layer_index]
+        listing = f"<pre style='font-size:11px;max-height:220px;overflow:auto'>{html.escape(layer.summary(limit=limit))}</pre>"
+    return f"<table style='font-size:12px;border-collapse:collapse'>{body}</table>{listing}"
+
+
+def drawn_entries(svg: str) -> list[dict[str, str]]:
+    """Read back what an SVG drew (top first): for tests and for checking a saved drawing."""
+    import xml.etree.ElementTree as ElementTree
+
+    root = ElementTree.fromstring(svg)
+    found = []
+    for group in root.iter("{http://www.w3.org/2000/svg}g"):
+        classes = (group.get("class") or "").split()
+        if "entry" in classes:
+            found.append({
+                "role": classes[1],
+                "index": group.get("data-index", ""),
+                "diff_id": group.get("data-diff-id", ""),
+                "size": group.get("data-size", ""),
+                "created_by": group.get("data-created-by", ""),
+            })
+        elif "container-layer" in classes:
+            found.append({"role": "container", "container_id": group.get("data-container-id", ""),
+                          "size": group.get("data-size-rw", "")})
+    return found
