@@ -1,0 +1,364 @@
+"""Copy-up monitor, core and widget tiers: canned `/changes` answers, no daemon, no browser."""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+
+import pytest
+
+from layerlab.core.copyup import (
+    Attributor,
+    CopyUpState,
+    Via,
+    WatchStatus,
+    changes_from_api,
+    copy_up_report,
+    diff_snapshots,
+)
+from layerlab.core.errors import LayerlabError
+from layerlab.core.filetree import EntryType, RawEntry, stack_layers
+from layerlab.core.model import ChangeKind
+
+A, C, D = ChangeKind.ADDED, ChangeKind.CHANGED, ChangeKind.DELETED
+MB = 1024 * 1024
+
+
+def image_files():
+    """Layer 1: a base; layer 2: a big file; layer 3: notes, and it replaces /etc/motd and deletes /etc/old."""
+    base = [
+        RawEntry("/bin", EntryType.DIRECTORY),
+        RawEntry("/bin/busybox", EntryType.FILE, size=1_000_000),
+        RawEntry("/etc", EntryType.DIRECTORY),
+        RawEntry("/etc/motd", EntryType.FILE, size=10),
+        RawEntry("/etc/old", EntryType.FILE, size=7),
+    ]
+    big = [RawEntry("/data", EntryType.DIRECTORY), RawEntry("/data/big.bin", EntryType.FILE, size=20 * MB)]
+    notes = [
+        RawEntry("/data", EntryType.DIRECTORY),
+        RawEntry("/data/old-note.txt", EntryType.FILE, size=12),
+        RawEntry("/etc", EntryType.DIRECTORY),
+        RawEntry("/etc/motd", EntryType.FILE, size=30),
+        RawEntry("/etc/old", EntryType.OTHER, whiteout="file"),
+    ]
+    return stack_layers([base, big, notes], ["sha256:" + "1" * 64, "sha256:" + "2" * 64, "sha256:" + "3" * 64])
+
+
+INSTRUCTIONS = ["ADD rootfs.tar /", "RUN dd if=/dev/zero of=/data/big.bin bs=1M count=20", "RUN echo notes"]
+
+
+@pytest.fixture
+def attributor():
+    return Attributor(image_files(), INSTRUCTIONS)
+
+
+def api(*pairs):
+    return [{"Path": path, "Kind": {C: 0, A: 1, D: 2}[kind]} for path, kind in pairs]
+
+
+# -- attribution ------------------------------------------------------------------------
+
+
+def test_changed_file_is_copied_up_from_its_layer(attributor):
+    found = attributor.attribute("/data/big.bin", C)
+    assert (found.via, found.layer, found.lower_size) == (Via.COPY_UP, 2, 20 * MB)
+    assert found.instruction.startswith("RUN dd")
+    assert "copied up from layer 2" in found.describe() and "all 21 MB of it" in found.describe()
+
+
+def test_a_file_replaced_by_a_later_layer_is_copied_up_from_that_later_layer(attributor):
+    found = attributor.attribute("/etc/motd", C)
+    assert (found.layer, found.lower_size, found.first_added_by) == (3, 30, 1)
+    assert "first added by layer 1" in found.describe()
+
+
+def test_deleted_file_is_hidden_by_a_whiteout_and_stays_in_its_layer(attributor):
+    found = attributor.attribute("/data/old-note.txt", D)
+    assert (found.via, found.layer, found.lower_size) == (Via.WHITEOUT, 3, 12)
+    assert "whiteout" in found.describe() and "layer 3 (RUN echo notes)" in found.describe()
+
+
+def test_directory_copy_up_is_the_entry_only(attributor):
+    found = attributor.attribute("/data", C)
+    assert found.via is Via.COPY_UP_DIRECTORY and found.layer == 3 and found.lower_size is None
+    assert "entry only" in found.describe()
+
+
+def test_new_recreated_and_unknown_paths(attributor):
+    assert attributor.attribute("/data/new.txt", A).via is Via.NEW
+    recreated = attributor.attribute("/etc/old", A)  # layer 3 deleted it; the container writes it again
+    assert (recreated.via, recreated.layer) == (Via.RECREATED, 3)
+    assert attributor.attribute("/etc/hostname", C).via is Via.NOT_IN_IMAGE
+    assert attributor.attribute("/etc/old", D).via is Via.NOT_IN_IMAGE  # already gone from the image
+
+
+# -- diffing a sequence of /changes answers ----------------------------------------------
+
+
+def test_diff_snapshots_sorted_with_before_and_after():
+    assert diff_snapshots({"/a": A, "/b": C}, {"/b": D, "/c": A}) == [("/a", A, None), ("/b", C, D), ("/c", None, A)]
+    assert diff_snapshots({"/a": A}, {"/a": A}) == []
+
+
+def test_changes_from_api_reads_null_and_codes():
+    assert changes_from_api(None) == {}
+    assert changes_from_api(api(("/x/", A), ("/y", D))) == {"/x": A, "/y": D}
+
+
+def test_a_canned_sequence_gives_events_and_final_state_equal_to_the_last_diff(attributor):
+    sequence = [
+        (0, None),
+        (20 * MB + 1, api(("/data", C), ("/data/big.bin", C))),
+        (20 * MB + 9, api(("/data", C), ("/data/big.bin", C), ("/data/new.txt", A))),
+        (20 * MB + 9, api(("/data", C), ("/data/big.bin", C), ("/data/new.txt", A), ("/data/old-note.txt", D))),
+        (20 * MB + 1, api(("/data", C), ("/data/big.bin", C), ("/data/old-note.txt", D))),
+    ]
+    state = CopyUpState(container_id="c" * 64, name="box")
+    seen = []
+    for step, (size_rw, raw) in enumerate(sequence):
+        seen += state.apply(changes_from_api(raw), at=step * 0.1, size_rw=size_rw, attributor=attributor,
+                            sizes={"/data/new.txt": (8, False)} if step == 2 else None)
+    assert [(e.path, e.previous, e.kind) for e in seen] == [
+        ("/data", None, C), ("/data/big.bin", None, C),
+        ("/data/new.txt", None, A),
+        ("/data/old-note.txt", None, D),
+        ("/data/new.txt", A, None),
+    ]
+    assert state.current() == changes_from_api(sequence[-1][1])
+    assert state.find("/data/new.txt", A).size == 8
+    assert state.find("/data/new.txt", A).describe() == "A /data/new.txt (8 B) added: new in the R/W layer"
+    assert seen[-1].verb == "gone from the R/W layer (same as the image again)"
+    assert state.size_rw == 20 * MB + 1 and state.size_rw_start == 0
+    assert state.copied_up_bytes() == 20 * MB
+    assert state.summary() == (
+        "  C /data/big.bin: copied up from layer 2 (RUN dd if=/dev/zero of=/data/big.bin bs=1M count=20), all 21 MB of it\n"
+        "  D /data/old-note.txt: hidden by a whiteout; it still lives in layer 3 (RUN echo notes) (12 B stay in the image)"
+    )
+    assert "C /data/:" in state.summary(directories=True)
+    state.apply({**state.current(), "/data/x.txt": A}, at=1, sizes={"/data/x.txt": (0, False)})
+    assert state.summary(paths=["/data/x.txt"]) == "  A /data/x.txt"  # measured sizes vary with timing
+    assert state.summary(paths=["/data/x.txt"], sizes=True) == "  A /data/x.txt (0 B)"
+    assert state.find("/data/x.txt").explain() == "A /data/x.txt added"
+
+
+def test_first_answer_is_marked_initial_and_kind_changes_are_events(attributor):
+    state = CopyUpState(container_id="c" * 64)
+    first = state.apply({"/etc/motd": C}, at=0, attributor=attributor)
+    assert first[0].initial
+    later = state.apply({"/etc/motd": D}, at=1, attributor=attributor)
+    assert (later[0].previous, later[0].kind, later[0].initial) == (C, D, False)
+    assert later[0].attribution.via is Via.WHITEOUT
+
+
+def test_events_are_bounded(attributor):
+    state = CopyUpState(container_id="c" * 64)
+    for step in range(700):
+        state.apply({f"/tmp/f{step}": A}, at=step)
+    assert len(state.events) == 500 and state.events_total == 1399  # each file added, then gone
+    assert len(state.paths) == 1
+
+
+def test_copy_up_report_is_deterministic():
+    text = copy_up_report("/data/big.bin", 20 * MB, 1, before=0, after=20 * MB + 4096)
+    assert "100% of the file's size, not 1 byte(s)" in text and "whole file was copied up" in text
+
+
+# -- widget state and rendering (no browser) ---------------------------------------------
+
+
+def test_render_html_is_a_pure_function_of_the_state(attributor):
+    from layerlab.views.copyup import render_html
+
+    state = CopyUpState(container_id="c" * 64, name="box", image="img")
+    state.apply({"/data": C, "/data/big.bin": C, "/data/x": A}, at=0, size_rw=1, attributor=attributor)
+    state.record_size(0.5, 20 * MB)
+    state.set_status(WatchStatus.WATCHING, error="poll failed (1/5): boom")
+    page = render_html(state, banner="<div>BANNER</div>")
+    assert page == render_html(state, banner="<div>BANNER</div>")
+    assert "BANNER" in page and 'data-path="/data/big.bin" data-kind="changed"' in page
+    assert "copied up from layer 2" in page and "poll failed (1/5): boom" in page
+    assert 'data-status="watching"' in page and "<polyline" in page
+
+
+def test_terminal_command_names_the_engine_when_not_the_default():
+    from types import SimpleNamespace
+
+    from layerlab.views.copyup import terminal_command
+
+    assert terminal_command(SimpleNamespace(facts=SimpleNamespace(host="unix:///var/run/docker.sock")), "box") == \
+        "docker exec -it box sh"
+    assert terminal_command(SimpleNamespace(facts=SimpleNamespace(host="unix:///run/x.sock")), "box") == \
+        "DOCKER_HOST=unix:///run/x.sock docker exec -it box sh"
+
+
+# -- the watcher thread against a canned engine ------------------------------------------
+
+
+class _Response:
+    def __init__(self, status, body=None, headers=None):
+        self.status_code, self._body, self.headers = status, body, headers or {}
+
+
+class CannedAPI:
+    """Just enough of docker's APIClient: inspect, `GET .../json?size=1`, `/changes`, `HEAD archive`."""
+
+    def __init__(self, answers, running=True, fail=0):
+        self.answers = list(answers)  # (size_rw, changes) per diff; the last one repeats
+        self.size_rw = 0
+        self.gone = False
+        self.running = running
+        self.fail = fail
+        self.calls = []
+
+    def inspect_container(self, reference):
+        import docker.errors
+
+        if self.gone:
+            raise docker.errors.NotFound("gone")
+        return {"Id": "f" * 64, "Name": "/box", "Image": "sha256:" + "9" * 64, "Config": {"Image": "img"},
+                "State": {"Running": self.running, "Status": "running" if self.running else "exited"}}
+
+    def _url(self, template, *args):
+        return "http+docker://localhost/v1.41" + template.format(*args)
+
+    def _result(self, response, json_=False):
+        return response._body
+
+    def _get(self, url, params=None):
+        self.calls.append(url.rsplit("/", 1)[-1])
+        if self.gone:
+            return _Response(404)
+        if self.fail:
+            self.fail -= 1
+            raise OSError("engine hiccup")
+        if url.endswith("/json"):
+            if self.answers:
+                self.size_rw = self.answers[0][0]
+            return _Response(200, {"State": {"Running": self.running}, "SizeRw": self.size_rw})
+        size_rw, changes = self.answers[0] if len(self.answers) == 1 else self.answers.pop(0)
+        return _Response(200, changes)
+
+    def head(self, url, params=None, timeout=None):
+        stat = base64.b64encode(json.dumps({"size": 5, "mode": 420}).encode()).decode()
+        return _Response(200, headers={"X-Docker-Container-Path-Stat": stat})
+
+
+def canned_engine(api_):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(client=SimpleNamespace(api=api_), live=True, recording=None)
+
+
+def _threads():
+    return [t.name for t in threading.enumerate() if t.name.startswith("layerlab-copyup")]
+
+
+def test_watcher_follows_a_canned_sequence_and_stops_when_the_container_goes():
+    from layerlab.engine.watch import CopyUpWatcher
+
+    canned = CannedAPI([(0, None), (5, api(("/tmp", C), ("/tmp/a", A))), (5, api(("/tmp", C)))])
+    updates = []
+    watcher = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, full_every=0.02, attribute=False,
+                            on_update=lambda state, events: updates.append([e.path for e in events]))
+    watcher.start()
+    assert watcher.wait_for("/tmp/a", ChangeKind.ADDED, timeout=5).size == 5
+    gone = watcher.wait_for("/tmp/a", None, timeout=5)
+    assert gone.kind is ChangeKind.ADDED  # the first event for the path
+    deadline = time.monotonic() + 5
+    while "/tmp/a" in watcher.state.paths and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert watcher.state.current() == {"/tmp": C}
+    canned.gone = True
+    assert watcher.join(5)
+    assert watcher.state.status is WatchStatus.CONTAINER_GONE
+    assert ["/tmp", "/tmp/a"] in updates
+    assert not _threads()
+
+
+def test_watcher_reports_errors_and_gives_up_after_five_in_a_row():
+    from layerlab.engine.watch import CopyUpWatcher
+
+    canned = CannedAPI([(0, None)], fail=100)
+    watcher = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, attribute=False).start()
+    assert watcher.join(5)
+    assert watcher.state.status is WatchStatus.FAILED
+    assert "poll failed (5/5): OSError: engine hiccup" in watcher.state.error
+    assert not _threads()
+
+
+def test_watcher_recovers_from_one_error_and_clears_it():
+    from layerlab.engine.watch import CopyUpWatcher
+
+    canned = CannedAPI([(0, None)], fail=1)
+    watcher = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, attribute=False).start()
+    watcher.sync(timeout=5)
+    assert watcher.state.status is WatchStatus.WATCHING and watcher.state.error == ""
+    watcher.stop()
+    assert watcher.state.status is WatchStatus.STOPPED and not _threads()
+
+
+def test_a_second_watcher_of_the_same_container_replaces_the_first():
+    from layerlab.engine.watch import CopyUpWatcher
+
+    canned = CannedAPI([(0, None)])
+    first = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, attribute=False).start()
+    second = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, attribute=False).start()
+    assert not first.running and second.running
+    assert _threads() == [second.thread_name]
+    second.stop()
+    assert not _threads()
+
+
+def test_bad_containers_get_short_errors():
+    from layerlab.engine.watch import CopyUpWatcher
+
+    gone = CannedAPI([])
+    gone.gone = True
+    with pytest.raises(LayerlabError, match="There is no container 'box'") as error:
+        CopyUpWatcher(canned_engine(gone), "box")
+    assert error.value.fix
+    with pytest.raises(LayerlabError, match="is not running") as error:
+        CopyUpWatcher(canned_engine(CannedAPI([], running=False)), "box")
+    assert "docker start box" in error.value.fix
+    with pytest.raises(LayerlabError, match="No container was named"):
+        CopyUpWatcher(canned_engine(CannedAPI([])), " ")
+
+
+def test_monitor_widget_updates_from_the_watcher_without_a_browser():
+    from layerlab.views.copyup import CopyUpMonitor
+
+    canned = CannedAPI([(0, None), (5, api(("/tmp", C), ("/tmp/a", A)))])
+    engine = canned_engine(canned)
+    engine.facts = None
+    monitor = CopyUpMonitor("box", engine, interval=0.02, start=False)
+    monitor.watcher.attribute = False
+    widget = monitor.widget
+    monitor.start()
+    monitor.wait_for("/tmp/a")
+    monitor.sync()
+    assert 'data-path="/tmp/a"' in widget.children[0].value and monitor.renders >= 1
+    assert "docker exec -it box sh" in widget.children[0].value
+    assert monitor._repr_mimebundle_()["text/plain"].startswith("container box: watching")
+    widget.children[1].click()  # the stop button
+    assert not monitor.running and monitor.state.status is WatchStatus.STOPPED
+    assert "stopped" in widget.children[0].value
+    assert not _threads()
+
+
+def test_follow_returns_quietly_on_keyboard_interrupt(capsys):
+    import _thread
+
+    from layerlab.views.copyup import CopyUpMonitor
+
+    engine = canned_engine(CannedAPI([(0, None)]))
+    engine.facts = None
+    monitor = CopyUpMonitor("box", engine, interval=0.02)
+    monitor.sync(timeout=5)
+    assert monitor.running and monitor.state.note.startswith("no layer attribution")
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    monitor.follow()
+    assert "stopped watching box" in capsys.readouterr().out
+    assert not monitor.running and not _threads(), [(t, t is monitor.watcher._thread) for t in threading.enumerate()]

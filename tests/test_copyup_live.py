@@ -1,0 +1,277 @@
+"""Copy-up monitor, live tier: a real container, scripted writes, compared with `docker diff`."""
+
+from __future__ import annotations
+
+import _thread
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from support import ROOT
+
+from layerlab.core.copyup import Via, WatchStatus, changes_from_api
+from layerlab.core.model import ChangeKind
+
+pytestmark = pytest.mark.engine
+
+LESSON = "02-copy-on-write"
+DOCKERFILE = """\
+FROM {base}
+RUN mkdir -p /data && dd if=/dev/zero of=/data/big.bin bs=1M count=2 2>/dev/null
+RUN echo one > /data/one.txt && mkdir /data/sub && echo deep > /data/sub/deep.txt && echo keep > /data/keep.txt
+RUN echo two > /data/one.txt
+"""
+
+# (step, shell command, {path: (kind, via, text the attributed instruction must contain)})
+SCRIPT = [
+    ("append one byte to a big lower file", "echo -n x >> /data/big.bin",
+     {"/data/big.bin": (ChangeKind.CHANGED, Via.COPY_UP, "dd if=/dev/zero")}),
+    ("create a new file", "echo new > /data/new.txt", {"/data/new.txt": (ChangeKind.ADDED, Via.NEW, None)}),
+    ("delete a file a later layer replaced", "rm /data/one.txt",
+     {"/data/one.txt": (ChangeKind.DELETED, Via.WHITEOUT, "echo two > /data/one.txt")}),
+    ("delete a lower directory", "rm -rf /data/sub",
+     {"/data/sub": (ChangeKind.DELETED, Via.WHITEOUT, "mkdir /data/sub")}),
+    ("overwrite a lower file", "echo changed > /data/keep.txt",
+     {"/data/keep.txt": (ChangeKind.CHANGED, Via.COPY_UP, "echo keep > /data/keep.txt")}),
+    ("create and delete a scratch file", "echo tmp > /data/tmp.txt && rm /data/tmp.txt", {}),
+    ("create a file in a new directory", "mkdir -p /srv/app && echo hi > /srv/app/hi.txt",
+     {"/srv/app/hi.txt": (ChangeKind.ADDED, Via.NEW, None), "/srv": (ChangeKind.ADDED, Via.NEW, None)}),
+]
+
+
+@pytest.fixture(scope="module")
+def lesson(engine, test_learner):
+    from layerlab.lesson import Lesson
+
+    return Lesson(LESSON, engine=engine, quiet=True)
+
+
+@pytest.fixture(scope="module")
+def image(lesson):
+    base = lesson.base("ping", quiet=True)
+    folder = lesson.context("cow-test")
+    (folder / "Dockerfile").write_text(DOCKERFILE.format(base=base.reference))
+    lesson.build("cow-test", folder)
+    return lesson.image("cow-test")
+
+
+def copyup_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("layerlab-copyup")]
+
+
+def our_containers(lesson) -> list[str]:
+    listed = lesson.engine.client.api.containers(all=True, filters={"label": lesson.namespace.label_filters()})
+    return [c["Names"][0] for c in listed]
+
+
+def test_monitor_matches_docker_diff_and_attributes_every_path(lesson, image):
+    from layerlab.views.copyup import CopyUpMonitor
+
+    base_layers = len(lesson.engine.image_stack(lesson.base("ping", quiet=True).reference).diff_ids)
+    with lesson.container("diff", image, ["sleep", "300"]) as box:
+        monitor = CopyUpMonitor(box, lesson)
+        try:
+            monitor.sync()
+            assert monitor.state.status is WatchStatus.WATCHING and not monitor.state.note
+            assert monitor.state.current() == {}
+            for step, command, expected in SCRIPT:
+                result = box.exec_run(["sh", "-c", command])
+                assert result.exit_code == 0, (step, result.output)
+                for path in expected:
+                    monitor.wait_for(path, expected[path][0], timeout=20)
+                state = monitor.sync()
+                diff = changes_from_api(lesson.engine.client.api.diff(box.id))
+                assert state.current() == diff, step
+                for path, (kind, via, instruction) in expected.items():
+                    seen = state.paths[path]
+                    assert (seen.kind, seen.attribution.via) == (kind, via), (step, path)
+                    if instruction:
+                        assert instruction in seen.attribution.instruction, (step, path, seen.attribution)
+                        assert seen.attribution.layer > base_layers
+            # Every changed or deleted path has a layer; parent directories too.
+            final = monitor.state.paths
+            for path, seen in final.items():
+                if seen.kind is not ChangeKind.ADDED:
+                    assert seen.attribution.layer is not None, path
+            assert final["/data"].attribution.via is Via.COPY_UP_DIRECTORY
+            assert final["/data/sub"].attribution.is_directory
+            assert final["/data/big.bin"].size == 2 * 1024 * 1024 + 1
+            assert final["/data/new.txt"].size == 4
+            # The whole 2 MB file was copied up for a one-byte append.
+            assert monitor.state.size_rw >= 2 * 1024 * 1024
+            # A file made and removed between two polls may go unseen; if seen, it was seen to go.
+            scratch = [e for e in monitor.state.events if e.path == "/data/tmp.txt"]
+            assert not scratch or scratch[-1].kind is None
+        finally:
+            monitor.stop()
+    assert not copyup_threads()
+
+
+def test_removing_the_container_stops_the_watcher(lesson, image):
+    from layerlab.views.copyup import CopyUpMonitor
+
+    box = lesson.run("gone", image, ["sleep", "300"])
+    monitor = CopyUpMonitor(box, lesson)
+    monitor.sync()
+    box.remove(force=True)
+    assert monitor.watcher.join(15)
+    assert monitor.state.status is WatchStatus.CONTAINER_GONE
+    assert "R/W layer is gone" in monitor.html()
+    assert not copyup_threads()
+    assert box.name not in [n.lstrip("/") for n in our_containers(lesson)]
+
+
+def test_a_container_that_stops_stops_the_watcher(lesson, image):
+    from layerlab.views.copyup import CopyUpMonitor
+
+    with lesson.container("stops", image, ["sh", "-c", "sleep 2; echo bye > /data/bye.txt"]) as box:
+        monitor = CopyUpMonitor(box, lesson)
+        assert monitor.watcher.join(30)
+        assert monitor.state.status is WatchStatus.CONTAINER_STOPPED
+        assert monitor.state.current() == changes_from_api(lesson.engine.client.api.diff(box.id))
+    assert not copyup_threads()
+
+
+def test_interrupting_the_cell_stops_the_watcher_and_leaves_no_container(lesson, image, capsys):
+    from layerlab.views.copyup import CopyUpMonitor
+
+    timer = threading.Timer(1.5, _thread.interrupt_main)
+    with lesson.container("interrupt", image, ["sleep", "300"]) as box:
+        monitor = CopyUpMonitor(box, lesson)
+        timer.start()
+        monitor.follow()  # blocks like a cell would, until the kernel is interrupted
+    assert "stopped watching" in capsys.readouterr().out
+    assert monitor.state.status is WatchStatus.STOPPED
+    assert not copyup_threads()
+    assert box.name not in [n.lstrip("/") for n in our_containers(lesson)]
+
+
+def test_interrupting_a_plain_loop_then_leaving_the_block_stops_the_watcher(lesson, image):
+    from layerlab.views.copyup import CopyUpMonitor
+
+    timer = threading.Timer(1.0, _thread.interrupt_main)
+    with pytest.raises(KeyboardInterrupt):
+        with lesson.container("loop", image, ["sleep", "300"]) as box:
+            monitor = CopyUpMonitor(box, lesson)
+            timer.start()
+            while True:  # the learner's own loop in a cell
+                time.sleep(0.05)
+    assert monitor.watcher.join(15)  # the container went with the block; the watcher saw it
+    assert monitor.state.status is WatchStatus.CONTAINER_GONE
+    assert not copyup_threads()
+    assert box.name not in [n.lstrip("/") for n in our_containers(lesson)]
+
+
+def test_bad_containers_get_a_short_error(lesson, image):
+    from layerlab.core.errors import LayerlabError
+    from layerlab.views.copyup import CopyUpMonitor
+
+    with pytest.raises(LayerlabError, match="There is no container"):
+        CopyUpMonitor("layerlab-no-such-container", lesson)
+    box = lesson.run("exited", image, ["true"])
+    try:
+        box.wait()
+        with pytest.raises(LayerlabError, match="is not running") as error:
+            CopyUpMonitor(box, lesson)
+        assert "docker start" in error.value.fix
+    finally:
+        box.remove(force=True)
+    assert not copyup_threads()
+
+
+def _watch(*args):
+    env = dict(os.environ)
+    return subprocess.Popen(
+        [sys.executable, "-m", "layerlab", "watch", *args], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _read_until(process, predicate, timeout=30.0) -> list[str]:
+    lines: list[str] = []
+    done = threading.Event()
+
+    def reader():
+        for line in process.stdout:
+            lines.append(line)
+            if predicate(lines):
+                done.set()
+                return
+
+    threading.Thread(target=reader, daemon=True).start()
+    done.wait(timeout)
+    return lines
+
+
+def test_cli_json_lines_until_ctrl_c(lesson, image):
+    with lesson.container("cli", image, ["sleep", "300"]) as box:
+        process = _watch(box.name, "--json")
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and "watching" not in (process.stderr.readline() or "watching"):
+                pass
+            time.sleep(1.0)  # let it index the image and take its first diff
+            box.exec_run(["sh", "-c", "echo -n x >> /data/big.bin; rm /data/keep.txt"])
+            lines = _read_until(process, lambda ls: sum('"path": "/data/' in line for line in ls) >= 3)
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        events = {e["path"]: e for e in (json.loads(line) for line in lines + out.splitlines() if line.strip())}
+        assert events["/data/big.bin"]["kind"] == "changed"
+        assert events["/data/big.bin"]["attribution"]["via"] == "copy_up"
+        assert "dd if=/dev/zero" in events["/data/big.bin"]["attribution"]["instruction"]
+        assert events["/data/keep.txt"]["kind"] == "deleted"
+        assert events["/data/keep.txt"]["attribution"]["via"] == "whiteout"
+        assert process.returncode == 0, err
+        assert "Traceback" not in err and "stopped watching" in err
+
+
+def test_cli_ends_when_the_container_goes_and_explains_bad_names(lesson, image):
+    box = lesson.run("cli-gone", image, ["sleep", "300"])
+    process = _watch(box.name)
+    try:
+        time.sleep(1.5)
+        box.exec_run(["sh", "-c", "echo hello > /data/hello.txt"])
+        lines = _read_until(process, lambda ls: any("/data/hello.txt" in line for line in ls))
+        box.remove(force=True)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        try:
+            box.remove(force=True)
+        except Exception:
+            pass
+    text = "".join(lines) + out
+    # The size is measured when the watcher first sees the file: just created (0 B) or written (6 B).
+    assert re.search(r"A /data/hello\.txt \((0|6) B\) added: new in the R/W layer", text), text
+    assert process.returncode == 0 and "its R/W layer is gone" in err and "Traceback" not in err
+    missing = subprocess.run([sys.executable, "-m", "layerlab", "watch", "layerlab-no-such-container"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1
+    assert "There is no container" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_commit_turns_the_rw_layer_into_a_labeled_namespaced_image(lesson, image):
+    from layerlab.core.naming import is_ours
+    from layerlab.engine.layers import image_layers
+    from layerlab.engine.watch import commit_rw_layer
+
+    with lesson.container("commit", image, ["sleep", "300"]) as box:
+        box.exec_run(["sh", "-c", "echo -n x >> /data/big.bin && rm /data/keep.txt"])
+        reference = commit_rw_layer(lesson.engine, lesson.namespace, box, "cow-test-committed")
+    assert reference.startswith(lesson.namespace.repository_prefix)
+    labels = lesson.engine.client.api.inspect_image(reference)["Config"]["Labels"]
+    assert is_ours(labels, lesson.namespace.learner, LESSON)
+    top = image_layers(lesson.engine, reference).files.layers[-1]
+    assert top.get("/data/big.bin").kind is ChangeKind.CHANGED and top.get("/data/big.bin").size == 2 * 1024 * 1024 + 1
+    assert top.get("/data/keep.txt").kind is ChangeKind.DELETED

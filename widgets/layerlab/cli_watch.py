@@ -1,0 +1,81 @@
+"""`python -m layerlab watch CONTAINER [--json]`: a container's R/W layer, line by line.
+
+Each change prints as it happens: the path, added/changed/deleted, its size, and for a
+changed or deleted path the image layer it was copied up from (or hidden in, by a whiteout)
+with that layer's instruction. With `--json`, one JSON object per change on stdout. It runs
+until you press Ctrl-C or the container stops or goes away; status lines go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+
+from .core.errors import LayerlabError
+from .core.model import human_size
+
+
+def register(commands) -> None:
+    watch = commands.add_parser("watch", help="show a running container's R/W layer changing, line by line")
+    watch.add_argument("container", help="container name or id (see `docker ps`)")
+    watch.add_argument("--json", action="store_true", help="one JSON object per change")
+    watch.add_argument("--interval", type=float, default=None, metavar="S",
+                       help="seconds between polls of SizeRw (default 0.1; 0.02 to 5)")
+    watch.add_argument("--full-every", type=float, default=None, metavar="S",
+                       help="seconds between full diffs when SizeRw stays the same (default 1)")
+    watch.set_defaults(handler=cmd_watch)
+
+
+def event_line(event) -> str:
+    stamp = f"+{event.at:7.2f}s"
+    rw = "" if event.size_rw is None else f"  [R/W {human_size(event.size_rw)}]"
+    initial = "  (already there)" if event.initial else ""
+    return f"{stamp}  {event.describe()}{rw}{initial}"
+
+
+def cmd_watch(args) -> int:
+    from .engine import connect
+    from .engine.watch import DEFAULT_FULL_EVERY, DEFAULT_INTERVAL, CopyUpWatcher
+    from .views.banner import source_banner_text
+
+    engine = connect()
+    lock = threading.Lock()
+
+    def show(state, events) -> None:
+        with lock:
+            for event in events:
+                if args.json:
+                    print(json.dumps(event.as_dict()), flush=True)
+                else:
+                    print(event_line(event), flush=True)
+
+    watcher = CopyUpWatcher(
+        engine,
+        args.container,
+        interval=DEFAULT_INTERVAL if args.interval is None else args.interval,
+        full_every=DEFAULT_FULL_EVERY if args.full_every is None else args.full_every,
+        on_update=show,
+    )
+    banner = source_banner_text(engine)
+    if banner:
+        print(banner, file=sys.stderr)
+    print(f"watching the R/W layer of {watcher.state.name} ({watcher.state.image}); Ctrl-C to stop",
+          file=sys.stderr, flush=True)
+    watcher.start()
+    try:
+        while not watcher.join(0.2):
+            pass
+    except KeyboardInterrupt:
+        watcher.stop()
+        print(f"stopped watching {watcher.state.name}", file=sys.stderr)
+        return 0
+    finally:
+        watcher.stop()
+        engine.close()
+    state = watcher.state
+    print(f"{state.status.value}; R/W layer was {human_size(state.size_rw or 0)}, "
+          f"{state.events_total} change(s) seen", file=sys.stderr)
+    if state.status.name == "FAILED":
+        raise LayerlabError(f"Watching {state.name} failed: {state.error}", "Check the engine with `python -m layerlab doctor`.")
+    return 0

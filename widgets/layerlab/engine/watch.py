@@ -1,0 +1,485 @@
+"""`CopyUpWatcher`: one thread that polls a running container's R/W layer.
+
+It reads the engine API only, so it works with overlay2, the containerd image store and
+Docker Desktop alike:
+
+- every `interval` seconds a cheap probe, `GET /containers/{id}/json?size=1`: is the container
+  still there and running, and how big is its R/W layer (SizeRw);
+- `GET /containers/{id}/changes` (`docker diff`, the expensive call: the engine walks the
+  layer) when SizeRw changed since the last diff, or at the latest every `full_every` seconds
+  (a deletion or a chmod of a copied-up directory changes no byte count);
+- `HEAD /containers/{id}/archive?path=P` (the stat behind `docker cp`) for at most
+  `MAX_STATS` new or growing paths per poll, to show their sizes.
+
+The thread feeds a `CopyUpState` (core.copyup) under a lock and calls `on_update` after each
+visible change. It stops by itself when the container stops or is removed, after
+`MAX_FAILURES` errors in a row (each error is kept in the state, never swallowed), on
+`stop()`, and when the process exits (daemon thread, stopped at exit). Starting a watcher
+for a container stops the previous watcher of the same container in this process, so that
+running a notebook cell again never leaves two threads behind.
+
+In replay the watcher asks each recorded endpoint at most as many times as the recording
+answered it, then keeps the last answer: polling never takes the answers meant for the
+lesson's own calls.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import json
+import threading
+import time
+import weakref
+from typing import Callable
+
+import docker.errors
+import requests
+
+from ..core.copyup import Attributor, ChangeEvent, CopyUpState, WatchStatus, changes_from_api
+from ..core.errors import LayerlabError
+from ..core.model import ChangeKind, short_id
+
+DEFAULT_INTERVAL = 0.1
+DEFAULT_FULL_EVERY = 1.0
+MIN_INTERVAL, MAX_INTERVAL = 0.02, 5.0
+MAX_STATS = 16
+MAX_RESTATS = 4
+MAX_FAILURES = 5
+STOP_GRACE = 0.5  # after seeing the container stopped, look again: removed, or only stopped?
+REMOVAL_WAIT = 15.0  # how long a container may stay "removing"
+_MODE_DIR = 1 << 31  # Go's os.ModeDir, as the stat header reports it
+
+_active: "weakref.WeakValueDictionary[str, CopyUpWatcher]" = weakref.WeakValueDictionary()
+_active_lock = threading.Lock()
+
+
+def resolve_container(engine, container) -> dict:
+    """Inspect a container given as an SDK object, an id or a name; short errors when unusable."""
+    reference = getattr(container, "id", container)
+    if not reference or not str(reference).strip():
+        raise LayerlabError("No container was named.", "Give a container name or id (see `docker ps`).")
+    try:
+        info = engine.client.api.inspect_container(str(reference).strip())
+    except docker.errors.NotFound:
+        raise LayerlabError(
+            f"There is no container {getattr(container, 'name', reference)!r}.",
+            "It may have been removed already; start one again (run the cell above) or check `docker ps -a`.",
+        ) from None
+    except docker.errors.APIError as error:
+        raise LayerlabError(
+            f"The engine cannot inspect container {reference!r}: {error.explanation or error}.",
+            "Check the name with `docker ps`.",
+        ) from None
+    state = info.get("State") or {}
+    if not state.get("Running"):
+        name = (info.get("Name") or reference).lstrip("/")
+        raise LayerlabError(
+            f"Container {name} is not running ({state.get('Status', 'not running')}): nothing writes to its R/W layer.",
+            f"Start it with `docker start {name}`, or watch a running container (see `docker ps`).",
+        )
+    return info
+
+
+class _Budget:
+    """In replay: how many answers the recording holds per request, so polling stops there."""
+
+    def __init__(self, engine):
+        self.limits: dict[str, int] | None = None
+        recording = getattr(engine, "recording", None)
+        if getattr(engine, "live", True) or recording is None:
+            return
+        self.limits = {}
+        for exchange in recording.exchanges:
+            self.limits[exchange.key] = self.limits.get(exchange.key, 0) + 1
+        self._key = _request_key
+
+    def take(self, method: str, target: str) -> bool:
+        if self.limits is None:
+            return True
+        key = self._key(method, target)
+        left = self.limits.get(key, 0)
+        if left <= 0:
+            return False
+        self.limits[key] = left - 1
+        return True
+
+
+def _request_key(method: str, target: str) -> str:
+    from ..replay.httpwire import request_key
+
+    return request_key(method, target)
+
+
+class CopyUpWatcher:
+    """Polls one container's R/W layer in one daemon thread; `start()` / `stop()`."""
+
+    def __init__(
+        self,
+        engine,
+        container,
+        interval: float = DEFAULT_INTERVAL,
+        full_every: float = DEFAULT_FULL_EVERY,
+        on_update: Callable[[CopyUpState, list[ChangeEvent]], None] | None = None,
+        attribute: bool = True,
+    ):
+        info = resolve_container(engine, container)
+        self.engine = engine
+        self.container_id: str = info["Id"]
+        self.interval = min(max(float(interval), MIN_INTERVAL), MAX_INTERVAL)
+        if not getattr(engine, "live", True):
+            # Replay: the recorded answers come in order whatever the pace; play them briskly
+            # so that the watcher never lags behind the lesson's cells.
+            self.interval = MIN_INTERVAL
+        self.full_every = min(max(float(full_every), self.interval), 10 * MAX_INTERVAL)
+        self.on_update = on_update
+        self.attribute = attribute
+        self.state = CopyUpState(
+            container_id=self.container_id,
+            name=(info.get("Name") or "").lstrip("/"),
+            image=(info.get("Config") or {}).get("Image", ""),
+            image_id=info.get("Image", ""),
+        )
+        self.lock = threading.Condition()
+        self.attributor = None
+        self._stop = threading.Event()
+        # Set by the thread as it ends. Waiting on it (not on Thread.join) keeps a Ctrl-C
+        # during the wait harmless: an interrupted join can leave a thread marked as stopped.
+        self._finished = threading.Event()
+        self._finished.set()
+        self._thread: threading.Thread | None = None
+        self._started_at = 0.0
+        self._sync_requests = 0
+        self._budget = _Budget(engine)
+        self.stats = 0  # HEAD requests made (for the benchmark)
+        self._last_status: str | None = None
+
+    # -- control ------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return not self._finished.is_set()
+
+    @property
+    def thread_name(self) -> str:
+        return f"layerlab-copyup-{short_id(self.container_id)}"
+
+    def start(self) -> "CopyUpWatcher":
+        if self.running:
+            return self
+        with _active_lock:
+            previous = _active.get(self.container_id)
+            _active[self.container_id] = self
+        if previous is not None and previous is not self:
+            previous.stop()  # outside the lock: its thread takes the lock on its way out
+        self._stop.clear()
+        self._finished.clear()
+        self._started_at = time.monotonic()
+        with self.lock:
+            self.state.set_status(WatchStatus.STARTING, error="")
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop polling and wait for the thread to end (safe to call twice, from any thread)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            if self._finished.wait(timeout):
+                thread.join(1.0)  # it is on its last lines: wait until it has left
+        with self.lock:
+            if self.state.status.active:
+                self.state.set_status(WatchStatus.STOPPED)
+            self.lock.notify_all()
+        self._notify([])
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the thread ends (the container went away, stop() was called); True if it did."""
+        if not self._finished.wait(timeout):
+            return False
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(1.0)  # it is on its last lines: wait until it has left
+        return True
+
+    # -- waiting (for notebooks and tests) ----------------------------------------------
+
+    def wait_for(self, path: str, kind: ChangeKind | None = None, timeout: float = 30.0) -> ChangeEvent:
+        """The first event for `path` (of `kind`), waiting for it if it has not happened yet."""
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                found = self.state.find(path, kind)
+                if found is not None:
+                    return found
+                if not self.state.status.active:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._sync_requests += 1  # ask for a diff at the next poll, not in full_every
+                self.lock.wait(min(left, 0.5))
+        what = f"{kind.value} " if kind else ""
+        raise LayerlabError(
+            f"The monitor saw no {what}{path} within {timeout:.0f} s ({self.state.status.value}).",
+            self.state.error or "Check that the command in the container really wrote there (`docker diff NAME`).",
+        )
+
+    def sync(self, timeout: float = 30.0) -> CopyUpState:
+        """Wait for a complete poll (probe and diff) that started after this call."""
+        with self.lock:
+            target = self.state.diffs + 2  # the one in flight may have started before the call
+            self._sync_requests += 1
+            deadline = time.monotonic() + timeout
+            while self.state.diffs < target and self.state.status.active:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise LayerlabError(
+                        f"The monitor did not finish a poll within {timeout:.0f} s.",
+                        self.state.error or "The engine may be busy; try again.",
+                    )
+                self.lock.wait(min(left, 0.5))
+            return self.state
+
+    # -- the thread ---------------------------------------------------------------------
+
+    def _now(self) -> float:
+        return time.monotonic() - self._started_at
+
+    def _notify(self, events: list[ChangeEvent]) -> None:
+        if self.on_update is None:
+            return
+        try:
+            self.on_update(self.state, events)
+        except Exception as error:  # a broken view must not kill the watcher: say so instead
+            with self.lock:
+                self.state.error = f"showing the update failed: {type(error).__name__}: {error}"
+
+    def _run(self) -> None:
+        try:
+            self._prepare_attribution()
+            with self.lock:
+                self.state.set_status(WatchStatus.WATCHING)
+            self._notify([])
+            self._loop()
+        except BaseException as error:  # noqa: BLE001 - reported in the state, not lost
+            with self.lock:
+                self.state.set_status(WatchStatus.FAILED, error=_explain(error))
+        finally:
+            with self.lock:
+                if self.state.status.active:
+                    self.state.set_status(WatchStatus.STOPPED)
+                self.lock.notify_all()
+            self._notify([])
+            with _active_lock:
+                if _active.get(self.container_id) is self:
+                    del _active[self.container_id]
+            self._finished.set()
+
+    def _prepare_attribution(self) -> None:
+        if not self.attribute:
+            return
+        with self.lock:
+            self.state.set_status(WatchStatus.INDEXING)
+        self._notify([])
+        from .layers import image_layers
+
+        try:
+            layers = image_layers(self.engine, self.state.image_id)
+            instructions = [layers.entry_for_layer(i).instruction for i in range(len(layers.files.layers))]
+            self.attributor = Attributor(layers.files, instructions)
+        except Exception as error:  # noqa: BLE001 - attribution is optional: watch on, and say why it is off
+            with self.lock:
+                self.state.note = f"no layer attribution: {_explain(error)}"
+
+    def _loop(self) -> None:
+        failures = 0
+        last_diff = float("-inf")
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                finished = self._poll(started - last_diff >= self.full_every)
+                if finished is None:
+                    return
+                if finished:
+                    last_diff = started
+                if failures:
+                    with self.lock:
+                        self.state.error = ""
+                failures = 0
+            except (docker.errors.APIError, requests.RequestException, OSError, ValueError, KeyError) as error:
+                failures += 1
+                with self.lock:
+                    self.state.error = f"poll failed ({failures}/{MAX_FAILURES}): {_explain(error)}"
+                    if failures >= MAX_FAILURES:
+                        self.state.set_status(WatchStatus.FAILED)
+                self._notify([])
+                if failures >= MAX_FAILURES:
+                    return
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def _poll(self, diff_due: bool) -> bool | None:
+        """One poll. Returns True when it diffed, False when it only probed, None to stop."""
+        probe = self._probe()
+        if probe is None:
+            with self.lock:
+                self.state.set_status(WatchStatus.CONTAINER_GONE)
+            return None
+        running, size_rw = probe
+        with self.lock:
+            grew = self.state.record_size(self._now(), size_rw)
+            wanted = self._sync_requests > 0
+        if not (grew or diff_due or wanted or not running or self.state.diffs == 0):
+            if grew:
+                self._notify([])
+            return False
+        raw = self._changes()
+        if raw is _GONE:
+            with self.lock:
+                self.state.set_status(WatchStatus.CONTAINER_GONE)
+            return None
+        changes = changes_from_api(raw) if raw is not None else None
+        events: list[ChangeEvent] = []
+        if changes is None:  # replay: the recording has no more answers, keep the last
+            with self.lock:
+                self.state.diffs += 1
+                self._sync_requests = 0
+                self.lock.notify_all()
+        else:
+            sizes = self._measure(changes, grew)
+            with self.lock:
+                events = self.state.apply(changes, self._now(), size_rw=None, sizes=sizes, attributor=self.attributor)
+                self._sync_requests = 0
+                self.lock.notify_all()
+        self._notify(events)
+        if running:
+            return True
+        self._finish_stopped()
+        return None
+
+    def _finish_stopped(self) -> None:
+        """The container stopped: say whether it is being removed (`docker rm -f` kills first)."""
+        started = time.monotonic()
+        gone = False
+        while not self._stop.wait(STOP_GRACE):
+            if self._probe() is None:
+                gone = True
+                break
+            # `docker rm -f` kills, waits for the exit, then removes: "exited" for a moment,
+            # then "removing" while the engine deletes the layer. Look for a second at least.
+            waited = time.monotonic() - started
+            removing = self._last_status in ("removing", "dead")
+            if (not removing and waited >= 2 * STOP_GRACE) or waited > REMOVAL_WAIT:
+                break
+        with self.lock:
+            self.state.set_status(WatchStatus.CONTAINER_GONE if gone else WatchStatus.CONTAINER_STOPPED)
+            self.lock.notify_all()
+
+    def _probe(self) -> tuple[bool, int | None] | None:
+        api = self.engine.client.api
+        url = api._url("/containers/{0}/json", self.container_id)
+        if not self._budget.take("GET", f"{url}?size=1"):
+            self._last_status = None
+            return True, self.state.size_rw
+        response = api._get(url, params={"size": 1})
+        if response.status_code == 404:
+            return None
+        info = api._result(response, True)
+        state = info.get("State") or {}
+        self._last_status = state.get("Status")
+        size = info.get("SizeRw")
+        return bool(state.get("Running")), None if size is None else int(size)
+
+    def _changes(self):
+        api = self.engine.client.api
+        url = api._url("/containers/{0}/changes", self.container_id)
+        if not self._budget.take("GET", url):
+            return None
+        response = api._get(url)
+        if response.status_code == 404:
+            return _GONE
+        return api._result(response, True) or []
+
+    def _measure(self, changes, grew: bool) -> dict[str, tuple[int | None, bool | None]]:
+        """Sizes of new paths (and, when SizeRw changed, of files already seen), MAX_STATS at most."""
+        known = self.state.paths
+        wanted = [p for p, k in changes.items() if k is not ChangeKind.DELETED and (p not in known or known[p].kind is not k)]
+        if grew and not wanted:
+            # SizeRw moved and no new path explains it: a file already seen grew. Look again
+            # at the few most recent ones only (each stat costs a request).
+            wanted = sorted(
+                (p for p, s in known.items() if p in changes and s.kind is not ChangeKind.DELETED and not s.is_dir),
+                key=lambda p: -known[p].first_seen,
+            )[:MAX_RESTATS]
+        sizes = {}
+        for path in wanted[:MAX_STATS]:
+            if self._stop.is_set():
+                break
+            stat = self._stat(path)
+            if stat is not None:
+                sizes[path] = stat
+        return sizes
+
+    def _stat(self, path: str) -> tuple[int | None, bool | None] | None:
+        api = self.engine.client.api
+        url = api._url("/containers/{0}/archive", self.container_id)
+        from urllib.parse import urlencode
+
+        if not self._budget.take("HEAD", f"{url}?{urlencode({'path': path})}"):
+            return None
+        self.stats += 1
+        response = api.head(url, params={"path": path}, timeout=5)
+        if response.status_code != 200:
+            return None
+        header = response.headers.get("X-Docker-Container-Path-Stat")
+        if not header:
+            return None
+        stat = json.loads(base64.b64decode(header))
+        is_dir = bool(int(stat.get("mode", 0)) & _MODE_DIR)
+        return (None if is_dir else int(stat.get("size", 0))), is_dir
+
+
+_GONE = object()
+
+
+def _explain(error: BaseException) -> str:
+    if isinstance(error, LayerlabError):
+        return error.what
+    if isinstance(error, docker.errors.APIError):
+        return f"the engine answered {error.status_code}: {error.explanation or error}"
+    return f"{type(error).__name__}: {error}"
+
+
+def active_watchers() -> list[CopyUpWatcher]:
+    with _active_lock:
+        return [w for w in _active.values() if w.running]
+
+
+@atexit.register
+def _stop_all() -> None:
+    for watcher in active_watchers():
+        watcher._stop.set()
+
+
+def commit_rw_layer(engine, namespace, container, name: str, message: str = "") -> str:
+    """`docker commit`: the container's R/W layer becomes the top layer of a new image.
+
+    The image gets the course's labels (set here: a commit copies the container's config,
+    and the labels must not depend on it) and a name in the learner's namespace. Returns
+    the new image's reference.
+    """
+    reference = namespace.image(name)
+    repository, tag = reference.rsplit(":", 1)
+    labels = " ".join(f'{key}="{value}"' for key, value in namespace.labels().items())
+    info = resolve_container(engine, container) if not hasattr(container, "id") else None
+    container_id = getattr(container, "id", None) or info["Id"]
+    try:
+        engine.client.api.commit(
+            container_id, repository=repository, tag=tag,
+            message=message or "docker commit of a container's R/W layer (layerlab lesson)",
+            changes=[f"LABEL {labels}"],
+        )
+    except docker.errors.NotFound:
+        raise LayerlabError(f"There is no container {container_id!r} to commit.", "Start it again (run the cells above).") from None
+    return reference

@@ -1,0 +1,272 @@
+"""`CopyUpMonitor`: a container's R/W layer, changing as you watch.
+
+    monitor = CopyUpMonitor(box, lesson)       # starts watching; display it in a cell
+    monitor.wait_for("/data/big.bin")          # the event, once the watcher has seen it
+    print(monitor.summary())                   # plain text (what nbval compares)
+    monitor.stop()
+
+The state lives in a `CopyUpState` (core.copyup), fed by one `CopyUpWatcher` thread
+(engine.watch). `render_html(state)` is a pure function from that state to HTML; the widget
+is an `ipywidgets.HTML` whose value is set to it after each change, plus a stop button.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+
+from ..core.copyup import ChangeEvent, CopyUpState, Via, WatchStatus
+from ..core.model import ChangeKind, human_size, truncate
+from ..engine.watch import DEFAULT_FULL_EVERY, DEFAULT_INTERVAL, CopyUpWatcher
+from .banner import source_banner_html
+
+DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+
+KIND_STYLE = {
+    ChangeKind.ADDED: ("#e6f4ea", "#1e7b34", "added"),
+    ChangeKind.CHANGED: ("#fdf1d8", "#8a5a00", "changed"),
+    ChangeKind.DELETED: ("#fdecea", "#b3261e", "deleted"),
+    None: ("#f1f1f1", "#666666", "reverted"),
+}
+STATUS_COLOR = {
+    WatchStatus.STARTING: "#8a8a8a",
+    WatchStatus.INDEXING: "#8a8a8a",
+    WatchStatus.WATCHING: "#1e7b34",
+    WatchStatus.STOPPED: "#666666",
+    WatchStatus.CONTAINER_STOPPED: "#8a5a00",
+    WatchStatus.CONTAINER_GONE: "#8a5a00",
+    WatchStatus.FAILED: "#b3261e",
+}
+
+
+def _badge(kind: ChangeKind | None) -> str:
+    fill, ink, word = KIND_STYLE[kind]
+    return (
+        f'<span style="background:{fill};color:{ink};border:1px solid {ink};border-radius:3px;white-space:nowrap;'
+        f'padding:0 4px;font:11px monospace">{"-" if kind is None else kind.letter} {word}</span>'
+    )
+
+
+def _where(attribution) -> str:
+    if attribution is None:
+        return '<span style="color:#888">(no attribution)</span>'
+    text = html.escape(attribution.describe(width=48))
+    if attribution.via in (Via.COPY_UP, Via.WHITEOUT, Via.COPY_UP_DIRECTORY):
+        return f'<span title="{html.escape(attribution.instruction)}">{text}</span>'
+    return f'<span style="color:#555">{text}</span>'
+
+
+def size_sparkline(samples, width: int = 220, height: int = 28) -> str:
+    """SizeRw over time as a small SVG step line (empty when fewer than two samples)."""
+    points = list(samples)
+    if len(points) < 2:
+        return ""
+    t0, t1 = points[0][0], max(points[-1][0], points[0][0] + 1e-6)
+    top = max(size for _, size in points) or 1
+    coords = []
+    previous_y = None
+    for moment, size in points:
+        x = (moment - t0) / (t1 - t0) * (width - 4) + 2
+        y = height - 2 - size / top * (height - 4)
+        if previous_y is not None:
+            coords.append(f"{x:.1f},{previous_y:.1f}")
+        coords.append(f"{x:.1f},{y:.1f}")
+        previous_y = y
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" class="layerlab-sizerw">'
+        f'<rect width="{width}" height="{height}" fill="#fffaf0" stroke="#e6d3a8"/>'
+        f'<polyline fill="none" stroke="#c08a1e" stroke-width="1.5" points="{" ".join(coords)}"/></svg>'
+    )
+
+
+def render_html(state: CopyUpState, banner: str = "", hint: str = "", max_rows: int = 40, max_events: int = 12) -> str:
+    """The monitor as HTML: a pure function of its state (no engine, no widgets)."""
+    name = html.escape(state.name or state.short_id)
+    color = STATUS_COLOR[state.status]
+    size = "?" if state.size_rw is None else human_size(state.size_rw)
+    grew = ""
+    if state.size_rw is not None and state.size_rw_start is not None and state.size_rw != state.size_rw_start:
+        grew = f" (was {human_size(state.size_rw_start)} when watching began)"
+    counts = state.counts()
+    out = [
+        '<div class="layerlab-copyup" style="font-family:system-ui,sans-serif;font-size:12px;max-width:900px">',
+        banner,
+        f'<div style="display:flex;align-items:center;gap:12px;flex-wrap:wrap">'
+        f'<div><b>R/W layer of {name}</b> <span style="color:#666">({html.escape(truncate(state.image, 50))})</span><br/>'
+        f'<span class="status" data-status="{state.status.name.lower()}" style="color:{color}">&#9679; '
+        f'{html.escape(state.status.value)}</span> &middot; '
+        f'<span class="size-rw" data-size-rw="{"" if state.size_rw is None else state.size_rw}">SizeRw <b>{size}</b>{grew}</span>'
+        f' &middot; {counts["added"]} added, {counts["changed"]} changed, {counts["deleted"]} deleted</div>'
+        f"{size_sparkline(state.size_samples)}</div>",
+    ]
+    if state.error:
+        out.append(
+            '<div class="layerlab-error" style="border-left:4px solid #c62828;background:#fdecea;padding:4px 8px;margin:4px 0">'
+            f"<b>watcher:</b> {html.escape(state.error)}</div>"
+        )
+    if state.note:
+        out.append(f'<div style="color:#8a5a00;margin:2px 0">{html.escape(state.note)}</div>')
+    rows = sorted(state.paths.values(), key=lambda s: s.path)
+    cell = 'style="padding:1px 6px;border-bottom:1px solid #eee;vertical-align:top"'
+    body = []
+    for row in rows[:max_rows]:
+        directory = row.is_dir or (row.attribution is not None and row.attribution.is_directory)
+        shown_size = "" if row.size is None or directory else human_size(row.size)
+        dim = ' style="color:#777"' if directory and row.kind is ChangeKind.CHANGED else ""
+        body.append(
+            f'<tr class="path" data-path="{html.escape(row.path)}" data-kind="{row.kind.value}"{dim}>'
+            f"<td {cell}>{_badge(row.kind)}</td>"
+            f'<td {cell}><code>{html.escape(row.path + ("/" if directory else ""))}</code></td>'
+            f'<td {cell} align="right"><span style="white-space:nowrap">{shown_size}</span></td><td {cell}>{_where(row.attribution)}</td></tr>'
+        )
+    if len(rows) > max_rows:
+        body.append(f'<tr><td colspan="4" {cell}>... and {len(rows) - max_rows} more paths</td></tr>')
+    if not rows:
+        body.append(f'<tr><td colspan="4" {cell} style="color:#888">nothing differs from the image yet</td></tr>')
+    out.append(
+        '<table style="border-collapse:collapse;margin-top:4px;width:100%">'
+        '<tr style="text-align:left;color:#555;font-size:12px"><th>change</th><th>path</th><th>size</th>'
+        "<th>from the image layer (docker diff + the image's file index)</th></tr>"
+        + "".join(body) + "</table>"
+    )
+    events = list(state.events)[-max_events:]
+    if events:
+        lines = "".join(
+            f'<div class="event" data-seq="{e.seq}"><span style="color:#888">+{e.at:6.2f} s</span> '
+            f"{_badge(e.kind)} <code>{html.escape(e.path)}</code> {html.escape(e.verb)}"
+            + ("" if e.size_rw is None else f' <span style="color:#888">(SizeRw {human_size(e.size_rw)})</span>')
+            + ("" if not e.initial else ' <span style="color:#888">(already there)</span>')
+            + "</div>"
+            for e in reversed(events)
+        )
+        out.append(f'<details open style="margin-top:4px"><summary>latest changes, newest first '
+                   f"({state.events_total} in all)</summary>{lines}</details>")
+    if hint:
+        out.append(f'<div style="color:#555;margin-top:4px">{hint}</div>')
+    out.append("</div>")
+    return "".join(out)
+
+
+def terminal_command(engine, name: str) -> str:
+    """The exact command a learner types in a terminal to get a shell in the container."""
+    host = getattr(getattr(engine, "facts", None), "host", DEFAULT_DOCKER_HOST) or DEFAULT_DOCKER_HOST
+    prefix = "" if host == DEFAULT_DOCKER_HOST else f"DOCKER_HOST={host} "
+    return f"{prefix}docker exec -it {name} sh"
+
+
+class CopyUpMonitor:
+    """A live view of a running container's R/W layer. Pass the container and the lesson (or engine)."""
+
+    def __init__(
+        self,
+        container,
+        engine,
+        interval: float = DEFAULT_INTERVAL,
+        full_every: float = DEFAULT_FULL_EVERY,
+        start: bool = True,
+    ):
+        self.engine = getattr(engine, "engine", engine)  # a Lesson works too
+        self.watcher = CopyUpWatcher(
+            self.engine, container, interval=interval, full_every=full_every, on_update=self._updated
+        )
+        self._html = None
+        self._widget = None
+        self.renders = 0
+        if start:
+            self.start()
+
+    # -- state and control --------------------------------------------------------------
+
+    @property
+    def state(self) -> CopyUpState:
+        return self.watcher.state
+
+    @property
+    def name(self) -> str:
+        return self.state.name
+
+    @property
+    def running(self) -> bool:
+        return self.watcher.running
+
+    def start(self) -> "CopyUpMonitor":
+        self.watcher.start()
+        return self
+
+    def stop(self) -> None:
+        self.watcher.stop()
+
+    def wait_for(self, path: str, kind: ChangeKind | None = None, timeout: float = 30.0) -> ChangeEvent:
+        """The first change of `path` (of `kind`); interrupting the wait stops the watcher."""
+        try:
+            return self.watcher.wait_for(path, kind, timeout)
+        except KeyboardInterrupt:
+            self.stop()
+            raise
+
+    def sync(self, timeout: float = 30.0) -> CopyUpState:
+        """The state after a poll that began after this call; interrupting it stops the watcher."""
+        try:
+            return self.watcher.sync(timeout)
+        except KeyboardInterrupt:
+            self.stop()
+            raise
+
+    def follow(self, seconds: float | None = None) -> CopyUpState:
+        """Block the cell while watching, until the container goes away, `seconds` pass, or
+        you interrupt the kernel (the square button): then the watcher stops, quietly."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        try:
+            while self.watcher.running:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                self.watcher.join(0.2)
+        except KeyboardInterrupt:
+            self.stop()
+            print(f"stopped watching {self.name}")
+        return self.state
+
+    def summary(self, paths=None, directories: bool = False, sizes: bool = False) -> str:
+        """Plain text of the R/W layer as last seen (sorted, no times): what nbval compares."""
+        with self.watcher.lock:
+            return self.state.summary(paths, directories, sizes)
+
+    def terminal_command(self) -> str:
+        return terminal_command(self.engine, self.name)
+
+    # -- display ------------------------------------------------------------------------
+
+    def hint(self) -> str:
+        if not getattr(self.engine, "live", True):
+            return "This is a replay: no container runs, so a terminal cannot reach it."
+        return ("Try it: open a terminal (File &rarr; New &rarr; Terminal), run "
+                f"<code>{html.escape(self.terminal_command())}</code>, write or delete files, and watch this list.")
+
+    def html(self) -> str:
+        with self.watcher.lock:
+            return render_html(self.state, banner=source_banner_html(self.engine), hint=self.hint())
+
+    def _updated(self, state, events) -> None:
+        if self._html is not None:
+            self._html.value = self.html()
+            self.renders += 1
+
+    @property
+    def widget(self):
+        if self._widget is None:
+            import ipywidgets
+
+            self._html = ipywidgets.HTML(value=self.html())
+            button = ipywidgets.Button(description="Stop watching", icon="stop", layout=ipywidgets.Layout(width="160px"))
+            button.on_click(lambda _: self.stop())
+            self._widget = ipywidgets.VBox([self._html, button])
+        return self._widget
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = self.widget._repr_mimebundle_(include=include, exclude=exclude) or {}
+        with self.watcher.lock:
+            bundle["text/plain"] = self.state.headline()
+        return bundle
+
+    def __repr__(self) -> str:
+        return f"<CopyUpMonitor {self.state.headline()}>"
