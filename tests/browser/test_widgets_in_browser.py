@@ -68,10 +68,22 @@ def check_explorer_responds(page) -> None:
     assert shown() != before, "the explorer did not react to choosing another ENTRYPOINT form"
 
 
+def check_copy_up_monitor(page) -> None:
+    """After the lesson's writes, the monitor lists the changed and added paths and SizeRw."""
+    monitors = page.locator(f"{PANEL} .layerlab-copyup")
+    assert monitors.count() >= 1, "the lesson shows a copy-up monitor"
+    rows = page.locator(f"{PANEL} .layerlab-copyup tr.path")
+    kinds = {rows.nth(i).get_attribute("data-kind") for i in range(rows.count())}
+    assert kinds & {"changed", "added"}, f"no change shown after the writes (saw {kinds})"
+    sizes = page.locator(f"{PANEL} .layerlab-copyup .size-rw")
+    assert any((sizes.nth(i).get_attribute("data-size-rw") or "0") not in ("", "0") for i in range(sizes.count()))
+
+
 #: What each lesson's widgets must show once its cells ran, by notebook number.
 SPECIFIC_CHECKS = {
     "00": check_setup,
     "01": check_layer_stacks,
+    "02": check_copy_up_monitor,
     "05": check_explorer_responds,
 }
 
