@@ -208,6 +208,7 @@ class CannedAPI:
         self.answers = list(answers)  # (size_rw, changes) per diff; the last one repeats
         self.size_rw = 0
         self.gone = False
+        self.removing = False  # as `docker rm -f` does: "removing", SizeRw 0, then 404
         self.running = running
         self.fail = fail
         self.calls = []
@@ -234,6 +235,8 @@ class CannedAPI:
             self.fail -= 1
             raise OSError("engine hiccup")
         if url.endswith("/json"):
+            if self.removing:
+                return _Response(200, {"State": {"Running": False, "Status": "removing"}, "SizeRw": 0})
             if self.answers:
                 self.size_rw = self.answers[0][0]
             return _Response(200, {"State": {"Running": self.running}, "SizeRw": self.size_rw})
@@ -274,6 +277,27 @@ def test_watcher_follows_a_canned_sequence_and_stops_when_the_container_goes():
     assert watcher.join(5)
     assert watcher.state.status is WatchStatus.CONTAINER_GONE
     assert ["/tmp", "/tmp/a"] in updates
+    assert not _threads()
+
+
+def test_the_size_reported_while_the_engine_removes_the_layer_is_not_taken():
+    """Docker 26 answers SizeRw 0 for a container in state "removing": the monitor keeps the
+    last size the container really had (found by the browser check of lesson 02)."""
+    from layerlab.engine.watch import CopyUpWatcher
+
+    canned = CannedAPI([(0, None), (7 * MB, api(("/data/big.bin", C)))])
+    watcher = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, full_every=0.02, attribute=False)
+    watcher.start()
+    watcher.wait_for("/data/big.bin", ChangeKind.CHANGED, timeout=5)
+    watcher.sync(timeout=5)
+    assert watcher.state.size_rw == 7 * MB
+    canned.removing = True
+    time.sleep(0.3)
+    canned.gone = True
+    assert watcher.join(5)
+    assert watcher.state.status is WatchStatus.CONTAINER_GONE
+    assert watcher.state.size_rw == 7 * MB
+    assert all(size == 7 * MB for _, size in list(watcher.state.size_samples)[1:])
     assert not _threads()
 
 

@@ -119,10 +119,14 @@ def test_removing_the_container_stops_the_watcher(lesson, image):
 
     box = lesson.run("gone", image, ["sleep", "300"])
     monitor = CopyUpMonitor(box, lesson)
+    box.exec_run(["sh", "-c", "dd if=/dev/zero of=/tmp/written bs=1024 count=64 2>/dev/null"])
+    monitor.wait_for("/tmp/written", ChangeKind.ADDED)
     monitor.sync()
     box.remove(force=True)
     assert monitor.watcher.join(15)
     assert monitor.state.status is WatchStatus.CONTAINER_GONE
+    # The engine answers SizeRw 0 while it deletes the layer; the monitor keeps the real figure.
+    assert monitor.state.size_rw >= 64 * 1024
     assert "R/W layer is gone" in monitor.html()
     assert not copyup_threads()
     assert box.name not in [n.lstrip("/") for n in our_containers(lesson)]

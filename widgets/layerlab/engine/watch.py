@@ -389,6 +389,10 @@ class CopyUpWatcher:
         state = info.get("State") or {}
         self._last_status = state.get("Status")
         size = info.get("SizeRw")
+        if self._last_status in ("removing", "dead"):
+            # The engine is deleting the layer and reports SizeRw 0 part-way: that is not
+            # what the container wrote, so keep the last real figure.
+            size = None
         return bool(state.get("Running")), None if size is None else int(size)
 
     def _changes(self):
