@@ -1,9 +1,10 @@
 """How fast and how cheaply does `CopyUpMonitor` see a write inside a container?
 
     .venv/bin/python benchmarks/copyup_latency.py [--writes 120] [--intervals 0.1,0.25] [--full-every 1.0]
+                                                  [--paces typing,burst]
 
-For each poll interval: a container from the course's busybox base runs a loop that writes
-one new file every 200-380 ms and puts the time of the write in it (read from /proc/uptime,
+For each pace and poll interval: a container from the course's busybox base runs a loop that
+writes one new file at that pace and puts the time of the write in it (read from /proc/uptime,
 the host's boot clock: containers share it; 10 ms resolution). The watcher (the same
 `CopyUpWatcher` the widget and `layerlab watch` use) runs in this process; latency is the
 time from the write to the watcher's state change (its update callback) for that file.
@@ -13,6 +14,10 @@ engine's dockerd and containerd. The same write loop also runs once with no watc
 engine's CPU then is the baseline, and what the watcher costs is the difference. Idle cost
 (a container that writes nothing, watched for `--idle` seconds) is measured too. The engine
 may be shared with other work: run it on a quiet machine and read the baseline.
+
+Two paces: `typing`, one write every 1.0-1.9 s (a learner typing commands into
+`docker exec`, what the lesson invites), and `burst`, one every 200-380 ms (a script writing
+steadily: every write makes the watcher ask for a `docker diff`, the expensive call).
 
 Figures only, no assertions. Everything it makes carries the course labels under the lesson
 id `bench-copyup` and is removed at the end (that lesson's objects only).
@@ -37,9 +42,11 @@ from layerlab.lesson import Lesson  # noqa: E402
 
 LESSON = "bench-copyup"
 TICKS = os.sysconf("SC_CLK_TCK")
+#: pace -> (shortest gap, step) in microseconds: gaps of first + k * step, k = 0..9.
+PACES = {"typing": (1_000_000, 100_000), "burst": (200_000, 20_000)}
 LOOP = (
     "while [ ! -e /go ]; do usleep 20000; done; mkdir -p /w; i=0; "
-    "while [ $i -lt {n} ]; do usleep $((200000 + (i * 37 % 10) * 20000)); "
+    "while [ $i -lt {n} ]; do usleep $(({first} + (i * 37 % 10) * {step})); "
     "read up idle < /proc/uptime; echo $up > /w/f$i; i=$((i+1)); done; sleep 600"
 )
 
@@ -114,7 +121,7 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
-def run_writes(lesson, image, writes, watcher_args=None):
+def run_writes(lesson, image, writes, pace, watcher_args=None):
     """One container, `writes` timed writes; returns (latencies or None, meter)."""
     seen: dict[str, float] = {}
 
@@ -125,7 +132,8 @@ def run_writes(lesson, image, writes, watcher_args=None):
                 seen.setdefault(event.path, now)
 
     pids = engine_pids(lesson.engine.facts.host)
-    with lesson.container("writer", image, ["sh", "-c", LOOP.format(n=writes)]) as box:
+    first, step = PACES[pace]
+    with lesson.container("writer", image, ["sh", "-c", LOOP.format(n=writes, first=first, step=step)]) as box:
         watcher = None
         if watcher_args is not None:
             watcher = CopyUpWatcher(lesson.engine, box, on_update=on_update, **watcher_args).start()
@@ -137,7 +145,7 @@ def run_writes(lesson, image, writes, watcher_args=None):
             box.exec_run(["touch", "/go"])
             expected = [f"/w/f{i}" for i in range(writes)]
             # No polling of our own here (it would cost CPU): the loop's length is known.
-            duration = sum(0.2 + (i * 37 % 10) * 0.02 for i in range(writes))
+            duration = sum(first + (i * 37 % 10) * step for i in range(writes)) / 1e6
             if watcher is None:
                 time.sleep(duration + 1.0)
             else:
@@ -203,63 +211,78 @@ def main(argv=None) -> int:
     parser.add_argument("--intervals", default="0.1,0.25", help="poll intervals to try, seconds")
     parser.add_argument("--full-every", type=float, default=1.0)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle watching measured")
+    parser.add_argument("--paces", default="typing,burst", help=f"write paces to try: {', '.join(PACES)}")
     args = parser.parse_args(argv)
+    paces = [p.strip() for p in args.paces.split(",") if p.strip()]
+    unknown = [p for p in paces if p not in PACES]
+    if unknown:
+        parser.error(f"unknown pace {unknown[0]!r}; choose from {', '.join(PACES)}")
+    intervals = [float(x) for x in args.intervals.split(",")]
     lesson = Lesson(LESSON, engine=connect(), quiet=True)
     engine = lesson.engine
     print(f"engine: Docker {engine.facts.engine_version} ({engine.facts.flavour}), {os.cpu_count()} cores, "
           f"engine processes {sorted(engine_pids(engine.facts.host).values())}")
     base = lesson.base("ping", quiet=True)
     try:
-        _, baseline, _, _ = run_writes(lesson, base.reference, args.writes)
-        base_engine = baseline.share(baseline.engine)
-        print(f"baseline, {args.writes} writes and no watcher: engine {base_engine:.1f}% of one core "
-              f"over {baseline.wall:.0f} s")
+        idles = {}
+        for interval in intervals:
+            idles[interval] = run_idle(lesson, base.reference, args.idle,
+                                       {"interval": interval, "full_every": args.full_every})
         rows = []
-        for interval in [float(x) for x in args.intervals.split(",")]:
-            watcher_args = {"interval": interval, "full_every": args.full_every}
-            latencies, meter, missed, counts = run_writes(lesson, base.reference, args.writes, watcher_args)
-            idle = run_idle(lesson, base.reference, args.idle, watcher_args)
-            ms = [1000 * x for x in latencies]
-            polls, diffs, stats, costs = counts
-            estimate = 100.0 * (polls * costs["probe"] + diffs * costs["diff"] + stats * costs["stat"]) / meter.wall
-            print(f"  watcher requests while writing: {polls / meter.wall:.1f} probes/s, {diffs / meter.wall:.1f} diffs/s, "
-                  f"{stats / meter.wall:.1f} stats/s; engine CPU per request: probe {1000 * costs['probe']:.1f} ms, "
-                  f"diff {1000 * costs['diff']:.1f} ms, stat {1000 * costs['stat']:.1f} ms "
-                  f"-> engine cost of watching about {estimate:.1f}% of one core")
-            idle_estimate = 100.0 * (idle.counts[0] * costs["probe"] + idle.counts[1] * costs["diff"]
-                                     + idle.counts[2] * costs["stat"]) / idle.wall
-            row = {
-                "interval": interval,
-                "n": len(ms),
-                "missed": missed,
-                "p50": statistics.median(ms),
-                "p95": percentile(ms, 0.95),
-                "max": max(ms),
-                "kernel": meter.share(meter.me),
-                "engine": meter.share(meter.engine),
-                "engine_extra": meter.share(meter.engine) - base_engine,
-                "idle_kernel": idle.share(idle.me),
-                "idle_engine": idle.share(idle.engine),
-                "estimate": estimate,
-                "idle_estimate": idle_estimate,
-            }
-            rows.append(row)
-            print(
-                f"interval {interval:.2f} s, full diff every {args.full_every:.1f} s: {row['n']} writes seen"
-                f" ({missed} missed): latency p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms, max {row['max']:.0f} ms; "
-                f"CPU while writing: kernel {row['kernel']:.1f}%, engine {row['engine']:.1f}% "
-                f"({row['engine_extra']:+.1f}% over the baseline); idle watching: kernel {row['idle_kernel']:.1f}%, "
-                f"engine {row['idle_engine']:.1f}% (estimated {idle_estimate:.1f}%) (% of one core)",
-                flush=True,
-            )
+        for pace in paces:
+            first, step = PACES[pace]
+            print(f"pace {pace!r}: one write every {first / 1e6:.2f}-{(first + 9 * step) / 1e6:.2f} s")
+            _, baseline, _, _ = run_writes(lesson, base.reference, args.writes, pace)
+            base_engine = baseline.share(baseline.engine)
+            print(f"  baseline, {args.writes} writes and no watcher: engine {base_engine:.1f}% of one core "
+                  f"over {baseline.wall:.0f} s")
+            for interval in intervals:
+                watcher_args = {"interval": interval, "full_every": args.full_every}
+                latencies, meter, missed, counts = run_writes(lesson, base.reference, args.writes, pace, watcher_args)
+                idle = idles[interval]
+                ms = [1000 * x for x in latencies]
+                polls, diffs, stats, costs = counts
+                estimate = 100.0 * (polls * costs["probe"] + diffs * costs["diff"] + stats * costs["stat"]) / meter.wall
+                print(f"  watcher requests while writing: {polls / meter.wall:.1f} probes/s, {diffs / meter.wall:.1f} diffs/s, "
+                      f"{stats / meter.wall:.1f} stats/s; engine CPU per request: probe {1000 * costs['probe']:.1f} ms, "
+                      f"diff {1000 * costs['diff']:.1f} ms, stat {1000 * costs['stat']:.1f} ms "
+                      f"-> engine cost of watching about {estimate:.1f}% of one core")
+                idle_estimate = 100.0 * (idle.counts[0] * costs["probe"] + idle.counts[1] * costs["diff"]
+                                         + idle.counts[2] * costs["stat"]) / idle.wall
+                row = {
+                    "pace": pace,
+                    "interval": interval,
+                    "n": len(ms),
+                    "missed": missed,
+                    "p50": statistics.median(ms),
+                    "p95": percentile(ms, 0.95),
+                    "max": max(ms),
+                    "kernel": meter.share(meter.me),
+                    "engine": meter.share(meter.engine),
+                    "engine_extra": meter.share(meter.engine) - base_engine,
+                    "idle_kernel": idle.share(idle.me),
+                    "idle_engine": idle.share(idle.engine),
+                    "estimate": estimate,
+                    "idle_estimate": idle_estimate,
+                }
+                rows.append(row)
+                print(
+                    f"  interval {interval:.2f} s, full diff every {args.full_every:.1f} s: {row['n']} writes seen"
+                    f" ({missed} missed): latency p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms, max {row['max']:.0f} ms; "
+                    f"CPU while writing: kernel {row['kernel']:.1f}%, engine {row['engine']:.1f}% "
+                    f"({row['engine_extra']:+.1f}% over the baseline); idle watching: kernel {row['idle_kernel']:.1f}%, "
+                    f"engine {row['idle_engine']:.1f}% (estimated {idle_estimate:.1f}%) (% of one core)",
+                    flush=True,
+                )
         print()
-        print("interval  p50 ms  p95 ms  kernel%  engine% (extra, est.)  idle kernel%  idle engine% (est.)  target: p95<=250 ms, <=5% (writing / idle)")
+        print("pace    interval  p50 ms  p95 ms  kernel%  engine% (extra, est.)  idle kernel%  idle engine% (est.)  "
+              "target: p95<=250 ms, <=5% (writing / idle)")
         for row in rows:
             cost = row["kernel"] + row["estimate"]
             idle_cost = row["idle_kernel"] + row["idle_estimate"]
             ok = row["p95"] <= 250 and cost <= 5.0
             idle_ok = row["p95"] <= 250 and idle_cost <= 5.0
-            print(f"{row['interval']:>8.2f}  {row['p50']:>6.0f}  {row['p95']:>6.0f}  {row['kernel']:>7.1f}  "
+            print(f"{row['pace']:<7} {row['interval']:>8.2f}  {row['p50']:>6.0f}  {row['p95']:>6.0f}  {row['kernel']:>7.1f}  "
                   f"{row['engine']:>7.1f} ({row['engine_extra']:+.1f}, {row['estimate']:.1f})  {row['idle_kernel']:>12.1f}  "
                   f"{row['idle_engine']:>12.1f} ({row['idle_estimate']:.1f})  {'met' if ok else 'missed'} / {'met' if idle_ok else 'missed'} "
                   f"(kernel + estimated engine: {cost:.1f}% writing, {idle_cost:.1f}% idle)")

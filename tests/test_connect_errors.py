@@ -128,3 +128,18 @@ def test_prepare_if_engine_says_so_and_succeeds(tmp_path):
     assert result.returncode == 0
     assert "no engine, so no base images prepared" in result.stdout
     assert "recordings" in result.stdout
+
+
+def test_a_local_socket_skips_the_proxy_lookups_a_tcp_host_keeps_them():
+    import docker
+
+    from layerlab.engine.connection import without_proxy_lookups
+
+    local = without_proxy_lookups(docker.DockerClient(base_url="unix:///nonexistent/engine.sock", version="1.41"))
+    remote = without_proxy_lookups(docker.DockerClient(base_url="tcp://127.0.0.1:9", version="1.41"))
+    try:
+        assert local.api.trust_env is False
+        assert remote.api.trust_env is True  # HTTP_PROXY / NO_PROXY still apply to a TCP engine
+    finally:
+        local.close()
+        remote.close()

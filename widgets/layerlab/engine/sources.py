@@ -22,7 +22,7 @@ from ..core.engineinfo import EngineFacts, StorageKind
 from ..core.errors import EngineError, LayerlabError
 from ..core.naming import LEARNER_ENV, learner_id
 from ..replay import Recording, RecordingProxy, ReplayServer, recording_path
-from .connection import CONNECT_TIMEOUT, WORK_TIMEOUT, connect_live
+from .connection import CONNECT_TIMEOUT, WORK_TIMEOUT, connect_live, without_proxy_lookups
 
 SOURCE_ENV = "LAYERLAB_SOURCE"
 RECORD_ENV = "LAYERLAB_RECORD"
@@ -81,7 +81,8 @@ def start_recording(engine, path: Path, lesson: str) -> None:
     )
     proxy = RecordingProxy(engine.facts.host, recording)
     engine.client.close()
-    engine.client = docker.DockerClient(base_url=proxy.url, version=recording.header["api_version"], timeout=WORK_TIMEOUT)
+    engine.client = without_proxy_lookups(
+        docker.DockerClient(base_url=proxy.url, version=recording.header["api_version"], timeout=WORK_TIMEOUT))
     engine.recording = recording
     engine.recording_path = path
     engine._wire = proxy
@@ -108,7 +109,8 @@ def connect_replay(lesson: str | None, environ: Mapping[str, str], reason: str):
     server = ReplayServer(recording, speed=speed)
     header = recording.header
     facts = facts_from_dict(header["facts"])
-    client = docker.DockerClient(base_url=server.url, version=header["api_version"], timeout=WORK_TIMEOUT)
+    client = without_proxy_lookups(
+        docker.DockerClient(base_url=server.url, version=header["api_version"], timeout=WORK_TIMEOUT))
     replay_environ = dict(environ)
     replay_environ[LEARNER_ENV] = header["learner"]  # the names the recording holds
     engine = Engine(client=client, facts=facts, environ=replay_environ)
