@@ -1,6 +1,6 @@
 """How fast and how cheaply does `CopyUpMonitor` see a write inside a container?
 
-    .venv/bin/python benchmarks/copyup_latency.py [--writes 120] [--intervals 0.1,0.25] [--full-every 1.0]
+    .venv/bin/python benchmarks/copyup_latency.py [--writes 120] [--intervals 0.1,0.15,0.2] [--full-every 1.0]
                                                   [--paces typing,burst]
 
 For each pace and poll interval: a container from the course's busybox base runs a loop that
@@ -208,7 +208,7 @@ def run_idle(lesson, image, seconds, watcher_args):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--writes", type=int, default=120)
-    parser.add_argument("--intervals", default="0.1,0.25", help="poll intervals to try, seconds")
+    parser.add_argument("--intervals", default="0.1,0.15,0.2", help="poll intervals to try, seconds")
     parser.add_argument("--full-every", type=float, default=1.0)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle watching measured")
     parser.add_argument("--paces", default="typing,burst", help=f"write paces to try: {', '.join(PACES)}")

@@ -12,6 +12,7 @@ import json
 import sys
 import threading
 
+from .core.copyup import DEFAULT_FULL_EVERY, DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL
 from .core.errors import LayerlabError
 from .core.model import human_size
 
@@ -21,9 +22,9 @@ def register(commands) -> None:
     watch.add_argument("container", help="container name or id (see `docker ps`)")
     watch.add_argument("--json", action="store_true", help="one JSON object per change")
     watch.add_argument("--interval", type=float, default=None, metavar="S",
-                       help="seconds between polls of SizeRw (default 0.1; 0.02 to 5)")
+                       help=f"seconds between polls of SizeRw (default {DEFAULT_INTERVAL:g}; {MIN_INTERVAL:g} to {MAX_INTERVAL:g})")
     watch.add_argument("--full-every", type=float, default=None, metavar="S",
-                       help="seconds between full diffs when SizeRw stays the same (default 1)")
+                       help=f"seconds between full diffs when SizeRw stays the same (default {DEFAULT_FULL_EVERY:g})")
     watch.set_defaults(handler=cmd_watch)
 
 
@@ -36,7 +37,7 @@ def event_line(event) -> str:
 
 def cmd_watch(args) -> int:
     from .engine import connect
-    from .engine.watch import DEFAULT_FULL_EVERY, DEFAULT_INTERVAL, CopyUpWatcher
+    from .engine.watch import CopyUpWatcher
     from .views.banner import source_banner_text
 
     engine = connect()

@@ -36,13 +36,20 @@ from typing import Callable
 import docker.errors
 import requests
 
-from ..core.copyup import Attributor, ChangeEvent, CopyUpState, WatchStatus, changes_from_api
+from ..core.copyup import (
+    DEFAULT_FULL_EVERY,
+    DEFAULT_INTERVAL,
+    MAX_INTERVAL,
+    MIN_INTERVAL,
+    Attributor,
+    ChangeEvent,
+    CopyUpState,
+    WatchStatus,
+    changes_from_api,
+)
 from ..core.errors import LayerlabError
 from ..core.model import ChangeKind, short_id
 
-DEFAULT_INTERVAL = 0.1
-DEFAULT_FULL_EVERY = 1.0
-MIN_INTERVAL, MAX_INTERVAL = 0.02, 5.0
 MAX_STATS = 16
 MAX_RESTATS = 4
 MAX_FAILURES = 5

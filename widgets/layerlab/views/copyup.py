@@ -15,9 +15,9 @@ from __future__ import annotations
 import html
 import time
 
-from ..core.copyup import ChangeEvent, CopyUpState, Via, WatchStatus
+from ..core.copyup import DEFAULT_FULL_EVERY, DEFAULT_INTERVAL, ChangeEvent, CopyUpState, Via, WatchStatus
 from ..core.model import ChangeKind, human_size, truncate
-from ..engine.watch import DEFAULT_FULL_EVERY, DEFAULT_INTERVAL, CopyUpWatcher
+from ..engine.watch import CopyUpWatcher
 from .banner import source_banner_html
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
