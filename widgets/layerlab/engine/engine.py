@@ -98,20 +98,10 @@ class Engine:
             config_history = self.image_config(image["Id"]).get("history", [])
             if len(config_history) == len(history):
                 flags = [bool(h.get("empty_layer", False)) for h in config_history]
-        records = []
-        for position, raw in enumerate(reversed(history)):
-            raw_id = raw.get("Id") or ""
-            records.append(
-                HistoryRecord(
-                    created_by=raw.get("CreatedBy") or "",
-                    size=int(raw.get("Size") or 0),
-                    created=_from_epoch(raw.get("Created")),
-                    comment=raw.get("Comment") or "",
-                    image_id=None if raw_id in ("", "<missing>") else raw_id,
-                    tags=tuple(raw.get("Tags") or ()),
-                    empty_layer=None if flags is None else flags[position],
-                )
-            )
+        records = [
+            history_record(raw, None if flags is None else flags[position])
+            for position, raw in enumerate(reversed(history))
+        ]
         return build_stack(
             image_id=image["Id"],
             tags=image.get("RepoTags") or (),
@@ -295,6 +285,20 @@ def parse_build_line(line: str) -> BuildLine:
     if stripped.startswith("---> ") and re.fullmatch(r"---> [0-9a-f]{12}", stripped):
         return BuildLine(text=line, made=stripped[5:])
     return BuildLine(text=line)
+
+
+def history_record(raw: Mapping, empty_layer: bool | None = None) -> HistoryRecord:
+    """One entry of `GET /images/{id}/history` (what `docker history` prints) as the core's record."""
+    raw_id = raw.get("Id") or ""
+    return HistoryRecord(
+        created_by=raw.get("CreatedBy") or "",
+        size=int(raw.get("Size") or 0),
+        created=_from_epoch(raw.get("Created")),
+        comment=raw.get("Comment") or "",
+        image_id=None if raw_id in ("", "<missing>") else raw_id,
+        tags=tuple(raw.get("Tags") or ()),
+        empty_layer=empty_layer,
+    )
 
 
 def _from_epoch(value) -> datetime | None:

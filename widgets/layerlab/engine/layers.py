@@ -24,7 +24,7 @@ from ..core.filetree import ChunkStream, FileIndex, PathHistory, index_saved_ima
 from ..core.model import ContainerLayer, HistoryRecord, ImageStack, InconsistentImage
 from ..core.sharing import ImageDiskUsage, SharingSnapshot
 from ..core.stackcheck import HistoryCheck, compare_with_history
-from .engine import _from_epoch
+from .engine import history_record
 
 #: `docker save` is streamed in pieces of this size; at most PREFETCH pieces wait in memory.
 SAVE_CHUNK = 1024 * 1024
@@ -245,20 +245,7 @@ def which(engine, reference: str, path: str) -> PathHistory:
 def history(engine, reference: str) -> list[HistoryRecord]:
     """`docker history`, newest first, as the API gives it."""
     image = _inspect(engine, reference)
-    records = []
-    for raw in engine.client.api.history(image["Id"]):
-        raw_id = raw.get("Id") or ""
-        records.append(
-            HistoryRecord(
-                created_by=raw.get("CreatedBy") or "",
-                size=int(raw.get("Size") or 0),
-                created=_from_epoch(raw.get("Created")),
-                comment=raw.get("Comment") or "",
-                image_id=None if raw_id in ("", "<missing>") else raw_id,
-                tags=tuple(raw.get("Tags") or ()),
-            )
-        )
-    return records
+    return [history_record(raw) for raw in engine.client.api.history(image["Id"])]
 
 
 def check_history(engine, reference: str, stack: ImageStack | None = None) -> HistoryCheck:
