@@ -6,7 +6,7 @@
 - The containerd image store: the OCI layout, with gzip-compressed layers and an index that
   may point to another index (one entry per platform).
 
-The archive is read as a stream (`tarfile` mode `r|`), so a large image is never held in
+The archive is read as a stream (core.tarstream), so a large image is never held in
 memory or on disk: small JSON documents are kept, large blobs are skipped unless a layer
 reader is given.
 """
@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
 from dataclasses import dataclass, field
 from typing import IO, Callable, Iterable
+
+from .tarstream import ChunkStream, TarError, tar_members
 
 SMALL_DOCUMENT = 4 * 1024 * 1024
 OCI_INDEX_TYPES = {
@@ -62,25 +63,24 @@ def read_saved_image(
     document, in archive order, while the stream passes; it decides itself whether the
     member is a layer (by path, once the manifest is known, or by sniffing).
     """
-    fileobj = stream if hasattr(stream, "read") else _ChunkReader(stream)
+    fileobj = stream if hasattr(stream, "read") else ChunkStream(stream)
     documents: dict[str, bytes] = {}
-    with tarfile.open(fileobj=fileobj, mode="r|") as archive:
-        for member in archive:
-            if not member.isfile():
-                continue
-            name = member.name.lstrip("./") if member.name.startswith("./") else member.name
+    try:
+        for member in tar_members(fileobj):  # type: ignore[arg-type]
+            if not member.is_regular:
+                continue  # directories; the legacy format's links from a repeated layer to the first
+            name = member.name[2:] if member.name.startswith("./") else member.name
             small = member.size <= SMALL_DOCUMENT
-            handle = archive.extractfile(member)
-            if handle is None:
-                continue
             if small and (_maybe_json(name) or name.startswith("blobs/")):
-                data = handle.read()
+                data = member.data.read()
                 if _maybe_json(name) or data[:1] == b"{":
                     documents[name] = data
                 elif layer_reader is not None:
                     layer_reader(name, io.BytesIO(data))
             elif layer_reader is not None:
-                layer_reader(name, handle)
+                layer_reader(name, member.data)
+    except TarError as error:
+        raise ArchiveError(f"not a readable tar archive ({error})") from None
     return parse_documents(documents, image_index)
 
 
@@ -154,23 +154,3 @@ def _blob(documents: dict[str, bytes], digest: str) -> bytes:
 
 def _maybe_json(name: str) -> bool:
     return name.endswith(".json") or name in {"manifest.json", "index.json", "repositories", "oci-layout"}
-
-
-class _ChunkReader:
-    """A read()-able view of an iterator of byte chunks (what the docker SDK's save yields)."""
-
-    def __init__(self, chunks: Iterable[bytes]):
-        self._chunks = iter(chunks)
-        self._buffer = b""
-
-    def read(self, size: int = -1) -> bytes:
-        while size < 0 or len(self._buffer) < size:
-            try:
-                self._buffer += next(self._chunks)
-            except StopIteration:
-                break
-        if size < 0:
-            data, self._buffer = self._buffer, b""
-        else:
-            data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data

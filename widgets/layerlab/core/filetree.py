@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import IO, Iterable, Iterator, Mapping, Sequence
 
 from .archive import ArchiveError, read_saved_image
+from .tarstream import ChunkStream, TarError, skip, tar_members
 from .model import ChangeKind, human_size, short_id
 
 WHITEOUT_PREFIX = ".wh."
@@ -400,6 +401,8 @@ class FileIndex:
 def normalize_path(path: str) -> str:
     """`./app/`, `app`, `/app/./` -> `/app`; the root is `/`."""
     path = path.strip()
+    if path and path[0] not in "./" and "/." not in path and "//" not in path:
+        return "/" + path.rstrip("/")  # what a layer tar holds: `usr/bin/x`, `usr/lib/`
     if path.startswith("./"):
         path = path[1:]
     normal = posixpath.normpath("/" + path.lstrip("/"))
@@ -432,6 +435,11 @@ class _Peeked(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
+    def skip(self, size: int) -> int:
+        head = min(size, len(self._head))
+        self._head = self._head[head:]
+        return head + skip(self._rest, size - head) if size > head else head
+
 
 def sniff_layer(fileobj: IO[bytes]) -> IO[bytes] | None:
     """An uncompressed tar stream of a layer blob, or None when the blob is no layer.
@@ -449,155 +457,28 @@ def sniff_layer(fileobj: IO[bytes]) -> IO[bytes] | None:
     return None
 
 
-_BLOCK = 512
 #: PAX field of the course's replay recordings: a file's real size, its bytes left out.
 RECORDED_SIZE = "LAYERLAB.size"
-_ZERO_BLOCK = bytes(_BLOCK)
-_READ_SIZE = 1024 * 1024
 _TYPES = {
     b"0": EntryType.FILE, b"\0": EntryType.FILE, b"7": EntryType.FILE,
     b"5": EntryType.DIRECTORY, b"2": EntryType.SYMLINK, b"1": EntryType.HARDLINK,
 }
 
-#: Types whose size field is not followed by data (as `tarfile` reads them).
-_NO_DATA = frozenset({b"1", b"2", b"3", b"4", b"5", b"6"})
-
-
-class _Blocks:
-    """Exact reads and skips over a stream, in large reads (a layer tar is mostly file data)."""
-
-    def __init__(self, fileobj: IO[bytes]):
-        self._fileobj = fileobj
-        self._buffer = b""
-        self._position = 0
-
-    def read(self, size: int) -> bytes:
-        end = self._position + size
-        if end <= len(self._buffer):
-            data = self._buffer[self._position:end]
-            self._position = end
-            return data
-        pieces = [self._buffer[self._position:]]
-        missing = size - len(pieces[0])
-        self._buffer, self._position = b"", 0
-        while missing > 0:
-            chunk = self._fileobj.read(max(_READ_SIZE, missing))
-            if not chunk:
-                break
-            if len(chunk) > missing:
-                pieces.append(chunk[:missing])
-                self._buffer, self._position = chunk, missing
-                missing = 0
-            else:
-                pieces.append(chunk)
-                missing -= len(chunk)
-        return b"".join(pieces)
-
-    def skip(self, size: int) -> None:
-        available = len(self._buffer) - self._position
-        if size <= available:
-            self._position += size
-            return
-        size -= available
-        self._buffer, self._position = b"", 0
-        while size > 0:
-            chunk = self._fileobj.read(max(_READ_SIZE, min(size, 8 * _READ_SIZE)))
-            if not chunk:
-                raise ArchiveError("a layer tar ends in the middle of a file")
-            if len(chunk) > size:
-                self._buffer, self._position = chunk, size
-                return
-            size -= len(chunk)
-
-
-def _text(field: bytes) -> str:
-    end = field.find(b"\0")
-    return (field if end < 0 else field[:end]).decode("utf-8", "surrogateescape")
-
-
-def _number(field: bytes) -> int:
-    if field[:1] in (b"\x80", b"\xff"):  # base-256, for sizes past 8 GB
-        value = int.from_bytes(field[1:], "big")
-        return -value if field[:1] == b"\xff" else value
-    text = field.split(b"\0", 1)[0].strip(b" \0")
-    return int(text, 8) if text else 0
-
-
-def _pax_records(data: bytes) -> dict[str, str]:
-    records: dict[str, str] = {}
-    position = 0
-    while position < len(data):
-        space = data.find(b" ", position)
-        if space < 0:
-            break
-        length = int(data[position:space])
-        if length <= 0:
-            break
-        record = data[space + 1: position + length - 1]
-        key, _, value = record.partition(b"=")
-        records[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
-        position += length
-    return records
-
 
 def read_layer_tar(fileobj: IO[bytes]) -> list[RawEntry]:
-    """The entries of one (uncompressed) layer tar, read as a stream.
-
-    A small reader of its own rather than `tarfile`: it reads only the 512-byte headers (ustar,
-    GNU long names, PAX records) and skips file data in large reads, which makes indexing a
-    100 MB layer cost little more than reading it.
-    """
-    blocks = _Blocks(fileobj)
+    """The entries of one (uncompressed) layer tar, read as a stream (core.tarstream: only
+    the headers are parsed, file data is skipped)."""
     entries: list[RawEntry] = []
-    pax_global: dict[str, str] = {}
-    pax: dict[str, str] = {}
-    long_name = long_link = None
-    while True:
-        header = blocks.read(_BLOCK)
-        if len(header) < _BLOCK:
-            if header:
-                raise ArchiveError("a layer tar ends in the middle of a header")
-            break
-        if header == _ZERO_BLOCK:
-            break
-        if header[257:262] != b"ustar":  # engines write ustar/GNU/PAX; others get the full check
-            stored = _number(header[148:156])
-            if stored != sum(header[:148]) + 256 + sum(header[156:]):
-                raise ArchiveError("a layer tar has a damaged header (bad checksum)")
-        typeflag = header[156:157]
-        size = _number(header[124:136])
-        padded = (size + _BLOCK - 1) // _BLOCK * _BLOCK
-        if typeflag in (b"x", b"g"):
-            records = _pax_records(blocks.read(padded)[:size])
-            (pax_global if typeflag == b"g" else pax).update(records)
-            continue
-        if typeflag in (b"L", b"K"):
-            value = _text(blocks.read(padded)[:size])
-            if typeflag == b"L":
-                long_name = value
-            else:
-                long_link = value
-            continue
-        name = _text(header[0:100])
-        if header[257:263] == b"ustar\x00":
-            prefix = _text(header[345:500])
-            if prefix:
-                name = prefix + "/" + name
-        link = _text(header[157:257])
-        merged = {**pax_global, **pax} if pax_global else pax
-        name = merged.get("path") or long_name or name
-        link = merged.get("linkpath") or long_link or link
-        if "size" in merged:
-            size = int(merged["size"])
-            padded = (size + _BLOCK - 1) // _BLOCK * _BLOCK
-        shown = int(merged[RECORDED_SIZE]) if RECORDED_SIZE in merged else size
-        pax, long_name, long_link = {}, None, None
-        kind = _TYPES.get(typeflag, EntryType.OTHER)
-        if kind is EntryType.FILE and name.endswith("/"):
+    try:
+        members = list(tar_members(fileobj))
+    except TarError as error:
+        raise ArchiveError(f"a layer tar cannot be read: {error}") from None
+    for member in members:
+        kind = _TYPES.get(member.typeflag, EntryType.OTHER)
+        if kind is EntryType.FILE and member.name.endswith("/"):
             kind = EntryType.DIRECTORY  # old tars mark directories by the trailing slash only
-        if padded and typeflag not in _NO_DATA:
-            blocks.skip(padded)
-        entry = _raw_entry(name, kind, shown if kind is EntryType.FILE else 0, link)
+        shown = int(member.pax[RECORDED_SIZE]) if RECORDED_SIZE in member.pax else member.size
+        entry = _raw_entry(member.name, kind, shown if kind is EntryType.FILE else 0, member.link)
         if entry is not None:
             entries.append(entry)
     return entries
@@ -624,7 +505,7 @@ def read_layer_blob(fileobj: IO[bytes]) -> list[RawEntry] | None:
         return None
     try:
         return read_layer_tar(stream)
-    except (tarfile.ReadError, EOFError, OSError) as error:
+    except (EOFError, OSError) as error:
         raise ArchiveError(f"a layer of the archive is not a readable tar ({error})") from None
 
 
@@ -739,49 +620,6 @@ def _subtree_size(root: str, visible: Mapping[str, _Node], children: Mapping[str
 
 
 # -- a whole `docker save` stream ----------------------------------------------------------
-
-
-class ChunkStream(io.RawIOBase):
-    """A read()-able stream over an iterator of byte chunks, without quadratic copying.
-
-    The docker SDK's `get_image` yields chunks of up to 2 MB; a tar reader asks for 10 kB at
-    a time. Slicing only the piece asked for keeps a 100 MB save at 100 MB of copying.
-    """
-
-    def __init__(self, chunks: Iterable[bytes]):
-        self._chunks = iter(chunks)
-        self._current = b""
-        self._position = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        if size is None or size < 0:
-            rest = [self._current[self._position:]]
-            rest.extend(self._chunks)
-            self._current, self._position = b"", 0
-            return b"".join(rest)
-        pieces = []
-        wanted = size
-        while wanted > 0:
-            if self._position >= len(self._current):
-                try:
-                    self._current = next(self._chunks)
-                except StopIteration:
-                    break
-                self._position = 0
-                continue
-            piece = self._current[self._position:self._position + wanted]
-            self._position += len(piece)
-            wanted -= len(piece)
-            pieces.append(piece)
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 def index_saved_image(stream: IO[bytes] | Iterable[bytes], image_index: int = 0) -> tuple[FileIndex, dict]:
