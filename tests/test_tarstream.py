@@ -141,3 +141,20 @@ def test_the_fast_path_of_normalize_path_agrees_with_normpath():
     for _ in range(20000):
         path = "".join(rng.choice("ab./ ") for _ in range(rng.randint(0, 9)))
         assert normalize_path(path) == reference(path), path
+
+
+@pytest.mark.parametrize("damage", ["negative size", "garbage pax"])
+def test_nonsense_numbers_are_tar_errors_not_loops(damage):
+    if damage == "negative size":
+        header = bytearray(make_tar([("one", b"1")], fmt=tarfile.USTAR_FORMAT)[:512])
+        header[124:136] = b"\xff" + b"\xff" * 11  # base-256, negative
+        header[148:156] = b"        "
+        header[148:156] = f"{sum(header):06o}\0 ".encode()
+        data = bytes(header) + bytes(1024)
+    else:
+        data = bytearray(make_tar([("x" * 120, b"1")], fmt=tarfile.PAX_FORMAT))  # a long name: a PAX header
+        start = data.index(b" path=")
+        data[start - 3:start] = b"abc"  # the record's length, no longer a number
+        data = bytes(data)
+    with pytest.raises(TarError):
+        list(tar_members(io.BytesIO(data)))

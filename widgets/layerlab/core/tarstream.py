@@ -207,6 +207,13 @@ def number(field: bytes) -> int:
         raise TarError("a tar header holds a number that is not octal") from None
 
 
+def number_text(digits: bytes | str, base: int = 10) -> int:
+    try:
+        return int(digits, base)
+    except ValueError:
+        raise TarError("a PAX record holds a number that is not one") from None
+
+
 def pax_records(data: bytes) -> dict[str, str]:
     records: dict[str, str] = {}
     position = 0
@@ -214,7 +221,7 @@ def pax_records(data: bytes) -> dict[str, str]:
         space = data.find(b" ", position)
         if space < 0:
             break
-        length = int(data[position:space])
+        length = number_text(data[position:space], base=10)
         if length <= 0:
             break
         record = data[space + 1: position + length - 1]
@@ -267,8 +274,10 @@ def tar_members(fileobj: IO[bytes]) -> Iterator[TarMember]:
         name = merged.get("path") or long_name or name
         link = merged.get("linkpath") or long_link or link
         if "size" in merged:
-            size = int(merged["size"])
+            size = number_text(merged["size"])
             padded = (size + BLOCK - 1) // BLOCK * BLOCK
+        if size < 0:
+            raise TarError("a tar header gives a negative size")
         pax, long_name, long_link = {}, None, None
         has_data = typeflag not in _NO_DATA
         data = MemberData(blocks, size if has_data else 0)
