@@ -105,3 +105,24 @@ def check_rendering(page) -> RenderReport:
 def screenshot(page, path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
+
+
+def screenshot_widgets(page, directory, stem: str, limit: int = 8) -> list:
+    """One picture per rendered widget (the page screenshot shows only where the notebook
+    ended): `STEM-widget-N.png`, at most `limit`, in notebook order. Returns the paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob(f"{stem}-widget-*.png"):
+        old.unlink()
+    outputs = page.locator(f"{PANEL} .jp-OutputArea-output:has(> .jupyter-widgets)")
+    paths = []
+    for number in range(min(outputs.count(), limit)):
+        output = outputs.nth(number)
+        output.scroll_into_view_if_needed()
+        box = output.bounding_box()
+        if not box or box["height"] < 2:
+            continue  # an empty output widget (a finished progress bar): nothing to see
+        path = directory / f"{stem}-widget-{number + 1}.png"
+        output.screenshot(path=str(path))
+        paths.append(path)
+    return paths
+

@@ -1,14 +1,14 @@
 """Browser tier: every notebook runs in JupyterLab 4 in a real Chromium and its widgets render.
 
-nbval proves the kernel side; this proves what a learner sees. One screenshot per notebook
-is saved in artifacts/browser/.
+nbval proves the kernel side; this proves what a learner sees. Saved in artifacts/browser/:
+one screenshot per notebook as it ended, and one per widget (`NN-name-widget-K.png`).
 """
 
 from __future__ import annotations
 
 import pytest
 
-from jlab import PANEL, check_rendering, open_notebook, run_all_cells, screenshot
+from jlab import PANEL, check_rendering, open_notebook, run_all_cells, screenshot, screenshot_widgets
 from conftest import ARTIFACTS, ROOT  # tests/browser/conftest.py
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
@@ -94,8 +94,10 @@ def test_notebook_widgets_render(lab, page, name):
     run_all_cells(page)
     report = check_rendering(page)
     screenshot(page, ARTIFACTS / f"{name.removesuffix('.ipynb')}.png")
+    pictures = screenshot_widgets(page, ARTIFACTS, name.removesuffix(".ipynb"))
     assert not report.problems, report.problems
     assert report.widget_outputs == report.rendered_widgets
+    assert pictures or not report.rendered_widgets, "no widget could be photographed"
     check = SPECIFIC_CHECKS.get(name[:2])
     if check:
         check(page)
