@@ -228,12 +228,16 @@ class CannedAPI:
         return response._body
 
     def _get(self, url, params=None):
+        import docker.errors
+
         self.calls.append(url.rsplit("/", 1)[-1])
-        if self.gone:
-            return _Response(404)
         if self.fail:
             self.fail -= 1
             raise OSError("engine hiccup")
+        if self.gone:
+            return _Response(404)
+        if self.removing and url.endswith("/changes"):  # what Docker 26 answered in the browser run
+            raise docker.errors.APIError("500 Server Error", explanation="stat /var/lib/docker/overlay2/x: no such file")
         if url.endswith("/json"):
             if self.removing:
                 return _Response(200, {"State": {"Running": False, "Status": "removing"}, "SizeRw": 0})
@@ -299,6 +303,43 @@ def test_the_size_reported_while_the_engine_removes_the_layer_is_not_taken():
     assert watcher.state.size_rw == 7 * MB
     assert all(size == 7 * MB for _, size in list(watcher.state.size_samples)[1:])
     assert not _threads()
+
+
+def test_a_container_being_removed_is_not_diffed_and_leaves_no_error():
+    """The browser run of lesson 02 showed "poll failed: 500 ... no such file" under "the
+    container was removed": the watcher had diffed a layer the engine was deleting."""
+    from layerlab.engine.watch import CopyUpWatcher
+
+    canned = CannedAPI([(0, None), (5, api(("/tmp/a", A)))])
+    watcher = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, full_every=0.02, attribute=False)
+    watcher.start()
+    watcher.wait_for("/tmp/a", ChangeKind.ADDED, timeout=5)
+    mark = len(canned.calls)
+    canned.removing = True
+    time.sleep(0.3)
+    canned.gone = True
+    assert watcher.join(5)
+    assert watcher.state.status is WatchStatus.CONTAINER_GONE
+    assert watcher.state.error == ""
+    assert watcher.state.current() == {"/tmp/a": A}  # the last diff before removal stands
+    # A poll may have been under way when removal began; from the first probe after it on,
+    # the watcher only probes until the container is gone.
+    after = canned.calls[canned.calls.index("json", mark) + 1:]
+    assert after and "changes" not in after
+    assert not _threads()
+
+
+def test_an_error_just_before_the_container_goes_is_cleared():
+    from layerlab.engine.watch import CopyUpWatcher
+
+    canned = CannedAPI([(0, None)])
+    watcher = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, attribute=False)
+    canned.fail, canned.gone = 1, True  # one hiccup, then 404: the container was removed
+    watcher.start()
+    assert watcher.join(5)
+    assert watcher.state.status is WatchStatus.CONTAINER_GONE
+    assert watcher.state.error == ""
+    assert canned.calls[:2] == ["json", "json"]
 
 
 def test_watcher_reports_errors_and_gives_up_after_five_in_a_row():

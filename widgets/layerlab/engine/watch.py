@@ -307,14 +307,16 @@ class CopyUpWatcher:
             started = time.monotonic()
             try:
                 finished = self._poll(started - last_diff >= self.full_every)
+                if failures:  # this poll got through: the earlier error is history
+                    with self.lock:
+                        self.state.error = ""
+                    if finished is None:
+                        self._notify([])
+                failures = 0
                 if finished is None:
                     return
                 if finished:
                     last_diff = started
-                if failures:
-                    with self.lock:
-                        self.state.error = ""
-                failures = 0
             except (docker.errors.APIError, requests.RequestException, OSError, ValueError, KeyError) as error:
                 failures += 1
                 with self.lock:
@@ -334,6 +336,11 @@ class CopyUpWatcher:
                 self.state.set_status(WatchStatus.CONTAINER_GONE)
             return None
         running, size_rw = probe
+        if self._last_status in ("removing", "dead"):
+            # `docker rm -f`: the engine is deleting the layer, and a diff now fails with
+            # "no such file". The last diff stands; wait for the container to be gone.
+            self._finish_stopped()
+            return None
         with self.lock:
             grew = self.state.record_size(self._now(), size_rw)
             wanted = self._sync_requests > 0
