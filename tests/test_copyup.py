@@ -406,9 +406,21 @@ def test_monitor_widget_updates_from_the_watcher_without_a_browser():
     assert 'data-path="/tmp/a"' in widget.children[0].value and monitor.renders >= 1
     assert "docker exec -it box sh" in widget.children[0].value
     assert monitor._repr_mimebundle_()["text/plain"].startswith("container box: watching")
-    widget.children[1].click()  # the stop button
+    button = widget.children[1]
+    assert (button.description, button.disabled) == ("Stop watching", False)
+    button.click()
     assert not monitor.running and monitor.state.status is WatchStatus.STOPPED
     assert "stopped" in widget.children[0].value
+    assert "docker exec" not in widget.children[0].value and "watches again" in widget.children[0].value
+    assert (button.description, button.disabled) == ("Watch again", False)
+    button.click()  # watch again
+    monitor.sync()
+    assert monitor.running and button.description == "Stop watching"
+    canned.gone = True  # the container is removed: nothing left to watch or to type into
+    assert monitor.watcher.join(5)
+    assert monitor.state.status is WatchStatus.CONTAINER_GONE
+    assert button.disabled and button.description == "Not watching"
+    assert "docker exec" not in widget.children[0].value
     assert not _threads()
 
 

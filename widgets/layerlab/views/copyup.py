@@ -7,7 +7,7 @@
 
 The state lives in a `CopyUpState` (core.copyup), fed by one `CopyUpWatcher` thread
 (engine.watch). `render_html(state)` is a pure function from that state to HTML; the widget
-is an `ipywidgets.HTML` whose value is set to it after each change, plus a stop button.
+is an `ipywidgets.HTML` whose value is set to it after each change, plus a button that stops watching (and watches again).
 """
 
 from __future__ import annotations
@@ -170,6 +170,7 @@ class CopyUpMonitor:
             self.engine, container, interval=interval, full_every=full_every, on_update=self._updated
         )
         self._html = None
+        self._button = None
         self._widget = None
         self.renders = 0
         if start:
@@ -237,8 +238,14 @@ class CopyUpMonitor:
     # -- display ------------------------------------------------------------------------
 
     def hint(self) -> str:
+        """What the learner can do now: it follows the watcher (no terminal hint for a removed container)."""
+        status = self.state.status
         if not getattr(self.engine, "live", True):
             return "This is a replay: no container runs, so a terminal cannot reach it."
+        if status is WatchStatus.STOPPED:
+            return "Not watching now: the button below watches again."
+        if not status.active:
+            return ""
         return ("Try it: open a terminal (File &rarr; New &rarr; Terminal), run "
                 f"<code>{html.escape(self.terminal_command())}</code>, write or delete files, and watch this list.")
 
@@ -249,7 +256,24 @@ class CopyUpMonitor:
     def _updated(self, state, events) -> None:
         if self._html is not None:
             self._html.value = self.html()
+            self._sync_button()
             self.renders += 1
+
+    def _sync_button(self) -> None:
+        """Stop while watching; watch again after a stop; nothing to do once the container is done."""
+        status = self.state.status
+        if status.active:
+            self._button.description, self._button.icon, self._button.disabled = "Stop watching", "stop", False
+        elif status is WatchStatus.STOPPED:
+            self._button.description, self._button.icon, self._button.disabled = "Watch again", "play", False
+        else:
+            self._button.description, self._button.icon, self._button.disabled = "Not watching", "stop", True
+
+    def _clicked(self, _button=None) -> None:
+        if self.state.status.active:
+            self.stop()
+        elif self.state.status is WatchStatus.STOPPED:
+            self.start()
 
     @property
     def widget(self):
@@ -257,9 +281,10 @@ class CopyUpMonitor:
             import ipywidgets
 
             self._html = ipywidgets.HTML(value=self.html())
-            button = ipywidgets.Button(description="Stop watching", icon="stop", layout=ipywidgets.Layout(width="160px"))
-            button.on_click(lambda _: self.stop())
-            self._widget = ipywidgets.VBox([self._html, button])
+            self._button = ipywidgets.Button(layout=ipywidgets.Layout(width="160px"))
+            self._sync_button()
+            self._button.on_click(self._clicked)
+            self._widget = ipywidgets.VBox([self._html, self._button])
         return self._widget
 
     def _repr_mimebundle_(self, include=None, exclude=None):
