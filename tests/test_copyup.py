@@ -439,3 +439,16 @@ def test_follow_returns_quietly_on_keyboard_interrupt(capsys):
     monitor.follow()
     assert "stopped watching box" in capsys.readouterr().out
     assert not monitor.running and not _threads(), [(t, t is monitor.watcher._thread) for t in threading.enumerate()]
+
+
+def test_the_size_line_is_drawn_on_to_the_last_poll_and_says_what_it_shows():
+    from layerlab.views.copyup import size_sparkline
+
+    assert size_sparkline([(0.0, 0)]) == ""
+    samples = [(0.0, 0), (2.0, 20_000_000)]
+    line = size_sparkline(samples, width=104, height=28, until=10.0)
+    assert "SizeRw from +0.0 s to +10.0 s: 0 B to 20 MB" in line
+    points = line.split('points="')[1].split('"')[0].split()
+    # 0 B until 2 s (a fifth of the width), the step up, then flat to the last poll at the right edge
+    assert points[:4] == ["2.0,26.0", "22.0,26.0", "22.0,2.0", "102.0,2.0"] and set(points[4:]) <= {"102.0,2.0"}
+    assert "to +2.0 s" in size_sparkline(samples, until=None)

@@ -73,7 +73,7 @@ def _step_row(step: BuildStep) -> str:
     return (
         f'<tr class="step" data-index="{step.index}" data-status="{step.status.name}" title="{title}" style="{style}">'
         f'<td style="text-align:right;padding:2px 6px;color:#777">{step.index}</td>'
-        f'<td style="padding:2px 6px;font-family:monospace">{html.escape(truncate(step.instruction, 48))}</td>'
+        f'<td style="padding:2px 6px;font-family:monospace;white-space:nowrap">{html.escape(truncate(step.instruction, 40))}</td>'
         f'<td style="padding:2px 6px">{_badge(step.status)}</td>'
         f'<td style="padding:2px 6px;font-family:monospace;font-size:11px;white-space:nowrap">{html.escape(made)}</td>'
         f'<td style="padding:2px 6px;text-align:right;font-size:11px;color:#555;white-space:nowrap">{seconds}</td></tr>'
@@ -111,7 +111,7 @@ def record_html(record: BuildRecord) -> str:
     else:
         status = "building…"
     return (
-        f'<div class="build-record" data-builder="{record.builder.name}" style="flex:1;min-width:380px">'
+        f'<div class="build-record" data-builder="{record.builder.name}" style="flex:1 1 auto;max-width:100%;overflow-x:auto">'
         f'<div style="font-weight:bold;margin-bottom:2px">{html.escape(record.builder.value)}</div>'
         f'<div style="font-size:11px;color:#555;margin-bottom:4px">{html.escape(record.title or record.reference)} · {html.escape(status)}</div>'
         f'<table style="border-collapse:collapse;font-size:12px">{rows}</table>'
@@ -140,7 +140,7 @@ def build_cache_html(state: BuildCacheState) -> str:
     )
     title = f'<div style="font-weight:bold;font-size:14px;margin-bottom:6px">{html.escape(state.title)}</div>' if state.title else ""
     return (
-        '<div class="layerlab-build-cache" style="font-family:system-ui,sans-serif">'
+        '<div class="layerlab-build-cache" style="font-family:system-ui,sans-serif;line-height:1.4">'
         f'{title}<div style="display:flex;gap:18px;flex-wrap:wrap">{"".join(columns)}</div>'
         f'<div style="margin-top:6px;font-size:11px">{legend}</div></div>'
     )

@@ -56,11 +56,14 @@ def _where(attribution) -> str:
     return f'<span style="color:#555">{text}</span>'
 
 
-def size_sparkline(samples, width: int = 220, height: int = 28) -> str:
-    """SizeRw over time as a small SVG step line (empty when fewer than two samples)."""
+def size_sparkline(samples, width: int = 220, height: int = 28, until: float | None = None) -> str:
+    """SizeRw over time as a small SVG step line, drawn on to `until` (the last poll) when given;
+    empty when fewer than two samples."""
     points = list(samples)
     if len(points) < 2:
         return ""
+    if until is not None and until > points[-1][0]:
+        points.append((until, points[-1][1]))  # the size held since its last change
     t0, t1 = points[0][0], max(points[-1][0], points[0][0] + 1e-6)
     top = max(size for _, size in points) or 1
     coords = []
@@ -72,10 +75,15 @@ def size_sparkline(samples, width: int = 220, height: int = 28) -> str:
             coords.append(f"{x:.1f},{previous_y:.1f}")
         coords.append(f"{x:.1f},{y:.1f}")
         previous_y = y
+    caption = (f"SizeRw from +{t0:.1f} s to +{points[-1][0]:.1f} s: "
+               f"{human_size(min(size for _, size in points))} to {human_size(max(size for _, size in points))}")
     return (
+        f'<div style="font-size:10px;color:#888;line-height:1.2">'
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" class="layerlab-sizerw">'
+        f"<title>{html.escape(caption)}</title>"
         f'<rect width="{width}" height="{height}" fill="#fffaf0" stroke="#e6d3a8"/>'
         f'<polyline fill="none" stroke="#c08a1e" stroke-width="1.5" points="{" ".join(coords)}"/></svg>'
+        f"<br/>{html.escape(caption)}</div>"
     )
 
 
@@ -89,7 +97,7 @@ def render_html(state: CopyUpState, banner: str = "", hint: str = "", max_rows: 
         grew = f" (was {human_size(state.size_rw_start)} when watching began)"
     counts = state.counts()
     out = [
-        '<div class="layerlab-copyup" style="font-family:system-ui,sans-serif;font-size:12px;max-width:900px">',
+        '<div class="layerlab-copyup" style="font-family:system-ui,sans-serif;font-size:12px;line-height:1.4;max-width:900px">',
         banner,
         f'<div style="display:flex;align-items:center;gap:12px;flex-wrap:wrap">'
         f'<div><b>R/W layer of {name}</b> <span style="color:#666">({html.escape(truncate(state.image, 50))})</span><br/>'
@@ -97,7 +105,7 @@ def render_html(state: CopyUpState, banner: str = "", hint: str = "", max_rows: 
         f'{html.escape(state.status.value)}</span> &middot; '
         f'<span class="size-rw" data-size-rw="{"" if state.size_rw is None else state.size_rw}">SizeRw <b>{size}</b>{grew}</span>'
         f' &middot; {counts["added"]} added, {counts["changed"]} changed, {counts["deleted"]} deleted</div>'
-        f"{size_sparkline(state.size_samples)}</div>",
+        f"{size_sparkline(state.size_samples, until=state.elapsed)}</div>",
     ]
     if state.error:
         out.append(

@@ -314,7 +314,7 @@ def render_html(model: ExplorerModel) -> str:
     if model.status:
         rows.append(("Status", html.escape(model.status)))
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
-    return f'{_CSS}<div class="ll-ep"><table>{body}</table></div>'
+    return f'{_CSS}<div class="ll-ep" style="line-height:1.4"><table>{body}</table></div>'
 
 
 def render_matrix_html(cells: Sequence[MatrixCell], status: str = "") -> str:
@@ -342,8 +342,11 @@ def render_matrix_html(cells: Sequence[MatrixCell], status: str = "") -> str:
         rows.append(f"<tr><th>CMD {cmd_form.label}<br><code>{html.escape(MATRIX_CMDS[cmd_form].describe())}</code></th>"
                     + "".join(cells_html) + "</tr>")
     note = f"<div>{html.escape(status)}</div>" if status else ""
-    return (f'{_CSS}<div class="ll-ep"><table>{head}{"".join(rows)}</table>'
-            '<div>Grey dashed words reach the shell-form ENTRYPOINT but its script ignores them ($0, $1...).</div>'
+    return (f'{_CSS}<div class="ll-ep" style="line-height:1.4"><table>{head}{"".join(rows)}</table>'
+            '<div>Grey dashed words reach the shell-form ENTRYPOINT but its script ignores them ($0, $1...). '
+            'The exec-form ENTRYPOINT here is a <code>sh -c</code> script too, so that PID 1 keeps running '
+            'to be read: its script ignores CMD in the same way, where a program such as <code>ping</code> '
+            'would take those words as its arguments.</div>'
             f"{note}</div>")
 
 
