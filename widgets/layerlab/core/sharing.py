@@ -15,8 +15,14 @@ Pure: the engine adapter fills these from the API's answer.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from .model import ContainerLayer, ImageStack, human_size, short_id
+
+#: How far the sizes of the bottom layers may be from SHARED SIZE and still be taken as the
+#: layers it counts (history sizes and `docker system df` sizes are both the layers' diff sizes
+#: with overlay2; the containerd store counts differently, and then nothing is inferred).
+SHARED_SIZE_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,9 @@ class SharingSnapshot:
     usage: ImageDiskUsage
     containers: tuple[ContainerLayer, ...]
     removed: tuple[ContainerLayer, ...] = ()  # containers of an earlier snapshot that are gone
+    #: diff ids of this image's layers that other images use too, when the caller knows them;
+    #: None: inferred from SHARED SIZE (see `layers_shared_with_images`).
+    shared_diff_ids: tuple[str, ...] | None = None
 
     @property
     def rw_total(self) -> int:
@@ -61,7 +70,22 @@ class SharingSnapshot:
         """`later`, remembering which of this snapshot's containers have gone since."""
         still = {c.container_id for c in later.containers}
         gone = tuple(c for c in self.containers if c.container_id not in still)
-        return SharingSnapshot(stack=later.stack, usage=later.usage, containers=later.containers, removed=gone)
+        return SharingSnapshot(stack=later.stack, usage=later.usage, containers=later.containers, removed=gone,
+                               shared_diff_ids=later.shared_diff_ids)
+
+    def layers_shared_with_images(self) -> frozenset[str] | None:
+        """Diff ids of the layers other images hold too; None when the engine's figures cannot say.
+
+        The engine counts SHARED SIZE per layer chain (a layer and everything under it), so the
+        layers it counts are always a bottom run of the stack: the run whose sizes add up to it.
+        """
+        if self.shared_diff_ids is not None:
+            return frozenset(self.shared_diff_ids) & frozenset(self.stack.diff_ids)
+        layers = self.stack.layer_entries
+        count = shared_prefix([entry.size for entry in layers], self.usage.shared_size)
+        if count is None:
+            return None
+        return frozenset(entry.diff_id for entry in layers[:count] if entry.diff_id)
 
     def summary(self) -> str:
         name = self.stack.tags[0] if self.stack.tags else short_id(self.stack.image_id)
@@ -89,3 +113,30 @@ class SharingSnapshot:
         else:
             lines.append(f"on disk: the image only, {human_size(self.usage.size)}; no container, no R/W layer")
         return "\n".join(lines)
+
+
+def shared_prefix(layer_sizes: Sequence[int], shared_size: int, tolerance: float = SHARED_SIZE_TOLERANCE) -> int | None:
+    """How many bottom layers (sizes bottom first) make up `shared_size`; None if no run does.
+
+    A negative `shared_size` is the engine's "not computed" (-1). Among runs within the
+    tolerance, the one closest to `shared_size` wins, the shorter one on a tie (a 0 B layer
+    on top of the run is not claimed as shared).
+
+    >>> shared_prefix([100, 50, 7], 150)
+    2
+    >>> shared_prefix([100, 50, 7], 0)
+    0
+    >>> shared_prefix([100, 50, 7], 120) is None
+    True
+    """
+    if shared_size < 0:
+        return None
+    best: tuple[int, int] | None = None  # (distance, count)
+    total = 0
+    for count in range(len(layer_sizes) + 1):
+        if count:
+            total += max(layer_sizes[count - 1], 0)
+        distance = abs(total - shared_size)
+        if distance <= tolerance * max(shared_size, 1) and (best is None or distance < best[0]):
+            best = (distance, count)
+    return None if best is None else best[1]

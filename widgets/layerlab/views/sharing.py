@@ -1,81 +1,449 @@
-"""Containers sharing one image's layers, drawn with graphviz.
+"""Containers sharing one image's layers, drawn as the course's own SVG (no graphviz needed).
 
-The image's layers are drawn once, as one read-only stack; every container is a small
-writable block with an arrow to the top of that stack. Containers that were removed are drawn
-greyed out, with their R/W layer crossed out: it went away with them, while the shared layers
-stayed. A pure function from a `SharingSnapshot` to a `graphviz.Digraph` (which displays as
-SVG in a notebook; `dot` must be installed).
+The image's layers are drawn once, as one read-only stack on the left; every container is a
+small writable block on the right, with an arrow to the stack it reads. Layers that other
+images hold too (the image's SHARED SIZE in `docker system df -v`) are tinted like a base
+image. Containers that were removed are greyed out, with their R/W layer crossed out: it went
+away with them, while the shared layers stayed. Under the drawing, the figures
+`docker system df -v` shows for the same objects.
+
+`sharing_graph(snapshot)` returns a `SharingDrawing`: it displays as SVG in a notebook, on
+GitHub and in nbviewer, and as text in a terminal (and for nbval). The SVG is a pure function
+of the snapshot: the same bytes on every machine, with or without graphviz (no generated ids,
+fixed fonts and character widths, the snapshot's order). `renderer="graphviz"` draws with
+graphviz's `dot` instead, when both the Python package and the program are installed; when
+they are not, the drawing falls back to the built-in SVG and says so.
 """
 
 from __future__ import annotations
 
 import html
+import shutil
+from dataclasses import dataclass, field
 
-import graphviz
-
-from ..core.model import human_size, short_id, truncate
+from ..core.model import ContainerLayer, HistoryEntry, human_size, short_id, truncate
 from ..core.sharing import SharingSnapshot
-from .layerstack import is_bookkeeping
+from .layerstack import COLORS, _bracket, _text, _wrap, is_bookkeeping
+
+BUILTIN = "builtin"
+GRAPHVIZ = "graphviz"
+RENDERERS = (BUILTIN, GRAPHVIZ)
+
+WIDTH = 880
+LEFT = 150  # room for the brackets on the left of the stack
+STACK_RIGHT = 500
+RAIL_X = 510  # the amber rail every container reads the stack through
+BOX_LEFT = 570
+BOX_RIGHT = WIDTH - 12
+HEADER = 50
+CAPTION = 20  # the column headings above the stack and the containers
+LAYER_HEIGHT = 34
+METADATA_HEIGHT = 22
+BOX_HEIGHT = 38
+BOX_GAP = 8
+GAP = 3
+CHAR = 6.6  # width of one 11px monospace character
+SHARED_FILL, SHARED_STROKE = COLORS["base"]
+REMOVED_FILL, REMOVED_STROKE = "#f3f3f3", "#b5b5b5"
+READ_COLOR = COLORS["container"][1]
 
 
-def _cell(text: str, color: str = "#d6e6f5", font: str = "#1f1f1f", size: int = 11, border: int = 1, style: str = "") -> str:
-    extra = f' STYLE="{style}"' if style else ""
+def image_name(snapshot: SharingSnapshot) -> str:
+    stack = snapshot.stack
+    return stack.tags[0] if stack.tags else short_id(stack.image_id)
+
+
+def fit(text: str, chars: int) -> str:
+    """`text` in at most `chars` characters, cut in the middle: a name's end tells containers apart."""
+    if len(text) <= chars:
+        return text
+    if chars < 8:
+        return truncate(text, max(chars, 1))
+    tail = (chars - 1) * 3 // 5
+    return text[: chars - 1 - tail] + "…" + text[len(text) - tail:]
+
+
+def _rows(snapshot: SharingSnapshot, show_metadata: bool) -> list[HistoryEntry]:
+    """The stack's entries to draw, top first."""
+    return [
+        entry for entry in reversed(snapshot.stack.entries)
+        if entry.is_layer or (show_metadata and not is_bookkeeping(entry))
+    ]
+
+
+def _layer_tooltip(entry: HistoryEntry, readers: int, shared: bool | None) -> str:
+    if not entry.is_layer:
+        return f"{entry.created_by or entry.instruction}\nno filesystem layer: configuration only (0 B)"
+    lines = [
+        entry.created_by or entry.instruction,
+        f"layer {entry.layer_index + 1}, diff id {entry.diff_id}",
+        f"size {entry.size} bytes, stored once",
+        f"read by {readers} container{'s' if readers != 1 else ''} of this image",
+    ]
+    if shared:
+        lines.append("other images hold this layer too: it is part of the image's SHARED SIZE")
+    return "\n".join(lines)
+
+
+def _arrow(x: float, y: float, color: str) -> str:
+    """A small arrowhead pointing left, its tip at (x, y)."""
+    return f'<path d="M{x:.1f},{y:.1f} l7,-4 v8 z" fill="{color}"/>'
+
+
+def _edge(x1: float, y1: float, x2: float, y2: float, color: str, dotted: bool = False) -> str:
+    middle = (x1 + x2) / 2
+    dash = ' stroke-dasharray="2,3"' if dotted else ""
     return (
-        f'<TR><TD ALIGN="LEFT" BGCOLOR="{color}" BORDER="{border}"{extra}>'
-        f'<FONT FACE="monospace" POINT-SIZE="{size}" COLOR="{font}">{html.escape(text)}</FONT></TD></TR>'
+        f'<path d="M{x1:.1f},{y1:.1f} C{middle:.1f},{y1:.1f} {middle:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" '
+        f'fill="none" stroke="{color}" stroke-width="1.5"{dash}/>'
     )
 
 
-def sharing_graph(snapshot: SharingSnapshot, show_metadata: bool = False) -> graphviz.Digraph:
-    """Each container's R/W layer on top of the one, shared, read-only image stack."""
+def df_lines(snapshot: SharingSnapshot) -> list[str]:
+    """What `docker system df -v` counts for these objects, in three sentences."""
+    usage = snapshot.usage
+    count = len(snapshot.containers)
+    if usage.shared_size < 0:
+        shared = " (SHARED SIZE not computed by this engine)"
+    else:
+        shared = (f" = SHARED SIZE {human_size(usage.shared_size)} (layers other images hold too) "
+                  f"+ UNIQUE SIZE {human_size(usage.unique_size)}")
+    lines = [f"image: SIZE {human_size(usage.size)}{shared}; CONTAINERS {usage.containers}"]
+    if count:
+        lines.append(
+            f"containers: SIZE counts only each one's own R/W layer ({human_size(snapshot.rw_total)} for "
+            f"{count} container{'s' if count != 1 else ''}); the image's layers are not counted again"
+        )
+        lines.append(
+            f"on disk: the image once + {count} R/W layer{'s' if count != 1 else ''} = {human_size(snapshot.on_disk)}; "
+            f"a full copy per container would be {human_size(snapshot.if_copied)}"
+        )
+    else:
+        lines.append(f"containers: none left, so no R/W layer; on disk: the image only, {human_size(usage.size)}")
+    return lines
+
+
+def sharing_svg(snapshot: SharingSnapshot, show_metadata: bool = False, note: str = "") -> str:
+    """The built-in drawing: one read-only stack, each container's R/W layer reading it."""
     stack = snapshot.stack
-    name = stack.tags[0] if stack.tags else short_id(stack.image_id)
+    name = image_name(snapshot)
+    rows = _rows(snapshot, show_metadata)
+    shared_ids = snapshot.layers_shared_with_images()
+    readers = len(snapshot.containers)
+    stack_top = HEADER + CAPTION
+    stack_height = sum((LAYER_HEIGHT if e.is_layer else METADATA_HEIGHT) + GAP for e in rows) - GAP if rows else LAYER_HEIGHT
+    boxes: list[tuple[ContainerLayer, bool]] = [(c, False) for c in snapshot.containers] + [(c, True) for c in snapshot.removed]
+    boxes_height = len(boxes) * (BOX_HEIGHT + BOX_GAP) - BOX_GAP if boxes else BOX_HEIGHT
+    body_bottom = stack_top + max(stack_height, boxes_height)
+    lines = df_lines(snapshot)
+    if shared_ids is None and snapshot.usage.shared_size > 0:
+        lines.append("which layers other images hold cannot be told from these figures: none is tinted")
+    footer_top = body_bottom + 40
+    legend_top = footer_top + 16 + 15 * len(lines) + 6
+    caption_lines = _wrap(note + " Hover a block for its digest and size." if note else
+                          "Hover a block for its digest and size.", 130)
+    height = legend_top + 24 + 14 * len(caption_lines) + 6
+    layer_count = len(stack.diff_ids)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="layerlab-sharing" width="{WIDTH}" height="{height:.0f}" '
+        f'viewBox="0 0 {WIDTH} {height:.0f}" style="max-width:100%;height:auto" '
+        f'data-image-id="{html.escape(stack.image_id)}" data-layers="{layer_count}" '
+        f'data-containers="{readers}" data-removed="{len(snapshot.removed)}" data-renderer="{BUILTIN}">',
+        f"<title>{html.escape(name)}: {layer_count} image layers stored once, read by {readers} "
+        f"container{'s' if readers != 1 else ''}, each with its own R/W layer</title>",
+        '<rect width="100%" height="100%" fill="#ffffff"/>',
+        _text(16, 20, f"{readers} container{'s' if readers != 1 else ''} of {truncate(name, 70)}", size=14, mono=False, weight="bold"),
+        _text(16, 38, f"{layer_count} read-only image layers, stored once ({human_size(snapshot.usage.size)}); "
+              "each container writes only to its own thin R/W layer", size=11, mono=False, fill="#555"),
+        _text(LEFT, HEADER + 10, "image layers (top first)", size=11, mono=False, weight="bold", fill="#444"),
+        _text(BOX_LEFT, HEADER + 10, "containers, each with its own R/W layer", size=11, mono=False, weight="bold", fill="#444"),
+    ]
+    # The stack, drawn once.
+    y = float(stack_top)
+    shared_spans: list[tuple[float, float]] = []
+    width = STACK_RIGHT - LEFT
+    if not rows:
+        out.append(f'<rect x="{LEFT}" y="{y:.1f}" width="{width}" height="{LAYER_HEIGHT}" rx="3" fill="#ffffff" '
+                   f'stroke="#8a8a8a" stroke-dasharray="5,3"/>')
+        out.append(_text(LEFT + 8, y + 21, "no filesystem layer", size=11, fill="#555"))
+    for entry in rows:
+        shared = entry.is_layer and shared_ids is not None and entry.diff_id in shared_ids
+        row_height = LAYER_HEIGHT if entry.is_layer else METADATA_HEIGHT
+        if not entry.is_layer:
+            fill, stroke = COLORS["metadata"]
+        elif shared:
+            fill, stroke = SHARED_FILL, SHARED_STROKE
+        else:
+            fill, stroke = COLORS["layer"]
+        if shared:
+            shared_spans.append((y, y + row_height))
+        dashed = "" if entry.is_layer else ' stroke-dasharray="5,3"'
+        kind = "layer" if entry.is_layer else "metadata"
+        tooltip = _layer_tooltip(entry, readers, shared if shared_ids is not None else None)
+        out.append(
+            f'<g class="{kind}{" shared" if shared else ""}" data-index="{entry.index}" '
+            f'data-diff-id="{entry.diff_id or ""}" data-size="{entry.size}" '
+            f'data-shared-with-images="{"unknown" if shared_ids is None else str(bool(shared)).lower()}">'
+            f"<title>{html.escape(tooltip)}</title>"
+            f'<rect x="{LEFT}" y="{y:.1f}" width="{width}" height="{row_height}" rx="3" fill="{fill}" '
+            f'stroke="{stroke}" stroke-width="1.2"{dashed}/>'
+        )
+        right = human_size(entry.size) if entry.is_layer else "no layer, 0 B"
+        room = int((width - 24 - len(right) * CHAR) / CHAR)
+        color = "#1f1f1f" if entry.is_layer else "#555"
+        text_y = y + row_height / 2 + 4
+        out.append(_text(LEFT + 8, text_y, truncate(entry.instruction, max(room, 8)), size=11, fill=color))
+        out.append(_text(STACK_RIGHT - 8, text_y, right, size=11, anchor="end", fill=color, weight="bold" if entry.is_layer else "normal"))
+        out.append("</g>")
+        y += row_height + GAP
+    stack_bottom = stack_top + stack_height
+    out.append(_bracket(LEFT - 20 if shared_spans else LEFT - 8, stack_top, stack_bottom, "image layers", "read-only"))
+    if shared_spans:
+        top, bottom = shared_spans[0][0], shared_spans[-1][1]
+        out.append(_bracket(LEFT - 8, top, bottom, "", ""))
+        out.append(_text(LEFT - 14, bottom - 16, "other images", size=10, anchor="end", mono=False, fill=SHARED_STROKE, weight="bold"))
+        out.append(_text(LEFT - 14, bottom - 4, "hold these too", size=9, anchor="end", mono=False, fill=SHARED_STROKE))
+    # The rail the containers read through: every container reads every layer.
+    if readers:
+        out.append(f'<rect x="{RAIL_X - 2}" y="{stack_top:.1f}" width="4" height="{stack_height:.1f}" rx="2" fill="{READ_COLOR}"/>')
+        out.append(_text(RAIL_X + 2, stack_bottom + 16, f"every layer stored once, read by all {readers} container"
+                         f"{'s' if readers != 1 else ''}", size=10, anchor="end", mono=False, fill="#8a6d2f", style="italic"))
+    # The containers.
+    y = float(stack_top)
+    live_index = 0
+    for container, removed in boxes:
+        middle = y + BOX_HEIGHT / 2
+        name_text = fit(container.name, int((BOX_RIGHT - BOX_LEFT - 16) / CHAR))
+        if removed:
+            # A broken link: the container no longer reads anything.
+            out.append(f'<path d="M{BOX_LEFT},{middle:.1f} h-26" fill="none" stroke="{REMOVED_STROKE}" '
+                       f'stroke-width="1.5" stroke-dasharray="2,3"/>')
+            out.append(
+                f'<g class="container removed" data-container-id="{html.escape(container.container_id)}" '
+                f'data-size-rw="{container.size_rw}">'
+                f"<title>{html.escape(f'container {container.name} ({container.container_id}), removed')}\n"
+                f"its R/W layer ({container.size_rw} bytes) is gone with it; the image layers stayed</title>"
+                f'<rect x="{BOX_LEFT}" y="{y:.1f}" width="{BOX_RIGHT - BOX_LEFT}" height="{BOX_HEIGHT}" rx="3" '
+                f'fill="{REMOVED_FILL}" stroke="{REMOVED_STROKE}" stroke-width="1.2" stroke-dasharray="5,3"/>'
+                + _text(BOX_LEFT + 8, y + 15, name_text, size=11, fill="#999999").replace("<text ", '<text text-decoration="line-through" ', 1)
+                + _text(BOX_LEFT + 8, y + 30, f"removed: its R/W layer ({human_size(container.size_rw)}) is gone",
+                        size=10, mono=False, fill="#999999")
+                + "</g>"
+            )
+        else:
+            live_index += 1
+            target = stack_top + stack_height * live_index / (readers + 1)
+            out.append(_edge(BOX_LEFT, middle, RAIL_X + 9, target, READ_COLOR))
+            out.append(_arrow(RAIL_X + 3, target, READ_COLOR))
+            fill, stroke = COLORS["container"]
+            out.append(
+                f'<g class="container" data-container-id="{html.escape(container.container_id)}" '
+                f'data-size-rw="{container.size_rw}">'
+                f"<title>{html.escape(f'container {container.name} ({container.container_id})')}\n"
+                f"R/W layer: {container.size_rw} bytes written, removed with the container\n"
+                f"reads all {layer_count} image layers, which it does not own</title>"
+                f'<rect x="{BOX_LEFT}" y="{y:.1f}" width="{BOX_RIGHT - BOX_LEFT}" height="{BOX_HEIGHT}" rx="3" '
+                f'fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
+                + _text(BOX_LEFT + 8, y + 15, name_text, size=11, fill="#1f1f1f")
+                + _text(BOX_LEFT + 8, y + 30, f"R/W layer {human_size(container.size_rw)}", size=11, fill="#6b4a00", weight="bold")
+                + _text(BOX_RIGHT - 8, y + 30, container.short_id, size=10, anchor="end", fill="#8a6d2f")
+                + "</g>"
+            )
+        y += BOX_HEIGHT + BOX_GAP
+    if not boxes:
+        out.append(f'<rect x="{BOX_LEFT}" y="{stack_top:.1f}" width="{BOX_RIGHT - BOX_LEFT}" height="{BOX_HEIGHT}" rx="3" '
+                   f'fill="#ffffff" stroke="#c4c4c4" stroke-dasharray="5,3"/>')
+        out.append(_text(BOX_LEFT + 8, stack_top + 23, "no container: no R/W layer", size=11, mono=False, fill="#777"))
+    # What `docker system df -v` counts.
+    out.append(_text(16, footer_top, "docker system df -v counts them this way:", size=11, mono=False, weight="bold", fill="#444"))
+    for number, line in enumerate(lines):
+        out.append(_text(28, footer_top + 16 + 15 * number, line, size=11, mono=False, fill="#333"))
+    # Legend.
+    x = 16
+    legend = [(COLORS["layer"], "", "image layer")]
+    if show_metadata:
+        legend.append((COLORS["metadata"], ' stroke-dasharray="5,3"', "history entry, no layer (0 B)"))
+    if shared_spans:
+        legend.append(((SHARED_FILL, SHARED_STROKE), "", "layer other images hold too"))
+    legend.append((COLORS["container"], "", "container R/W layer"))
+    if snapshot.removed:
+        legend.append(((REMOVED_FILL, REMOVED_STROKE), ' stroke-dasharray="5,3"', "removed container"))
+    for (fill, stroke), dashed, label in legend:
+        out.append(f'<rect x="{x}" y="{legend_top:.1f}" width="18" height="12" rx="2" fill="{fill}" stroke="{stroke}"{dashed}/>')
+        out.append(_text(x + 24, legend_top + 10, label, size=10, mono=False, fill="#444"))
+        x += 24 + int(len(label) * 5.2) + 16
+    for number, line in enumerate(caption_lines):
+        out.append(_text(16, legend_top + 32 + 14 * number, line, size=10, mono=False, fill="#666", style="italic"))
+    out.append("</svg>")
+    return "".join(out)
+
+
+def sharing_text(snapshot: SharingSnapshot, show_metadata: bool = False, note: str = "") -> str:
+    """The same drawing as plain text (what nbval compares, and a terminal or screen reader shows)."""
+    shared_ids = snapshot.layers_shared_with_images()
+    readers = len(snapshot.containers)
+    lines = [
+        f"image {image_name(snapshot)}: {len(snapshot.stack.diff_ids)} read-only layers, stored once, "
+        f"read by {readers} container{'s' if readers != 1 else ''}"
+    ]
+    for entry in _rows(snapshot, show_metadata):
+        if not entry.is_layer:
+            tag, size = "[ -- ]  ", "no layer, 0 B"
+        elif shared_ids is not None and entry.diff_id in shared_ids:
+            tag, size = "[shared]", human_size(entry.size)
+        else:
+            tag, size = "[layer] ", human_size(entry.size)
+        lines.append(f"  {tag} {truncate(entry.instruction, 56):<56} {size:>13}")
+    for container in snapshot.containers:
+        lines.append(f"  [R/W]    container {container.name}: own R/W layer {human_size(container.size_rw)}")
+    for container in snapshot.removed:
+        lines.append(f"  [gone]   container {container.name}: removed, its R/W layer ({human_size(container.size_rw)}) is gone")
+    lines.append("docker system df -v:")
+    lines.extend(f"  {line}" for line in df_lines(snapshot))
+    if note:
+        lines.append(note)
+    return "\n".join(lines)
+
+
+def graphviz_missing() -> str | None:
+    """Why graphviz cannot draw here, or None when it can (the package and `dot` are both present)."""
+    try:
+        import graphviz  # noqa: F401
+    except ImportError:
+        return "the Python graphviz package is not installed"
+    if shutil.which("dot") is None:
+        return "graphviz's `dot` program is not installed"
+    return None
+
+
+def sharing_digraph(snapshot: SharingSnapshot, show_metadata: bool = False):
+    """The same picture as a `graphviz.Digraph` (needs the graphviz package; rendering needs `dot`)."""
+    import graphviz
+
+    def cell(text: str, color: str = "#d6e6f5", font: str = "#1f1f1f", size: int = 11, style: str = "") -> str:
+        extra = f' STYLE="{style}"' if style else ""
+        return (
+            f'<TR><TD ALIGN="LEFT" BGCOLOR="{color}" BORDER="1"{extra}>'
+            f'<FONT FACE="monospace" POINT-SIZE="{size}" COLOR="{font}">{html.escape(text)}</FONT></TD></TR>'
+        )
+
+    stack = snapshot.stack
+    name = image_name(snapshot)
+    shared_ids = snapshot.layers_shared_with_images() or frozenset()
     graph = graphviz.Digraph("sharing", graph_attr={"rankdir": "BT", "nodesep": "0.25", "ranksep": "0.5", "bgcolor": "white"})
     graph.attr("node", shape="plaintext", fontname="sans-serif")
     rows = []
-    for entry in reversed(stack.entries):
+    for entry in _rows(snapshot, show_metadata):
         if entry.is_layer:
-            rows.append(_cell(f"{truncate(entry.instruction, 40):<40} {human_size(entry.size):>9}"))
-        elif show_metadata and not is_bookkeeping(entry):
-            rows.append(_cell(f"{truncate(entry.instruction, 40):<40} {'0 B':>9}", color="#ffffff", font="#777", style="dashed"))
+            color = SHARED_FILL if entry.diff_id in shared_ids else COLORS["layer"][0]
+            rows.append(cell(f"{truncate(entry.instruction, 40):<40} {human_size(entry.size):>9}", color=color))
+        else:
+            rows.append(cell(f"{truncate(entry.instruction, 40):<40} {'0 B':>9}", color="#ffffff", font="#777777", style="dashed"))
     usage = snapshot.usage
     header = (
         f'<TR><TD BGCOLOR="#3b6ea5"><FONT COLOR="white" POINT-SIZE="12"><B>{html.escape(truncate(name, 48))}</B></FONT><BR/>'
         f'<FONT COLOR="white" POINT-SIZE="10">{len(stack.diff_ids)} read-only layers, stored once: '
         f'{html.escape(human_size(usage.size))}</FONT></TD></TR>'
     )
-    graph.node(
-        "image",
-        label=f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">{header}{"".join(rows)}</TABLE>>',
-        tooltip=f"{name} {stack.image_id}",
-    )
+    graph.node("image", label=f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">{header}{"".join(rows)}</TABLE>>',
+               tooltip=f"{name} {stack.image_id}")
     for container in snapshot.containers:
         node = f"c_{container.short_id}"
-        graph.node(
-            node,
-            label=(
-                '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">'
-                f'<TR><TD BGCOLOR="#fdf1d8"><FONT POINT-SIZE="10"><B>{html.escape(truncate(container.name, 64))}</B>'
-                f'<BR/>R/W layer: {html.escape(human_size(container.size_rw))}</FONT></TD></TR></TABLE>>'
-            ),
-            tooltip=f"container {container.container_id}",
-        )
-        graph.edge("image", node, dir="back", arrowtail="normal", color="#c08a1e")  # the container reads the image
+        graph.node(node, label=(
+            '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">'
+            f'<TR><TD BGCOLOR="#fdf1d8"><FONT POINT-SIZE="10"><B>{html.escape(truncate(container.name, 64))}</B>'
+            f'<BR/>R/W layer: {html.escape(human_size(container.size_rw))}</FONT></TD></TR></TABLE>>'
+        ), tooltip=f"container {container.container_id}")
+        graph.edge("image", node, dir="back", arrowtail="normal", color=READ_COLOR)  # the container reads the image
     for container in snapshot.removed:
         node = f"gone_{container.short_id}"
-        graph.node(
-            node,
-            label=(
-                '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">'
-                f'<TR><TD BGCOLOR="#f3f3f3" STYLE="dashed"><FONT POINT-SIZE="10" COLOR="#999999"><S>{html.escape(truncate(container.name, 64))}</S>'
-                f'<BR/>removed: its R/W layer ({html.escape(human_size(container.size_rw))}) is gone</FONT></TD></TR></TABLE>>'
-            ),
-            tooltip="removed container",
-        )
+        graph.node(node, label=(
+            '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">'
+            f'<TR><TD BGCOLOR="#f3f3f3" STYLE="dashed"><FONT POINT-SIZE="10" COLOR="#999999"><S>{html.escape(truncate(container.name, 64))}</S>'
+            f'<BR/>removed: its R/W layer ({html.escape(human_size(container.size_rw))}) is gone</FONT></TD></TR></TABLE>>'
+        ), tooltip="removed container")
         graph.edge("image", node, style="dotted", color="#bbbbbb", arrowhead="none")
-    note = (
-        f"docker system df -v: SIZE {human_size(usage.size)}, SHARED SIZE {human_size(max(usage.shared_size, 0))}, "
-        f"UNIQUE SIZE {human_size(usage.unique_size)}, CONTAINERS {usage.containers}"
-    )
-    graph.attr(label=note, labelloc="b", fontsize="10", fontname="sans-serif", fontcolor="#555555")
+    graph.attr(label="docker system df -v:\\l" + "".join(f"{line}\\l" for line in df_lines(snapshot)), labelloc="b", fontsize="10",
+               fontname="sans-serif", fontcolor="#555555")
     return graph
+
+
+@dataclass
+class SharingDrawing:
+    """The sharing picture, displayable anywhere: SVG in notebooks, GitHub and nbviewer, text elsewhere.
+
+        sharing_graph(snapshot)                       # the built-in SVG, the same everywhere
+        sharing_graph(snapshot, renderer="graphviz")  # graphviz's layout, if `dot` is installed
+
+    `renderer` is the renderer that drew it; `note` says which, and why when graphviz was asked
+    for but could not draw.
+    """
+
+    snapshot: SharingSnapshot
+    show_metadata: bool = False
+    requested: str = BUILTIN
+    renderer: str = field(init=False, default=BUILTIN)
+    note: str = field(init=False, default="")
+    _svg: str = field(init=False, default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if self.requested not in RENDERERS:
+            raise ValueError(f"renderer must be one of {', '.join(RENDERERS)}, not {self.requested!r}")
+        if self.requested == GRAPHVIZ:
+            reason = graphviz_missing()
+            if reason is None:
+                try:
+                    self._svg = sharing_digraph(self.snapshot, self.show_metadata).pipe(format="svg").decode("utf-8")
+                    self.renderer = GRAPHVIZ
+                    self.note = "Drawn by graphviz (dot)."
+                    return
+                except Exception as error:  # dot crashed or vanished: the built-in drawing still works
+                    reason = f"graphviz failed ({type(error).__name__})"
+            self.note = f"Drawn by layerlab's built-in SVG: graphviz was asked for, but {reason}."
+        else:
+            self.note = "Drawn by layerlab's built-in SVG (no graphviz needed)."
+        self._svg = sharing_svg(self.snapshot, self.show_metadata, self.note)
+
+    def svg(self) -> str:
+        return self._svg
+
+    def text(self) -> str:
+        return sharing_text(self.snapshot, self.show_metadata, self.note)
+
+    def pipe(self, format: str = "svg") -> bytes:
+        """The SVG as bytes, like `graphviz.Digraph.pipe(format="svg")` (the only format offered)."""
+        if format != "svg":
+            raise ValueError("only format='svg' is available")
+        return self._svg.encode("utf-8")
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"image/svg+xml": self.svg(), "text/plain": self.text()}
+
+    def save(self, path) -> None:
+        from pathlib import Path
+
+        Path(path).write_text(self.svg(), encoding="utf-8")
+
+
+def sharing_graph(snapshot: SharingSnapshot, show_metadata: bool = False, renderer: str = BUILTIN) -> SharingDrawing:
+    """Each container's R/W layer reading the one, shared, read-only image stack."""
+    return SharingDrawing(snapshot, show_metadata, renderer)
+
+
+def drawn_sharing(svg: str) -> dict[str, list[dict[str, str]]]:
+    """Read back what a built-in drawing shows: for tests and for checking a saved drawing."""
+    import xml.etree.ElementTree as ElementTree
+
+    root = ElementTree.fromstring(svg)
+    found: dict[str, list[dict[str, str]]] = {"layers": [], "containers": [], "removed": []}
+    for group in root.iter("{http://www.w3.org/2000/svg}g"):
+        classes = (group.get("class") or "").split()
+        texts = ["".join(t.itertext()) for t in group.iter("{http://www.w3.org/2000/svg}text")]
+        if "layer" in classes or "metadata" in classes:
+            found["layers"].append({"diff_id": group.get("data-diff-id", ""), "size": group.get("data-size", ""),
+                                    "shared": group.get("data-shared-with-images", ""), "text": " | ".join(texts)})
+        elif "container" in classes:
+            key = "removed" if "removed" in classes else "containers"
+            found[key].append({"container_id": group.get("data-container-id", ""),
+                               "size_rw": group.get("data-size-rw", ""), "text": " | ".join(texts)})
+    return found
