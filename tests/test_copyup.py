@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -424,7 +429,22 @@ def test_monitor_widget_updates_from_the_watcher_without_a_browser():
     assert not _threads()
 
 
-def test_follow_returns_quietly_on_keyboard_interrupt(capsys):
+@pytest.fixture
+def ctrl_c():
+    """Ctrl-C raises KeyboardInterrupt in this test, whatever SIGINT disposition the suite inherited.
+
+    A suite started by `nohup` or a shell's `&` inherits SIGINT ignored, and then
+    `_thread.interrupt_main()` does nothing: a test that waits for it would wait forever.
+    The test installs the handler it needs and puts the old one back.
+    """
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def test_follow_returns_quietly_on_keyboard_interrupt(capsys, ctrl_c):
     import _thread
 
     from layerlab.views.copyup import CopyUpMonitor
@@ -439,6 +459,36 @@ def test_follow_returns_quietly_on_keyboard_interrupt(capsys):
     monitor.follow()
     assert "stopped watching box" in capsys.readouterr().out
     assert not monitor.running and not _threads(), [(t, t is monitor.watcher._thread) for t in threading.enumerate()]
+
+
+IGNORING_SIGINT = """\
+import signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `nohup` or a shell's `&` start the suite
+import pytest
+code = pytest.main(sys.argv[1:])
+print("SIGINT after the run:", "ignored" if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else "changed")
+sys.exit(code)
+"""
+
+
+def test_a_suite_started_with_sigint_ignored_still_ends():
+    """The Ctrl-C test, run by a pytest whose SIGINT is ignored: it must pass and end."""
+    here = Path(__file__).resolve()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", IGNORING_SIGINT, "-q", "-p", "no:cacheprovider", "-o", "timeout=60",
+             f"{here}::test_follow_returns_quietly_on_keyboard_interrupt"],
+            cwd=here.parent.parent, env=env, capture_output=True, text=True, timeout=120,
+        )
+    except subprocess.TimeoutExpired as expired:
+        pytest.fail(f"the suite did not end within 120 s with SIGINT ignored:\n{expired.stdout}\n{expired.stderr}")
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "1 passed" in out, out
+    assert "SIGINT after the run: ignored" in out, out  # the test put the inherited disposition back
+    assert time.monotonic() - started < 60, out
 
 
 def test_the_size_line_is_drawn_on_to_the_last_poll_and_says_what_it_shows():
