@@ -206,7 +206,7 @@ def sharing_svg(snapshot: SharingSnapshot, show_metadata: bool = False, note: st
     # The rail the containers read through: every container reads every layer.
     if readers:
         out.append(f'<rect x="{RAIL_X - 2}" y="{stack_top:.1f}" width="4" height="{stack_height:.1f}" rx="2" fill="{READ_COLOR}"/>')
-        out.append(_text(RAIL_X + 2, stack_bottom + 16, f"every layer stored once, read by all {readers} container"
+        out.append(_text(RAIL_X + 2, stack_bottom + 16, f"every layer stored once, read by {readers} container"
                          f"{'s' if readers != 1 else ''}", size=10, anchor="end", mono=False, fill="#8a6d2f", style="italic"))
     # The containers.
     y = float(stack_top)
@@ -260,7 +260,7 @@ def sharing_svg(snapshot: SharingSnapshot, show_metadata: bool = False, note: st
         out.append(_text(28, footer_top + 16 + 15 * number, line, size=11, mono=False, fill="#333"))
     # Legend.
     x = 16
-    legend = [(COLORS["layer"], "", "image layer")]
+    legend = [(COLORS["layer"], "", "image layer")] if any(e.is_layer for e in rows) and len(shared_spans) < layer_count else []
     if show_metadata:
         legend.append((COLORS["metadata"], ' stroke-dasharray="5,3"', "history entry, no layer (0 B)"))
     if shared_spans:
