@@ -143,7 +143,18 @@ def test_a_container_that_stops_stops_the_watcher(lesson, image):
     assert not copyup_threads()
 
 
-def test_interrupting_the_cell_stops_the_watcher_and_leaves_no_container(lesson, image, capsys):
+@pytest.fixture
+def ctrl_c():
+    """Ctrl-C raises KeyboardInterrupt in this test, whatever SIGINT disposition the suite inherited
+    (under `nohup` or a shell's `&` it is ignored, and `_thread.interrupt_main()` does nothing)."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def test_interrupting_the_cell_stops_the_watcher_and_leaves_no_container(lesson, image, capsys, ctrl_c):
     from layerlab.views.copyup import CopyUpMonitor
 
     timer = threading.Timer(1.5, _thread.interrupt_main)
@@ -157,7 +168,7 @@ def test_interrupting_the_cell_stops_the_watcher_and_leaves_no_container(lesson,
     assert box.name not in [n.lstrip("/") for n in our_containers(lesson)]
 
 
-def test_interrupting_a_plain_loop_then_leaving_the_block_stops_the_watcher(lesson, image):
+def test_interrupting_a_plain_loop_then_leaving_the_block_stops_the_watcher(lesson, image, ctrl_c):
     from layerlab.views.copyup import CopyUpMonitor
 
     timer = threading.Timer(1.0, _thread.interrupt_main)
@@ -190,12 +201,39 @@ def test_bad_containers_get_a_short_error(lesson, image):
     assert not copyup_threads()
 
 
+# `python -m layerlab watch`, with Ctrl-C (SIGINT) handled as in a terminal: a suite started by
+# `nohup` or a shell's `&` passes SIGINT on ignored, and then the CLI would never see our Ctrl-C.
+WATCH_WITH_CTRL_C = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "runpy.run_module('layerlab', run_name='__main__', alter_sys=True)"
+)
+
+
 def _watch(*args):
     env = dict(os.environ)
     return subprocess.Popen(
-        [sys.executable, "-m", "layerlab", "watch", *args], cwd=ROOT, env=env,
+        [sys.executable, "-c", WATCH_WITH_CTRL_C, "watch", *args], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+
+
+def _wait_until_watching(process, timeout=60.0) -> str:
+    """The CLI's stderr up to its "watching ..." line (it says so before its first poll)."""
+    seen: list[str] = []
+    done = threading.Event()
+
+    def reader():
+        for line in process.stderr:
+            seen.append(line)
+            if "watching" in line:
+                done.set()
+                return
+        done.set()
+
+    threading.Thread(target=reader, daemon=True).start()
+    assert done.wait(timeout), f"the CLI did not start watching within {timeout:.0f} s: {seen}"
+    assert any("watching" in line for line in seen), f"the CLI ended before watching: {seen}"
+    return "".join(seen)
 
 
 def _read_until(process, predicate, timeout=30.0) -> list[str]:
@@ -206,24 +244,23 @@ def _read_until(process, predicate, timeout=30.0) -> list[str]:
         for line in process.stdout:
             lines.append(line)
             if predicate(lines):
-                done.set()
-                return
+                break
+        done.set()  # seen, or the CLI ended: either way, no reason to wait longer
 
     threading.Thread(target=reader, daemon=True).start()
     done.wait(timeout)
-    return lines
+    return list(lines)
 
 
 def test_cli_json_lines_until_ctrl_c(lesson, image):
     with lesson.container("cli", image, ["sleep", "300"]) as box:
         process = _watch(box.name, "--json")
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and "watching" not in (process.stderr.readline() or "watching"):
-                pass
-            time.sleep(1.0)  # let it index the image and take its first diff
+            _wait_until_watching(process)
+            # Changes made before its first diff are reported too (that diff is against the image).
             box.exec_run(["sh", "-c", "echo -n x >> /data/big.bin; rm /data/keep.txt"])
-            lines = _read_until(process, lambda ls: sum('"path": "/data/' in line for line in ls) >= 3)
+            wanted = ('"path": "/data/big.bin"', '"path": "/data/keep.txt"')
+            lines = _read_until(process, lambda ls: all(any(w in line for line in ls) for w in wanted), timeout=60)
             process.send_signal(signal.SIGINT)
             out, err = process.communicate(timeout=20)
         finally:
@@ -243,9 +280,9 @@ def test_cli_ends_when_the_container_goes_and_explains_bad_names(lesson, image):
     box = lesson.run("cli-gone", image, ["sleep", "300"])
     process = _watch(box.name)
     try:
-        time.sleep(1.5)
+        _wait_until_watching(process)
         box.exec_run(["sh", "-c", "echo hello > /data/hello.txt"])
-        lines = _read_until(process, lambda ls: any("/data/hello.txt" in line for line in ls))
+        lines = _read_until(process, lambda ls: any("/data/hello.txt" in line for line in ls), timeout=60)
         box.remove(force=True)
         out, err = process.communicate(timeout=30)
     finally:
