@@ -103,3 +103,145 @@ def test_without_engine_or_recording_the_message_is_clear(tmp_path):
         connect({"DOCKER_HOST": f"unix://{tmp_path}/none.sock", "LAYERLAB_RECORDINGS": str(tmp_path)}, lesson="nothing")
     with pytest.raises(EngineError, match="no recording of lesson nothing"):
         connect({"LAYERLAB_SOURCE": "replay", "LAYERLAB_RECORDINGS": str(tmp_path)}, lesson="nothing")
+
+
+def test_replay_speed_reads_pace_factors_and_refuses_nonsense():
+    from layerlab.core.errors import LayerlabError
+    from layerlab.engine.sources import replay_speed
+
+    assert replay_speed({}) == 1.0
+    assert replay_speed({"LAYERLAB_REPLAY_SPEED": "50"}) == 50.0
+    assert replay_speed({"LAYERLAB_REPLAY_SPEED": "instant"}) == 0.0
+    assert replay_speed({"LAYERLAB_REPLAY_SPEED": "0"}) == 0.0
+    for bad in ("fast", "-2"):
+        with pytest.raises(LayerlabError, match="not a replay speed"):
+            replay_speed({"LAYERLAB_REPLAY_SPEED": bad})
+
+
+def test_notes_are_kept_while_recording_and_given_back_in_order_in_replay(tmp_path):
+    from layerlab.replay.notes import LiveNotes, RecordingNotes, ReplayNotes
+
+    assert LiveNotes().value("stop-seconds", 1.5) == 1.5
+    recording = Recording(header={"lesson": "x"})
+    kept = RecordingNotes(recording)
+    assert kept.replayed("stop-seconds") is None  # live: nothing to give back
+    assert kept.value("stop-seconds", 0.1) == 0.1
+    assert kept.value("stop-seconds", 2.2) == 2.2
+    kept.keep("stream-run", {"lines": 3, "stopped": False, "seconds": 2.0})
+    path = tmp_path / "x.json.gz"
+    recording.save(path)
+    replay = ReplayNotes(Recording.load(path))
+    # whatever the replay measures, the recorded values come back, per name, in order
+    assert replay.value("stop-seconds", 9.9) == 0.1
+    assert replay.value("stop-seconds", 9.9) == 2.2
+    assert replay.replayed("stream-run") == {"lines": 3, "stopped": False, "seconds": 2.0}
+    assert replay.value("stop-seconds", 9.9) == 9.9  # nothing recorded any more: the measured value
+
+
+def test_replay_server_pace_follows_the_speed():
+    from layerlab.replay.store import Exchange
+    from layerlab.replay.wire import ReplayServer
+
+    import socket
+
+    recording = Recording(header={})
+    head = recording.add_blob(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
+    part = recording.add_blob(b"2\r\nok\r\n")
+    end = recording.add_blob(b"0\r\n\r\n")
+    recording.exchanges.append(Exchange(key="GET /slow", template="GET /slow", method="GET", target="/slow",
+                                        status=200, chunks=[(0.0, head), (0.6, part), (1.2, end)]))
+
+    def fetch(speed: float) -> float:
+        recording_copy = Recording(header={}, exchanges=list(recording.exchanges), blobs=dict(recording.blobs))
+        server = ReplayServer(recording_copy, speed=speed)
+        try:
+            client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            client.settimeout(10)
+            client.connect(str(server.socket_path))
+            started = time.monotonic()
+            client.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = b""
+            while not data.endswith(b"0\r\n\r\n"):
+                data += client.recv(4096)
+            client.close()
+            return time.monotonic() - started
+        finally:
+            server.stop()
+
+    assert fetch(1.0) >= 1.1  # the recorded pace
+    assert fetch(0.0) < 0.5  # instant (generous: a loaded machine)
+
+
+def test_replayed_setup_speaks_of_the_recorded_engine_not_this_machine():
+    """With no engine, lesson 00 must not claim one: its findings and table name the recording."""
+    from layerlab.engine import connect
+    from layerlab.views.setup import environment_findings, environment_html
+
+    replayed = connect({"LAYERLAB_SOURCE": "replay", "LAYERLAB_REPLAY_SPEED": "instant"}, lesson="00-setup")
+    try:
+        findings = dict(environment_findings(replayed))
+        assert "runs live" not in findings["engine"]
+        assert "replays a recording" in findings["engine"] and replayed.recording.header["recorded_at"] in findings["engine"]
+        table = environment_html(replayed)
+        assert "Your engine" not in table and "The recorded engine" in table
+        assert replayed.facts.host not in table  # the recording machine's socket means nothing here
+        live_table = environment_html(replayed.facts)  # bare facts are a live engine's
+        assert "Your engine" in live_table
+    finally:
+        replayed.close()
+
+
+def test_provenance_cell_is_first_and_renewed_not_repeated():
+    import nbformat
+
+    from layerlab.cli_record import PROVENANCE_TAG, stamp_provenance
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import layerlab")])
+    header = {"recorded_at": "2026-12-02", "facts": {"engine_version": "26.1.5", "flavour": "docker-26",
+                                                       "storage_driver": "overlay2", "buildkit": True}}
+    stamp_provenance(notebook, header)
+    stamp_provenance(notebook, dict(header, recorded_at="2026-12-03"))
+    assert len(notebook.cells) == 2 and notebook.cells[1].source == "import layerlab"
+    first = notebook.cells[0]
+    assert first.cell_type == "markdown" and PROVENANCE_TAG in first.metadata["tags"]
+    assert "Docker 26.1.5" in first.source and "2026-12-03" in first.source and "2026-12-02" not in first.source
+
+
+@pytest.mark.engine
+@pytest.mark.timeout(240)
+def test_time_limits_and_stop_times_replay_the_same_at_any_speed(engine, test_learner, tmp_path):
+    """A run that ends by itself, one the course stops at its limit, and a timed stop: the
+    replay tells the same story at the recorded pace, fifty times faster, and at once."""
+    from layerlab.engine import connect
+    from layerlab.engine.commands import measure_stop, stream_run
+    from layerlab.engine.prepare import base_for
+    from layerlab.lesson import Lesson
+
+    def story(source_engine):
+        lesson = Lesson("replay-clock", engine=source_engine, quiet=True)
+        ping = base_for(source_engine, "ping")
+        ends = stream_run(lesson, "ends", ping.reference, ["ping", "-c", "3", "127.0.0.1"], limit=20, on_line=None)
+        endless = stream_run(lesson, "endless", ping.reference, ["ping", "127.0.0.1"], limit=2.5, on_line=None)
+        stop = measure_stop(lesson, "stopper", ping.reference, "exec form", ["ping", "127.0.0.1"])
+        return ends, endless, stop
+
+    environ = dict(engine.environ, LAYERLAB_RECORD=str(tmp_path), LAYERLAB_SOURCE="live")
+    live = connect(environ, lesson="replay-clock")
+    try:
+        ends, endless, stop = story(live)
+    finally:
+        live.close()
+    assert not ends.stopped_at_limit and ends.exit_code == 0
+    assert endless.stopped_at_limit and stop.seconds > 0
+    for speed in ("1", "50", "instant"):
+        hidden = {"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock", "LAYERLAB_RECORDINGS": str(tmp_path),
+                  "LAYERLAB_LEARNER": test_learner, "LAYERLAB_REPLAY_SPEED": speed}
+        replayed = connect(hidden, lesson="replay-clock")
+        try:
+            again = story(replayed)
+        finally:
+            replayed.close()
+        for before, after in zip((ends, endless), again[:2]):
+            assert after.summary() == before.summary(), f"speed {speed}"
+            assert after.lines == before.lines and after.seconds == round(before.seconds, 3)
+        assert again[2].summary() == stop.summary() and again[2].seconds == stop.seconds, f"speed {speed}"

@@ -2,7 +2,7 @@
 
 `run_docker(engine, args, on_line)` streams the command's output lines as they come. Live,
 it runs `docker ARGS` against the engine's real address; while recording it also keeps each
-line with its time; in replay it plays the recorded lines back at their pace, so a BuildKit
+line with its time; in replay it plays the recorded lines back at the replay's pace, so a BuildKit
 build looks the same with no engine.
 """
 
@@ -87,9 +87,10 @@ def _replay(engine, key: str, on_line) -> CliResult:
     for index, run in enumerate(recording.cli_runs):
         if index not in used and run.key == key:
             used.add(index)
+            speed = getattr(engine._wire, "speed", 0.0)
             started = time.monotonic()
             for moment, line in run.lines:
-                delay = started + moment - time.monotonic()
+                delay = 0.0 if speed <= 0 else started + moment / speed - time.monotonic()
                 if delay > 0:
                     time.sleep(min(delay, 3.0))
                 if on_line:

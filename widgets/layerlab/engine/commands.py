@@ -259,6 +259,12 @@ def stream_run(
     """
     words = ["docker", "run"] + (["--entrypoint", entrypoint_override] if entrypoint_override is not None else [])
     outcome = RunOutcome(name=name, command_line=label or shlex.join(words + [image] + list(run_args or ())))
+    notes = lesson.engine.notes
+    # In replay, the recorded run says how many lines came before the limit and whether it
+    # was reached; the replay's own clock (any speed) decides nothing.
+    plan = notes.replayed("stream-run")
+    if plan is not None:
+        limit, max_lines = float("inf"), (plan["lines"] if plan["stopped"] else None)
     started = time.monotonic()
     container = _start(lesson, name, image, run_args, entrypoint_override)
     chunks: "queue.Queue[bytes | BaseException | None]" = queue.Queue()
@@ -283,7 +289,9 @@ def stream_run(
     try:
         threading.Thread(target=pump, name=f"layerlab-logs-{name}", daemon=True).start()
         deadline = started + limit
-        while True:
+        if max_lines == 0:  # a replayed run that was stopped before its first line
+            outcome.stopped_at_limit = True
+        while not outcome.stopped_at_limit:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 outcome.stopped_at_limit = True
@@ -314,6 +322,11 @@ def stream_run(
     finally:
         outcome.seconds = time.monotonic() - started
         outcome.removed = _remove(container)
+    if plan is None:
+        notes.keep("stream-run", {"lines": len(outcome.lines), "stopped": outcome.stopped_at_limit,
+                                  "seconds": round(outcome.seconds, 3)})
+    else:
+        outcome.seconds = plan["seconds"]
     return outcome
 
 
@@ -361,7 +374,7 @@ def observe(
     except RunFailed as error:
         return Observation(argv=None, error=error.what.replace("The engine would not run it: ", ""))
     try:
-        if settle:
+        if settle and not lesson.engine.notes.replaying:
             time.sleep(settle)
         argv = read_pid1(container)
         container.reload()
@@ -397,7 +410,7 @@ def measure_stop(
         stop_signal = (container.attrs.get("Config") or {}).get("StopSignal") or "SIGTERM"
         started = time.monotonic()
         container.stop(timeout=_api_seconds(timeout))
-        seconds = time.monotonic() - started
+        seconds = lesson.engine.notes.value("stop-seconds", round(time.monotonic() - started, 3))
         container.reload()
         exit_code = container.attrs.get("State", {}).get("ExitCode")
         tail = tuple(container.logs().decode("utf-8", errors="replace").splitlines()[-3:])

@@ -21,6 +21,7 @@ from ..core.errors import BuildFailed, LayerlabError
 from ..core.engineinfo import EngineFacts
 from ..core.model import ContainerLayer, FileChange, ChangeKind, HistoryRecord, ImageStack, build_stack
 from ..core.naming import Namespace
+from ..replay.notes import LiveNotes
 
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 
@@ -50,6 +51,8 @@ class Engine:
         #: Set when recording (live) or replaying (not live): see layerlab.engine.sources.
         self.recording = None
         self._wire = None
+        #: Values that depend on the clock: measured live, kept when recording, given back in replay.
+        self.notes = LiveNotes()
         self.source_note = f"Live: Docker {facts.engine_version} ({facts.flavour})."
 
     def flush_recording(self) -> None:

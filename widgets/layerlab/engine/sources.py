@@ -22,12 +22,30 @@ from ..core.engineinfo import EngineFacts, StorageKind
 from ..core.errors import EngineError, LayerlabError
 from ..core.naming import LEARNER_ENV, learner_id
 from ..replay import Recording, RecordingProxy, ReplayServer, recording_path
+from ..replay.notes import RecordingNotes, ReplayNotes
 from .connection import CONNECT_TIMEOUT, WORK_TIMEOUT, connect_live, without_proxy_lookups
 
 SOURCE_ENV = "LAYERLAB_SOURCE"
 RECORD_ENV = "LAYERLAB_RECORD"
 RECORDINGS_ENV = "LAYERLAB_RECORDINGS"  # another folder of recordings (tests use it)
-SPEED_ENV = "LAYERLAB_REPLAY_SPEED"
+SPEED_ENV = "LAYERLAB_REPLAY_SPEED"  # 1 (default): the recorded pace; 50: fifty times faster; instant
+
+
+def replay_speed(environ: Mapping[str, str]) -> float:
+    """How many times faster than recorded a replay answers; 0 means at once (no waiting)."""
+    text = (environ.get(SPEED_ENV) or "1").strip().lower()
+    if text in ("instant", "0", "max"):
+        return 0.0
+    try:
+        speed = float(text.rstrip("x"))
+    except ValueError:
+        speed = -1.0
+    if speed <= 0:
+        raise LayerlabError(
+            f"{SPEED_ENV}={text} is not a replay speed.",
+            "Use 1 for the recorded pace, a larger number to go faster (50 is fifty times faster), or instant.",
+        )
+    return speed
 
 
 def connect(environ: Mapping[str, str] | None = None, lesson: str | None = None, timeout: float = CONNECT_TIMEOUT):
@@ -86,6 +104,10 @@ def start_recording(engine, path: Path, lesson: str) -> None:
     engine.recording = recording
     engine.recording_path = path
     engine._wire = proxy
+    engine.notes = RecordingNotes(recording)
+    engine.source_note = (
+        f"Live: Docker {engine.facts.engine_version} ({engine.facts.flavour}), recorded for replay."
+    )
 
     def save() -> None:
         proxy.wait_idle()
@@ -105,7 +127,7 @@ def connect_replay(lesson: str | None, environ: Mapping[str, str], reason: str):
             "Start a Docker engine (see the README), or record the lesson with `python -m layerlab record`.",
         )
     recording = Recording.load(path)
-    speed = float(environ.get(SPEED_ENV, "1") or 1)
+    speed = replay_speed(environ)
     server = ReplayServer(recording, speed=speed)
     header = recording.header
     facts = facts_from_dict(header["facts"])
@@ -117,6 +139,7 @@ def connect_replay(lesson: str | None, environ: Mapping[str, str], reason: str):
     engine.live = False
     engine.recording = recording
     engine._wire = server
+    engine.notes = ReplayNotes(recording)
     engine.source_note = (
         f"Replay: recorded on Docker {facts.engine_version} ({facts.flavour}) on {header['recorded_at']}; "
         f"no live engine ({reason.rstrip('.')}). Connect an engine to run it live."

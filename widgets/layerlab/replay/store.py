@@ -4,8 +4,9 @@ A recording is one gzip-compressed JSON file per lesson, kept in the package
 (`layerlab/recordings/<lesson>.json.gz`). It holds a header (the engine's facts, the date,
 the learner id and a fingerprint of the lesson's inputs), every HTTP exchange in order
 (the request's key and the response's raw bytes with their arrival times), and the output
-of the few docker CLI commands a lesson runs (BuildKit builds). Bodies are stored once,
-by content hash.
+of the few docker CLI commands a lesson runs (BuildKit builds), and the notes: values that
+depend on the clock (how long a stop took, whether a time limit was reached), in the order
+they were measured (see `notes.py`). Bodies are stored once, by content hash.
 
 `docker save` answers are stored reduced: every layer keeps its file headers (names, kinds,
 modes, sizes as a PAX field) but not the files' contents, so a 100 MB base image costs a
@@ -53,6 +54,7 @@ class Recording:
     header: dict
     exchanges: list[Exchange] = field(default_factory=list)
     cli_runs: list[CliRun] = field(default_factory=list)
+    notes: list[list] = field(default_factory=list)  # [name, JSON value], in the order kept
     blobs: dict[str, bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -68,6 +70,7 @@ class Recording:
                 "header": self.header,
                 "exchanges": [e.__dict__ for e in self.exchanges],
                 "cli_runs": [r.__dict__ for r in self.cli_runs],
+                "notes": self.notes,
                 "blobs": {k: base64.b64encode(v).decode() for k, v in self.blobs.items()},
             }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +90,7 @@ class Recording:
             header=document["header"],
             exchanges=[Exchange(**{**e, "chunks": [tuple(c) for c in e["chunks"]]}) for e in document["exchanges"]],
             cli_runs=[CliRun(**{**r, "lines": [tuple(line) for line in r["lines"]]}) for r in document["cli_runs"]],
+            notes=[list(note) for note in document.get("notes", [])],
             blobs={k: base64.b64decode(v) for k, v in document["blobs"].items()},
         )
 

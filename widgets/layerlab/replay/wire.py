@@ -223,11 +223,18 @@ def _send(sock: socket.socket, data: bytes) -> bool:
 
 
 class ReplayServer(_Server):
-    """Answers like the recorded engine: same bytes, same order per request, same pace."""
+    """Answers like the recorded engine: the same bytes, matched by request and order.
+
+    Each request gets the next unused answer recorded for the same request (or, failing that,
+    for the same request with its ids and names left out). The clock plays no part in which
+    answer is given. `speed` only sets the pace inside one answer (the gaps between a stream's
+    chunks): 1 is the recorded pace, 50 fifty times faster, 0 no waiting at all. Values the
+    course measured with a clock come from the recording's notes, not from this pace.
+    """
 
     prefix = "layerlab-replay-"
 
-    def __init__(self, recording: Recording, speed: float = 1.0, max_pause: float = 3.0):
+    def __init__(self, recording: Recording, speed: float = 1.0, max_pause: float = 5.0):
         self.recording = recording
         self.speed = speed
         self.max_pause = max_pause
@@ -283,7 +290,7 @@ class ReplayServer(_Server):
             shift = 0.0
             previous = 0.0
             for number, (moment, blob_id) in enumerate(exchange.chunks):
-                pause = min((moment - previous) * self.speed, self.max_pause)
+                pause = 0.0 if self.speed <= 0 else min((moment - previous) / self.speed, self.max_pause)
                 shift += pause
                 previous = moment
                 delay = started + shift - time.monotonic()
@@ -294,11 +301,14 @@ class ReplayServer(_Server):
                     # A hijacked stream (exec, attach): the client reads the head through a
                     # buffered reader, then the stream from the raw socket. Bytes that arrive
                     # with the head would be lost in that buffer, so the head goes alone.
+                    # The same holds for the next chunks, which at a fast pace follow at once:
+                    # the head always goes alone, and the stream waits a moment after it.
                     head_end = data.find(b"\r\n\r\n") + 4
-                    if 4 <= head_end < len(data):
+                    if head_end >= 4:
                         client.sendall(data[:head_end])
                         time.sleep(HIJACK_SETTLE)
                         data = data[head_end:]
-                client.sendall(data)
+                if data:
+                    client.sendall(data)
             if exchange.until_close:
                 return
