@@ -3,6 +3,10 @@
 Each notebook runs top to bottom in a fresh kernel (nbclient) with LAYERLAB_RECORD set;
 the kernel records its engine traffic into the package's recordings folder, and the header
 gets the fingerprint of the lesson's inputs, so that a stale recording is noticed.
+
+The same run's outputs are written back into the notebook (they are what nbval compares,
+live and in replay), under a first cell saying which engine they were recorded on and when:
+a reader on GitHub or nbviewer sees that before running anything.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ def register(commands) -> None:
     record.add_argument("--notebook-dir", default="notebooks", help="where the lessons are (default: notebooks)")
     record.add_argument("--out", default=str(PACKAGE_RECORDINGS), help="where recordings go")
     record.add_argument("--timeout", type=int, default=900, help="seconds a cell may take")
+    record.add_argument("--no-write", action="store_true",
+                        help="keep the notebooks as they are (by default the run's outputs are stored in them)")
     record.set_defaults(handler=cmd_record)
 
 
@@ -55,6 +61,41 @@ def cmd_record(args) -> int:
         recording.header["notebook"] = path.name
         recording.header["fingerprint"] = lesson_fingerprint(path)
         recording.save(target)
+        if not args.no_write:
+            stamp_provenance(notebook, recording.header)
+            nbformat.write(notebook, path)
         size = target.stat().st_size
         print(f"  {len(recording.exchanges)} exchanges, {size / 1000:.0f} kB, {time.monotonic() - started:.0f} s -> {target}")
     return 0
+
+
+PROVENANCE_TAG = "layerlab-provenance"
+
+
+def provenance_text(header: dict) -> str:
+    """The first cell of a recorded notebook: where its stored outputs came from."""
+    facts = header.get("facts", {})
+    builders = "the classic builder and BuildKit" if facts.get("buildkit") else "the classic builder"
+    return (
+        "> **The outputs below were recorded**, not computed on your machine: "
+        f"`python -m layerlab record` ran this notebook on Docker {facts.get('engine_version', '?')} "
+        f"({facts.get('flavour', '?')}, {facts.get('storage_driver', '?')} storage, {builders}) "
+        f"on {header.get('recorded_at', '?')}.\n"
+        ">\n"
+        "> Run the notebook to replace them: with a Docker engine every cell runs live on yours; "
+        "with none (on Binder, for instance) the cells replay that recording, and the first output "
+        "of the lesson says which of the two you got."
+    )
+
+
+def stamp_provenance(notebook, header: dict) -> None:
+    """Put (or renew) the provenance cell at the top of `notebook`."""
+    import nbformat
+
+    cell = nbformat.v4.new_markdown_cell(provenance_text(header), metadata={"tags": [PROVENANCE_TAG]})
+    cell.pop("id", None)
+    first = notebook.cells[0] if notebook.cells else None
+    if first is not None and PROVENANCE_TAG in first.get("metadata", {}).get("tags", []):
+        first.source = cell.source
+    else:
+        notebook.cells.insert(0, cell)

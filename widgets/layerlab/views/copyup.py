@@ -241,6 +241,10 @@ class CopyUpMonitor:
             return self.state.summary(paths, directories, sizes)
 
     def terminal_command(self) -> str:
+        """The command that opens a shell in this container; in replay, why there is none."""
+        if not getattr(self.engine, "live", True):
+            return (f"(needs a live engine) docker exec -it {self.name} sh: this is a replay, no container "
+                    "runs, so there is nothing to enter. Connect an engine and run the lesson to try it.")
         return terminal_command(self.engine, self.name)
 
     # -- display ------------------------------------------------------------------------

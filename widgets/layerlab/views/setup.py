@@ -9,8 +9,33 @@ from ..core.bases import BASES
 from ..core.engineinfo import EngineFacts, MIN_API_VERSION, StorageKind, parse_api_version
 
 
-def environment_findings(facts: EngineFacts) -> list[tuple[str, str]]:
-    """(what, meaning) pairs, engine-independent wording first, so nbval can compare them."""
+def _facts_and_replay(engine_or_facts) -> tuple[EngineFacts, object]:
+    """(facts, recording header or None): views take the engine, or bare facts (always live)."""
+    if isinstance(engine_or_facts, EngineFacts):
+        return engine_or_facts, None
+    engine = engine_or_facts
+    if getattr(engine, "live", True):
+        return engine.facts, None
+    return engine.facts, (engine.recording.header if engine.recording is not None else {})
+
+
+def engine_sentence(engine_or_facts) -> str:
+    """Where the lesson's answers come from, in a learner's words."""
+    facts, header = _facts_and_replay(engine_or_facts)
+    if header is None:
+        return "a Docker engine answers, so every lesson runs live"
+    when = header.get("recorded_at", "an earlier day")
+    return (f"no engine answers here, so every lesson replays a recording of Docker {facts.engine_version} "
+            f"({facts.flavour}) made on {when}; what follows describes that recorded engine")
+
+
+def environment_findings(engine_or_facts) -> list[tuple[str, str]]:
+    """(what, meaning) pairs, engine-independent wording first, so nbval can compare them.
+
+    Pass the engine (`lesson.engine`): in replay the first finding says the facts are the
+    recorded engine's, not this machine's.
+    """
+    facts, _ = _facts_and_replay(engine_or_facts)
     api_ok = parse_api_version(facts.api_version) >= MIN_API_VERSION
     storage = {
         StorageKind.OVERLAY2: "overlay2 (each layer is a directory; the classic layout of the Docker docs)",
@@ -18,21 +43,36 @@ def environment_findings(facts: EngineFacts) -> list[tuple[str, str]]:
         StorageKind.OTHER: f"'{facts.storage_driver}' (the lessons still work through the API)",
     }[facts.storage_kind]
     return [
-        ("engine", "a Docker engine answers, so every lesson runs live"),
+        ("engine", engine_sentence(engine_or_facts)),
         ("API", "new enough for the course" if api_ok else "too old for the course"),
         ("layers are kept by", storage),
         ("builders", "the classic builder and BuildKit" if facts.buildkit else "the classic builder (BuildKit's CLI, docker buildx, is not installed)"),
     ]
 
 
-def environment_html(facts: EngineFacts) -> str:
+def environment_html(engine_or_facts) -> str:
+    """The engine's facts as a table: "Your engine" live, "The recorded engine" in replay.
+
+    In replay the address the recording machine reached its engine at means nothing here,
+    so that row is left out, and the storage sentence speaks of the recorded engine.
+    """
+    facts, header = _facts_and_replay(engine_or_facts)
+    lines = facts.lines()
+    storage = facts.explain_storage()
+    if header is None:
+        title = "Your engine"
+    else:
+        title = (f"The recorded engine (not this machine's: no engine answers here; recorded on "
+                 f"{header.get('recorded_at', 'an earlier day')})")
+        lines = [(k, v) for k, v in lines if k != "reached at"]
+        storage = storage.replace("Your engine", "The recorded engine", 1)
     rows = "".join(
         f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-        for k, v in facts.lines()
+        for k, v in lines
     )
     return (
-        "<div class='layerlab-doctor'><b>Your engine</b>"
-        f"<table>{rows}</table><p>{html.escape(facts.explain_storage())}</p></div>"
+        f"<div class='layerlab-doctor'><b>{html.escape(title)}</b>"
+        f"<table>{rows}</table><p>{html.escape(storage)}</p></div>"
     )
 
 
