@@ -245,3 +245,41 @@ def test_time_limits_and_stop_times_replay_the_same_at_any_speed(engine, test_le
             assert after.summary() == before.summary(), f"speed {speed}"
             assert after.lines == before.lines and after.seconds == round(before.seconds, 3)
         assert again[2].summary() == stop.summary() and again[2].seconds == stop.seconds, f"speed {speed}"
+
+
+@pytest.mark.timeout(600)
+def test_replay_asks_the_host_for_nothing(tmp_path):
+    """Every lesson, replayed: the course's code starts no program and opens no connection
+    (no dpkg, busybox, debootstrap or docker CLI; no engine socket; no network)."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from support import ROOT
+
+    log = tmp_path / "hermetic.log"
+    hermetic = {
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "hermetic"), os.environ.get("PYTHONPATH", "")]),
+        "LAYERLAB_HERMETIC_LOG": str(log),
+        "LAYERLAB_SOURCE": "replay",
+        "LAYERLAB_REPLAY_SPEED": "instant",
+        "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock",
+    }
+    saved = dict(os.environ)
+    os.environ.update(hermetic)
+    failures = []
+    try:
+        for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")):
+            notebook = nbformat.read(path, as_version=4)
+            NotebookClient(notebook, timeout=300, kernel_name="python3", allow_errors=True,
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+            failures += [f"{path.name}: {output.get('ename')}: {output.get('evalue')}"
+                         for cell in notebook.cells for output in cell.get("outputs", [])
+                         if output.get("output_type") == "error"]
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    asked = log.read_text() if log.exists() else ""
+    assert not asked, "a replay asked the host:\n" + asked
+    assert not failures, "replayed cells failed:\n" + "\n".join(failures)
