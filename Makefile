@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.layerlab-installed
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
+LAB_ARGS ?=
 
-.PHONY: lab test test-live install clean-venv
+.PHONY: lab test test-live test-replay-paces install clean-venv
 
 install: $(STAMP)
 
@@ -20,16 +21,23 @@ $(STAMP): pyproject.toml
 
 lab: $(STAMP)
 	$(PY) -m layerlab prepare --if-engine
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(LAB_PORT) $(ROOT_FLAG)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --port=$(LAB_PORT) $(ROOT_FLAG) $(LAB_ARGS)
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
 
-# Everything, live; then the notebooks again with the engine hidden, from their recordings,
-# against the same stored outputs.
+HIDDEN_ENGINE := LAYERLAB_SOURCE=replay DOCKER_HOST=unix:///nonexistent/layerlab-engine-hidden.sock
+
+# Everything, live (with no engine: the notebooks from their recordings); then the notebooks
+# again with the engine hidden, from their recordings, against the same stored outputs.
+# Replays under test answer at once: what depends on the clock comes from the recording.
 test: $(STAMP)
-	$(PY) -m pytest tests notebooks $(NBVAL) $(PYTEST_ARGS)
-	LAYERLAB_SOURCE=replay DOCKER_HOST=unix:///nonexistent/layerlab-engine-hidden.sock \
-		$(PY) -m pytest notebooks $(NBVAL) $(PYTEST_ARGS)
+	LAYERLAB_REPLAY_SPEED=instant $(PY) -m pytest tests notebooks $(NBVAL) $(PYTEST_ARGS)
+	$(HIDDEN_ENGINE) LAYERLAB_REPLAY_SPEED=instant $(PY) -m pytest notebooks $(NBVAL) $(PYTEST_ARGS)
+
+# The notebooks replayed at the pace a learner gets by default (as recorded), and 50 times faster.
+test-replay-paces: $(STAMP)
+	$(HIDDEN_ENGINE) LAYERLAB_REPLAY_SPEED=1 $(PY) -m pytest notebooks $(NBVAL) $(PYTEST_ARGS)
+	$(HIDDEN_ENGINE) LAYERLAB_REPLAY_SPEED=50 $(PY) -m pytest notebooks $(NBVAL) $(PYTEST_ARGS)
 
 # The engine tier alone, against whatever engine DOCKER_HOST names (CI runs it per flavour).
 test-live: $(STAMP)
