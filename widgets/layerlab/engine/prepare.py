@@ -1,9 +1,34 @@
 """`prepare`: provide every base image the course uses, with or without a registry.
 
-With a registry, the official image is pulled at its pinned tag and the course builds a small
-labeled image on it (the pulled image itself is not the course's to label or remove). With no
-registry, a stand-in is built from Debian packages: busybox-static for the ping base,
-debootstrap for the app base. A base that is already there (same recipe) costs one API call.
+Where the official images come from is one setting, `LAYERLAB_REGISTRY`:
+
+    off          never pull: build local stand-ins (busybox-static for ping, debootstrap for app)
+    HOST:PORT    pull HOST:PORT/library/<name>:<tag> (a course registry, such as the one
+                 scripts/registry.sh runs on 127.0.0.1) and retag it to the official <name>:<tag>
+    docker.io    pull the official images from Docker Hub
+    (unset)      docker.io on a learner's machine. When CI is set, or under pytest
+                 (PYTEST_CURRENT_TEST), unset means off: tests and CI never reach Docker Hub, and
+                 they set the variable explicitly anyway. Registry mirrors are never configured.
+
+A pulled image must have the manifest digest pinned in `core.bases` (or in
+`LAYERLAB_BASE_DIGESTS`): the digest the registry announces is checked before anything is pulled,
+and the pulled image's RepoDigests after. A mismatch (a tag re-pushed with other content) is a
+`DigestMismatch`, and what the pull made is removed again.
+
+The registry is asked first, through the engine, with a bound of `REGISTRY_TIMEOUT` seconds
+(`LAYERLAB_REGISTRY_TIMEOUT`). A registry that does not answer in that time (nothing listening,
+no DNS) means local stand-ins, and the learner is told so; a registry that answers but does not
+have the image is an error, since that is a registry to fix, not an offline classroom.
+
+On a pulled image the course builds a small labeled base FROM the image's id, with no network:
+one RUN step checks that the tools lessons need are there (sh and ping; make and python3) and
+adds the `python` link the seed's CMD uses. Nothing is installed: the official Debian slim image
+has neither make nor python3, so it fails that check with a `BaseLacksTools` error naming them;
+the course registry serves a Debian with both. The pulled image itself is not labeled by the
+course and is not removed by its cleanup (it has the official name, which no learner owns).
+
+With a recorded engine (`engine.live` is False) prepare asks this machine nothing (no dpkg, no
+busybox, no debootstrap, no cache folder, no registry): it uses the bases the recording holds.
 """
 
 from __future__ import annotations
@@ -20,7 +45,7 @@ from typing import Callable
 
 import docker.errors
 
-from ..core.bases import BASES, BaseSpec, base_spec
+from ..core.bases import BASES, BaseSpec, base_spec, pinned_digests
 from ..core.errors import LayerlabError, NoRegistryAndNoRecipe
 from ..core.naming import (
     BASE_LESSON,
@@ -30,9 +55,21 @@ from ..core.naming import (
     Namespace,
 )
 
-REGISTRY_ENV = "LAYERLAB_REGISTRY"  # "off" forces stand-ins, "on" forces pulls
+REGISTRY_ENV = "LAYERLAB_REGISTRY"
+REGISTRY_TIMEOUT_ENV = "LAYERLAB_REGISTRY_TIMEOUT"
+#: Seconds the registry gets to answer before the course falls back to stand-ins.
+REGISTRY_TIMEOUT = 10.0
 CACHE_ENV = "LAYERLAB_CACHE"
 DEBIAN_SUITE = "bookworm"
+HUB = "docker.io"
+
+
+class DigestMismatch(LayerlabError):
+    """The registry serves another image than the one the course pinned."""
+
+
+class BaseLacksTools(LayerlabError):
+    """A pulled official image lacks a tool the lessons run in it."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +90,7 @@ class PreparedBase:
     built_from: str
     reused: bool
     seconds: float
+    note: str = ""  # why a registry was not used, when one was set
 
     def explain(self) -> str:
         how = "already there" if self.reused else f"made in {self.seconds:.1f} s"
@@ -60,10 +98,61 @@ class PreparedBase:
             why = f"a registry answered, so it is the official {self.built_from} ({how})"
         else:
             why = f"no registry answered, so it is a local stand-in built from {self.built_from} ({how})"
-        return f"base for {self.key}: {self.reference} - {why}"
+        text = f"base for {self.key}: {self.reference} - {why}"
+        return f"{text}\n  ({self.note})" if self.note else text
 
 
 ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True)
+class RegistrySetting:
+    """Where official images come from: mode "off", "hub" or "registry" (at `address`)."""
+
+    mode: str
+    address: str
+    why: str
+
+    def remote(self, spec: BaseSpec) -> tuple[str, str]:
+        """(repository, tag) to pull for a base's official image."""
+        if self.mode == "hub":
+            return spec.official_repository, spec.official_tag
+        return f"{self.address}/library/{spec.official_repository}", spec.official_tag
+
+    def describe(self) -> str:
+        return {"off": "no registry", "hub": "Docker Hub"}.get(self.mode, f"the registry {self.address}")
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def registry_setting(environ) -> RegistrySetting:
+    """Read `LAYERLAB_REGISTRY` (see the module's docstring)."""
+    raw = (environ.get(REGISTRY_ENV) or "").strip()
+    if not raw:
+        if _truthy(environ.get("CI")) or environ.get("PYTEST_CURRENT_TEST"):
+            return RegistrySetting("off", "", f"{REGISTRY_ENV} is unset in CI or a test run, so never Docker Hub")
+        return RegistrySetting("hub", HUB, f"{REGISTRY_ENV} is unset: the official images come from Docker Hub")
+    lowered = raw.lower()
+    if lowered == "off":
+        return RegistrySetting("off", "", f"{REGISTRY_ENV}=off")
+    if lowered in (HUB, "hub", "registry-1.docker.io", "index.docker.io"):
+        return RegistrySetting("hub", HUB, f"{REGISTRY_ENV}={raw}")
+    address = raw.rstrip("/")
+    if "://" in address or "/" in address or not re.fullmatch(r"[A-Za-z0-9.-]+(:\d+)?|\[[0-9a-fA-F:]+\](:\d+)?", address):
+        raise LayerlabError(
+            f"{REGISTRY_ENV}={raw} is not a registry address.",
+            "Use off, docker.io, or HOST:PORT (for example 127.0.0.1:5000), with no scheme or path.",
+        )
+    return RegistrySetting("registry", address, f"{REGISTRY_ENV}={raw}")
+
+
+def registry_timeout(environ) -> float:
+    try:
+        return float(environ.get(REGISTRY_TIMEOUT_ENV) or REGISTRY_TIMEOUT)
+    except ValueError:
+        return REGISTRY_TIMEOUT
 
 
 def cache_dir(environ=None) -> Path:
@@ -74,21 +163,45 @@ def cache_dir(environ=None) -> Path:
     return Path(root)
 
 
-def registry_answers(engine, spec: BaseSpec) -> tuple[bool, str]:
-    """Ask the registry (through the engine) about the official image; (answers, digest)."""
-    forced = engine.environ.get(REGISTRY_ENV, "").lower()
-    if forced == "off":
-        return False, ""
+@dataclass(frozen=True)
+class RegistryAnswer:
+    answers: bool
+    digest: str = ""
+    why_not: str = ""  # when it does not answer: what happened, for the learner
+    seconds: float = 0.0
+
+
+_MISSING = ("manifest unknown", "not found", "name unknown", "does not exist")
+
+
+def ask_registry(engine, setting: RegistrySetting, spec: BaseSpec) -> RegistryAnswer:
+    """Ask the registry, through the engine, for the official image's digest, within the bound.
+
+    Silence (refused, no DNS, timeout) is an answer of its own: stand-ins. A registry that
+    answers without the image is an error to fix.
+    """
+    repository, tag = setting.remote(spec)
+    name = f"{repository}:{tag}"
+    bound = registry_timeout(engine.environ)
+    api = engine.client.api
+    started = time.monotonic()
     try:
-        answer = engine.client.api.inspect_distribution(spec.official)
-        return True, answer.get("Descriptor", {}).get("digest", "")
-    except (docker.errors.APIError, docker.errors.DockerException, OSError):
-        if forced == "on":
+        response = api._get(api._url("/distribution/{0}/json", name), timeout=bound)
+        answer = api._result(response, json=True)
+    except docker.errors.APIError as error:
+        seconds = time.monotonic() - started
+        message = str(error.explanation or error)
+        if any(marker in message.lower() for marker in _MISSING):
             raise LayerlabError(
-                f"{REGISTRY_ENV}=on but the registry does not answer for {spec.official}.",
-                f"Unset {REGISTRY_ENV} to let the course build local stand-ins.",
-            )
-        return False, ""
+                f"{setting.describe().capitalize()} answers but has no {name} ({message.strip()[:200]}).",
+                f"Put the image there (for a course registry: `bash scripts/registry.sh seed`), or set "
+                f"{REGISTRY_ENV}=off for local stand-ins.",
+            ) from None
+        return RegistryAnswer(False, why_not=message.strip()[:200], seconds=seconds)
+    except Exception as error:  # a timeout or a broken connection: the registry did not answer
+        seconds = time.monotonic() - started
+        return RegistryAnswer(False, why_not=f"no answer within {bound:g} s ({type(error).__name__})", seconds=seconds)
+    return RegistryAnswer(True, digest=(answer.get("Descriptor") or {}).get("digest", ""), seconds=time.monotonic() - started)
 
 
 def find_base(engine, key: str) -> list:
@@ -117,34 +230,65 @@ def prepare(engine, keys=None, progress: ProgressCallback | None = None) -> list
     return results
 
 
+def _source_of(built_from: str) -> str:
+    return "stand-in" if built_from.startswith("Debian packages") else "pulled"
+
+
+def _recorded_base(engine, spec: BaseSpec, progress: ProgressCallback) -> PreparedBase:
+    """In a replay: the base the recording holds. Nothing on this machine is asked."""
+    images = find_base(engine, spec.key)
+    if not images:
+        raise LayerlabError(
+            f"The recording has no prepared base for {spec.key}, and a recording cannot make one.",
+            "Connect a live engine (see the README), or record lesson 00 again.",
+        )
+    image = images[0]
+    reference = base_reference(engine, image)
+    built_from = image.labels.get(LABEL_BUILT_FROM, "?")
+    progress(Progress(spec.key, 1.0, f"{spec.key}: {reference} is in the recording"))
+    return PreparedBase(key=spec.key, reference=reference, image_id=image.id, source=_source_of(built_from),
+                        built_from=built_from, reused=True, seconds=0.0)
+
+
 def prepare_one(engine, spec: BaseSpec, progress: ProgressCallback) -> PreparedBase:
+    if not getattr(engine, "live", True):
+        return _recorded_base(engine, spec, progress)
     started = time.monotonic()
     ns = Namespace.for_lesson(BASE_LESSON, engine.environ)
     progress(Progress(spec.key, 0.0, f"{spec.key}: looking for a prepared base"))
-    online, digest = registry_answers(engine, spec)
+    setting = registry_setting(engine.environ)
+    pin = pinned_digests(engine.environ)[spec.official]
+    official_recipe = spec.recipe_fingerprint(f"official {spec.official}@{pin}")
+    existing = find_base(engine, spec.key)
+    note = ""
+    online = False
+    if setting.mode != "off":
+        for image in existing:  # the pinned official image was pulled before: no registry needed
+            if image.labels.get(LABEL_RECIPE) == official_recipe:
+                return _reused(engine, spec, image, "pulled", f"{spec.official}@{pin}", started, progress)
+        progress(Progress(spec.key, 0.05, f"{spec.key}: asking {setting.describe()} for {spec.official} "
+                                          f"(at most {registry_timeout(engine.environ):g} s)"))
+        answer = ask_registry(engine, setting, spec)
+        if answer.answers:
+            if answer.digest and answer.digest != pin:
+                raise _mismatch(setting, spec, pin, answer.digest)
+            online = True
+        else:
+            note = (f"{setting.describe()} did not answer ({answer.why_not}; after {answer.seconds:.1f} s, "
+                    f"the course waits at most {registry_timeout(engine.environ):g} s), so the lessons use local stand-ins")
+            progress(Progress(spec.key, 0.1, f"{spec.key}: {note}"))
     if online:
-        recipe = spec.recipe_fingerprint(f"official {spec.official} {digest}")
-        built_from = f"{spec.official}" + (f"@{digest}" if digest else "")
+        recipe, built_from = official_recipe, f"{spec.official}@{pin}"
     else:
         versions = standin_package_versions(spec)
         recipe = spec.recipe_fingerprint(versions)
         built_from = f"Debian packages {versions}"
-    existing = find_base(engine, spec.key)
-    for image in existing:
-        if image.labels.get(LABEL_RECIPE) == recipe:
-            progress(Progress(spec.key, 1.0, f"{spec.key}: {base_reference(engine, image)} is already there"))
-            return PreparedBase(
-                key=spec.key,
-                reference=base_reference(engine, image),
-                image_id=image.id,
-                source="pulled" if online else "stand-in",
-                built_from=image.labels.get(LABEL_BUILT_FROM, built_from),
-                reused=True,
-                seconds=time.monotonic() - started,
-            )
+        for image in existing:
+            if image.labels.get(LABEL_RECIPE) == recipe:
+                return _reused(engine, spec, image, "stand-in", built_from, started, progress, note)
     labels = ns.labels(**{LABEL_BASE: spec.key, LABEL_BUILT_FROM: built_from, LABEL_RECIPE: recipe})
     if online:
-        reference, image_id = _from_official(engine, ns, spec, digest, labels, progress)
+        reference, image_id = _from_official(engine, ns, spec, setting, pin, labels, progress)
     elif spec.key == "ping":
         reference, image_id = _busybox_standin(engine, ns, spec, labels, progress)
     elif spec.key == "app":
@@ -164,50 +308,130 @@ def prepare_one(engine, spec: BaseSpec, progress: ProgressCallback) -> PreparedB
         built_from=built_from,
         reused=False,
         seconds=time.monotonic() - started,
+        note=note,
+    )
+
+
+def _reused(engine, spec, image, source, built_from, started, progress, note="") -> PreparedBase:
+    reference = base_reference(engine, image)
+    progress(Progress(spec.key, 1.0, f"{spec.key}: {reference} is already there"))
+    return PreparedBase(
+        key=spec.key, reference=reference, image_id=image.id, source=source,
+        built_from=image.labels.get(LABEL_BUILT_FROM, built_from), reused=True,
+        seconds=time.monotonic() - started, note=note,
+    )
+
+
+def _mismatch(setting, spec, pin, found) -> DigestMismatch:
+    return DigestMismatch(
+        f"{setting.describe().capitalize()} serves {spec.official} with digest {found}, but the course pins "
+        f"{pin}: the tag was pushed again with other content, so it is not the image the lessons were written "
+        "for. Nothing was kept.",
+        f"Use a registry that serves the pinned image, or set {REGISTRY_ENV}=off for local stand-ins. If the new "
+        "image is the one you want, pin it: LAYERLAB_BASE_DIGESTS=" + f"{spec.official}={found}.",
     )
 
 
 def _remove_tags(engine, image) -> None:
-    for tag in image.tags:
+    """Remove the learner's base tags of an older base; any other name it has stays."""
+    prefix = Namespace.for_lesson(BASE_LESSON, engine.environ).repository_prefix + f"{BASE_LESSON}-"
+    for tag in [tag for tag in image.tags if tag.startswith(prefix)]:
         try:
             engine.client.api.remove_image(tag)
         except docker.errors.APIError:
             pass  # still in use by a container of ours; cleanup will take it later
 
 
-def _from_official(engine, ns, spec, digest, labels, progress):
-    progress(Progress(spec.key, 0.1, f"{spec.key}: pulling {spec.official}"))
-    repository, tag = spec.official.rsplit(":", 1)
-    for event in engine.client.api.pull(repository, tag=tag, stream=True, decode=True):
-        if "error" in event:
-            raise LayerlabError(f"Pulling {spec.official} failed: {event['error']}", "Check the network and try again.")
-        if event.get("status"):
-            progress(Progress(spec.key, 0.4, f"{spec.key}: {event['status']} {event.get('id', '')}".strip()))
-    pulled = engine.client.api.inspect_image(spec.official)
-    if digest and not any(d.endswith(digest) for d in pulled.get("RepoDigests", [])):
-        raise LayerlabError(
-            f"The pulled {spec.official} does not have the digest the registry announced ({digest}).",
-            "Pull again; if it persists, something between you and the registry changes images.",
-        )
-    lines = [f"FROM {spec.official}"]
-    if spec.key == "app":
-        # The official slim image has neither make nor python3; this step needs the network.
-        lines.append(
-            "RUN apt-get update && apt-get install -y --no-install-recommends make python3-minimal "
-            "&& ln -s /usr/bin/python3 /usr/local/bin/python && rm -rf /var/lib/apt/lists/*"
-        )
+def _exists(engine, reference: str) -> str:
+    """The image id `reference` names on the engine, or ""."""
+    try:
+        return engine.client.api.inspect_image(reference)["Id"]
+    except docker.errors.ImageNotFound:
+        return ""
+
+
+def _remove_references(engine, references) -> None:
+    for reference in references:
+        try:
+            engine.client.api.remove_image(reference, noprune=False)
+        except docker.errors.APIError:
+            pass  # gone already, or still used: then it was not only ours
+
+
+def _from_official(engine, ns, spec, setting, pin, labels, progress):
+    """Pull the official image, check its digest, give it the official name, and build the
+    labeled base FROM its id with no network (a check of the tools, the python link)."""
+    api = engine.client.api
+    repository, tag = setting.remote(spec)
+    pulled_name = f"{repository}:{tag}"
+    had_tag = _exists(engine, pulled_name)
+    had_digest = _exists(engine, f"{repository}@{pin}")
+    progress(Progress(spec.key, 0.1, f"{spec.key}: pulling {pulled_name}"))
+    made = [] if had_tag else [pulled_name]
+    try:
+        for event in api.pull(repository, tag=tag, stream=True, decode=True):
+            if "error" in event:
+                raise LayerlabError(f"Pulling {pulled_name} failed: {event['error']}",
+                                    f"Check {setting.describe()}, or set {REGISTRY_ENV}=off for local stand-ins.")
+            if event.get("status"):
+                progress(Progress(spec.key, 0.4, f"{spec.key}: {event['status']} {event.get('id', '')}".strip()))
+        pulled = api.inspect_image(pulled_name)
+        digests = pulled.get("RepoDigests") or []
+        if not had_digest:
+            made += [d for d in digests if d.split("@", 1)[0] == repository or d.endswith("@" + pin)]
+        if not any(d.endswith("@" + pin) for d in digests):
+            found = ", ".join(d.split("@", 1)[1] for d in digests) or "no digest at all"
+            raise _mismatch(setting, spec, pin, found)
+    except BaseException:
+        _remove_references(engine, made)
+        raise
+    image_id = pulled["Id"]
+    official_id = _exists(engine, spec.official)
+    if setting.mode == "registry":
+        if not official_id:
+            api.tag(image_id, spec.official_repository, spec.official_tag)
+            progress(Progress(spec.key, 0.6, f"{spec.key}: tagged it {spec.official}"))
+        elif official_id != image_id:
+            progress(Progress(spec.key, 0.6, f"{spec.key}: {spec.official} here is another image; left alone"))
+        if not had_tag and _exists(engine, spec.official) == image_id:
+            _remove_references(engine, [pulled_name])  # the official name (and the digest) keep it
+    lines = [
+        f"FROM {image_id}",
+        _tools_check(spec),
+    ]
+    reference = ns.image(spec.official_repository.split("/")[-1], tag)
     with tempfile.TemporaryDirectory(prefix="layerlab-base-") as context:
         Path(context, "Dockerfile").write_text("\n".join(lines) + "\n")
-        reference = ns.image(spec.official.split(":")[0].split("/")[-1], tag)
-        progress(Progress(spec.key, 0.7, f"{spec.key}: labeling it as {reference}"))
-        stream = engine.client.api.build(
-            path=context, tag=reference, labels=labels, rm=True, forcerm=True, decode=True,
-            network_mode=None if spec.key == "app" else "none",
-        )
-        for chunk in stream:
+        progress(Progress(spec.key, 0.7, f"{spec.key}: checking {', '.join(spec.required_tools)} and labeling it as {reference}"))
+        log = []
+        for chunk in api.build(path=context, tag=reference, labels=labels, rm=True, forcerm=True,
+                               decode=True, network_mode="none"):
+            log += (chunk.get("stream") or "").splitlines()
             if "error" in chunk:
+                missing = [line.split(":", 1)[1].split() for line in log if line.startswith("layerlab-missing:")]
+                if missing:
+                    raise BaseLacksTools(
+                        f"The official {spec.official} from {setting.describe()} has no {' and no '.join(missing[0])}, "
+                        f"which the lessons run in the {spec.key} base. The course installs nothing into a pulled "
+                        "image (builds get no network), so it cannot use this one.",
+                        f"Set {REGISTRY_ENV}=off to build the local stand-in (Debian's debootstrap, as root), or "
+                        "point it at a registry whose image has them (scripts/registry.sh seed serves one).",
+                    )
                 raise LayerlabError(f"Building {reference} failed: {chunk['error'].strip()}", "Try again.")
-    return reference, engine.client.api.inspect_image(reference)["Id"]
+    return reference, api.inspect_image(reference)["Id"]
+
+
+def _tools_check(spec: BaseSpec) -> str:
+    """One RUN step, no network: fail with a readable line when a tool is missing; add the
+    `python` link the seed's `CMD python ...` needs when python3 is there."""
+    tools = " ".join(spec.required_tools)
+    step = (
+        f'RUN missing=""; for tool in {tools}; do command -v "$tool" >/dev/null 2>&1 || missing="$missing $tool"; done; '
+        'if [ -n "$missing" ]; then echo "layerlab-missing:$missing"; exit 3; fi'
+    )
+    if "python3" in spec.required_tools:
+        step += '; command -v python >/dev/null 2>&1 || { mkdir -p /usr/local/bin && ln -s "$(command -v python3)" /usr/local/bin/python; }'
+    return step
 
 
 def standin_package_versions(spec: BaseSpec) -> str:
@@ -394,8 +618,7 @@ def base_for(engine, key: str, prepare_if_missing: bool = True, progress: Progre
         built_from = image.labels.get(LABEL_BUILT_FROM, "?")
         return PreparedBase(
             key=key, reference=base_reference(engine, image), image_id=image.id,
-            source="stand-in" if built_from.startswith("Debian packages") else "pulled",
-            built_from=built_from, reused=True, seconds=0.0,
+            source=_source_of(built_from), built_from=built_from, reused=True, seconds=0.0,
         )
     if not prepare_if_missing:
         raise LayerlabError(
@@ -403,3 +626,116 @@ def base_for(engine, key: str, prepare_if_missing: bool = True, progress: Progre
             "Run `python -m layerlab prepare` or the setup notebook (00) first.",
         )
     return prepare_one(engine, spec, progress or (lambda p: None))
+
+
+# -- a course registry (scripts/registry.sh) ---------------------------------------------------
+
+SEED_LEARNER_ENV = "LAYERLAB_SEED_LEARNER"
+
+
+def seed_registry(engine, address: str, keys=None, seed_learner: str | None = None,
+                  keep_standins: bool = False, progress: ProgressCallback | None = None) -> dict[str, str]:
+    """Push the course's stand-ins to `address` under the official names
+    (`address/library/alpine:3.20.3`, ...); returns {official: digest the registry serves}.
+
+    The stand-ins are prepared for a learner of their own (`seed_learner`), so that they are
+    not any learner's bases; the extra registry tags are removed after the push, and so are the
+    seed learner's stand-ins unless `keep_standins` (a later pull then really downloads).
+    """
+    from .cleanup import cleanup
+
+    api = engine.client.api
+    learner = seed_learner or engine.environ.get(SEED_LEARNER_ENV) or "registry-seed"
+    saved = {name: engine.environ.get(name) for name in (REGISTRY_ENV, "LAYERLAB_LEARNER")}
+    engine.environ.update({REGISTRY_ENV: "off", "LAYERLAB_LEARNER": learner})
+    digests = {}
+    try:
+        for spec in [base_spec(key) for key in (keys or list(BASES))]:
+            base = prepare_one(engine, spec, progress or (lambda p: None))
+            repository = f"{address}/library/{spec.official_repository}"
+            target = f"{repository}:{spec.official_tag}"
+            had_tag = _exists(engine, target)
+            api.tag(base.image_id, repository, spec.official_tag)
+            try:
+                digest = ""
+                for event in api.push(repository, tag=spec.official_tag, stream=True, decode=True):
+                    if "error" in event:
+                        raise LayerlabError(f"Pushing {target} failed: {event['error']}",
+                                            f"Check that the registry at {address} runs (scripts/registry.sh start).")
+                    digest = (event.get("aux") or {}).get("Digest", digest)
+            finally:
+                if not had_tag:
+                    _remove_references(engine, [target])
+            if not digest:
+                raise LayerlabError(f"The registry did not say which digest {target} has.", "Seed again.")
+            digests[spec.official] = digest
+        if not keep_standins:
+            cleanup(engine, lesson=BASE_LESSON, include_bases=True)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                engine.environ.pop(name, None)
+            else:
+                engine.environ[name] = value
+    return digests
+
+
+def served_digests(address: str, timeout: float = 5.0) -> dict[str, str]:
+    """Ask a registry directly (HTTP on this machine) which digest each official tag has."""
+    import urllib.request
+
+    accept = ", ".join((
+        "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.oci.image.manifest.v1+json", "application/vnd.docker.distribution.manifest.v2+json",
+    ))
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    digests = {}
+    for spec in BASES.values():
+        url = f"http://{address}/v2/library/{spec.official_repository}/manifests/{spec.official_tag}"
+        request = urllib.request.Request(url, method="HEAD", headers={"Accept": accept})
+        try:
+            with opener.open(request, timeout=timeout) as response:
+                digests[spec.official] = response.headers.get("Docker-Content-Digest", "")
+        except OSError:
+            continue
+    return digests
+
+
+def digests_setting(digests: dict[str, str]) -> str:
+    """The LAYERLAB_BASE_DIGESTS value that pins these digests."""
+    return ",".join(f"{official}={digest}" for official, digest in sorted(digests.items()) if digest)
+
+
+def _main(argv=None) -> int:
+    """python -m layerlab.engine.prepare seed|digests HOST:PORT (used by scripts/registry.sh)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m layerlab.engine.prepare")
+    parser.add_argument("command", choices=("seed", "digests"))
+    parser.add_argument("address", help="the registry, HOST:PORT")
+    parser.add_argument("--keep-standins", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "seed":
+            from . import connect_live
+
+            engine = connect_live()
+            try:
+                digests = seed_registry(engine, args.address, keep_standins=args.keep_standins,
+                                        progress=lambda p: print(f"  {p.message}", flush=True) if p.fraction >= 1.0 else None)
+            finally:
+                engine.close()
+        else:
+            digests = served_digests(args.address)
+    except LayerlabError as error:
+        print(f"layerlab: {error.explain()}")
+        return 1
+    for official, digest in sorted(digests.items()):
+        print(f"# {args.address}/library/{official} {digest}")
+    if digests:
+        print(f"export LAYERLAB_BASE_DIGESTS={digests_setting(digests)}")
+    return 0 if digests else 1
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through scripts/registry.sh
+    raise SystemExit(_main())
