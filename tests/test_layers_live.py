@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import time
 
 import pytest
 
@@ -210,13 +211,27 @@ def test_sharing_counts_and_the_rw_layer_goes_with_its_container(engine, namespa
     try:
         for box in boxes:
             assert box.wait(timeout=60)["StatusCode"] == 0
-        before = sharing(engine, edits_image, boxes)
-        assert [c.size_rw >= 1000 * n for n, c in zip((1, 2), before.containers)] == [True, True]
+        # The engine answers concurrent `docker system df` calls with one computation: with a
+        # second learner on the engine, the answer can predate our containers' writes. Wait on
+        # the state (both R/W layers counted), with a margin.
+        deadline = time.monotonic() + 30
+        while True:
+            before = sharing(engine, edits_image, boxes)
+            counted = [c.size_rw >= 1000 * n for n, c in zip((1, 2), before.containers)]
+            if (counted == [True, True] and before.usage.containers == 2) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert counted == [True, True], [(c.name, c.size_rw) for c in before.containers]
         assert before.usage.containers == 2 and before.on_disk < before.if_copied
         layer = engine.container_layer(boxes[0].id)
         assert ("/data/own1", ChangeKind.ADDED) in {(c.path, c.kind) for c in layer.changes}
         boxes[0].remove(force=True)
-        after = before.after(sharing(engine, edits_image, boxes))
+        deadline = time.monotonic() + 30  # the same: an answer computed before the removal may come back
+        while True:
+            after = before.after(sharing(engine, edits_image, boxes))
+            if after.removed or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert [c.container_id for c in after.removed] == [boxes[0].id]
         assert not container_exists(engine, boxes[0].id)
         assert "removed, and its R/W layer" in after.summary()
