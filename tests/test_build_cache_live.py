@@ -19,7 +19,8 @@ import docker.errors
 import pytest
 
 from layerlab.core.buildsteps import BuilderKind, CacheStatus, FailureKind, follows_cache_rule
-from layerlab.core.cachequiz import measured_trap
+from layerlab.core.cachequiz import mark_run, measured_trap
+from layerlab.core.sample_app import write_sample_context
 from layerlab.core.errors import LayerlabError
 from layerlab.engine.builds import build, containers_of
 from layerlab.engine.prepare import base_for
@@ -196,6 +197,24 @@ def test_rebuild_hits_before_the_change_and_misses_from_it_on(engine, lesson, pi
     labels = engine.client.api.inspect_image(changed.image_id)["Config"]["Labels"]
     assert lesson.namespace.labels().items() <= labels.items()
     assert changed.reference == lesson.namespace.image("story", builder.name.lower())
+
+
+def test_a_marked_context_misses_where_an_identical_one_hits(engine, lesson, builder, tmp_path):
+    """Lesson 03's first build must MISS for every learner: the cache serves identical files
+    from anyone's build (as another learner's context would be), `mark_run` makes ours unique."""
+    base = lesson.base("app", quiet=True)
+    first, same, marked = (tmp_path / name for name in ("first", "same", "marked"))
+    for folder in (first, same, marked):
+        write_sample_context(folder, base.reference)
+    assert build(engine, builder, lesson.namespace, "share-first", first).ok
+    again = build(engine, builder, lesson.namespace, "share-same", same)
+    assert_matches_engine(again)
+    assert (again.step(2).status, again.step(3).status) == (H, H)  # the same files, another folder: a hit
+    assert mark_run(marked, lesson.namespace.learner, os.urandom(6).hex()) == "run-id.txt"
+    mine = build(engine, builder, lesson.namespace, "share-marked", marked)
+    assert_matches_engine(mine)
+    assert (mine.step(2).status, mine.step(3).status) == (M, M)  # unique to this run: it runs
+    assert follows_cache_rule(mine)
 
 
 def test_touching_a_file_is_measured(engine, lesson, ping_base, builder, tmp_path):

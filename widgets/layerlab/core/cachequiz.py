@@ -264,6 +264,29 @@ def write_exercise_context(folder, base_reference: str, variant: str = "naive") 
     return dockerfile
 
 
+RUN_FILE = "run-id.txt"
+
+
+def mark_run(folder, learner: str, token: str) -> str:
+    """Make a build context unique to this learner and this run; returns the file's name.
+
+    On a shared engine the build cache is shared: BuildKit keys a step by the contents of its
+    inputs (the base's layers, not the base's name), so another learner's build of the same
+    files is a HIT for you. A small file that `COPY . /app` takes along, holding the learner
+    id and a fresh `token`, makes the steps whose point is a MISS miss for this run alone.
+    Nothing prints it: the lesson's outputs stay the same from run to run.
+    """
+    from pathlib import Path
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise LayerlabError(f"The build context {folder} is not a folder.", "Write the lesson's files first (run the cells above).")
+    if not token:
+        raise LayerlabError("mark_run needs a fresh token.", "Pass secrets.token_hex(6).")
+    (folder / RUN_FILE).write_text(f"learner {learner}, run {token}\n", encoding="utf-8")
+    return RUN_FILE
+
+
 def apply_change(folder, scenario_: Scenario, token: str) -> str:
     """Make the scenario's change in the context folder; returns what was done, in words.
 
