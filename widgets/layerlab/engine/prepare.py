@@ -663,6 +663,9 @@ def seed_registry(engine, address: str, keys=None, seed_learner: str | None = No
                         raise LayerlabError(f"Pushing {target} failed: {event['error']}",
                                             f"Check that the registry at {address} runs (scripts/registry.sh start).")
                     digest = (event.get("aux") or {}).get("Digest", digest)
+                    # the containerd image store says it only in a status line: "TAG: digest: sha256:... size: N"
+                    said = re.search(r"digest: (sha256:[0-9a-f]{64})", event.get("status") or "")
+                    digest = digest or (said.group(1) if said else "")
             finally:
                 if not had_tag:
                     _remove_references(engine, [target])
