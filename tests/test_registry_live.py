@@ -63,7 +63,29 @@ def registry(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def seeded(engine, test_learner, registry):
+def official_names_lock(engine):
+    """The official names are the engine's, not a learner's: two test sessions on one engine
+    (the two-learner run) take turns for this module."""
+    import fcntl
+    import hashlib
+    import tempfile
+
+    key = hashlib.sha256(engine.facts.host.encode()).hexdigest()[:12]
+    with open(os.path.join(tempfile.gettempdir(), f"layerlab-official-names-{key}.lock"), "w") as handle:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "another session held the official names for 240 s"
+                time.sleep(0.5)
+        yield
+        fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="module")
+def seeded(engine, test_learner, registry, official_names_lock):
     """{official: digest} of the stand-ins pushed under the official names."""
     digests = prep.seed_registry(engine, registry, seed_learner=f"{test_learner}-seed")
     assert set(digests) == set(OFFICIAL)
@@ -79,13 +101,16 @@ def image_id(engine, reference: str) -> str:
 
 
 @pytest.fixture
-def official_names(engine, registry):
+def official_names(engine, registry, official_names_lock):
     """Fail early if an official name is already on the engine (it is not ours to overwrite);
     afterwards remove the official tags the test made, and nothing else."""
     before = {name: image_id(engine, name) for name in OFFICIAL}
     taken = [name for name, found in before.items() if found]
     assert not taken, f"{', '.join(taken)} already on this engine: not ours, so the test will not touch it"
     yield
+    for name in [f"{registry}/library/{official}" for official in OFFICIAL]:
+        if image_id(engine, name):  # kept only when the official name was taken; this module's registry
+            engine.client.api.remove_image(name)
     for name in OFFICIAL:
         found = engine.client.api.inspect_image(name) if image_id(engine, name) else None
         if found is None:
@@ -193,6 +218,7 @@ class Silent:
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("kind", ["nothing-listening", "accepts-never-answers"])
 def test_a_silent_registry_falls_back_to_stand_ins_within_the_stated_bound(engine, test_learner, registry_env, kind):
+    # the bound is LAYERLAB_REGISTRY_TIMEOUT (10 s by default; 4 s here to keep the tier short)
     bound = 4.0
     silent = Silent(accept=kind == "accepts-never-answers")
     registry_env(**{prep.REGISTRY_ENV: f"127.0.0.1:{silent.port}", prep.REGISTRY_TIMEOUT_ENV: str(bound)})

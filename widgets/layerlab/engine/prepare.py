@@ -391,8 +391,9 @@ def _from_official(engine, ns, spec, setting, pin, labels, progress):
         if not official_id:
             api.tag(image_id, spec.official_repository, spec.official_tag)
             progress(Progress(spec.key, 0.6, f"{spec.key}: tagged it {spec.official}"))
-        elif official_id != image_id:
-            progress(Progress(spec.key, 0.6, f"{spec.key}: {spec.official} here is another image; left alone"))
+        elif official_id != image_id:  # not ours to move: the registry's name keeps the pulled image
+            progress(Progress(spec.key, 0.6, f"{spec.key}: {spec.official} here is another image, left alone; "
+                                             f"the pulled one keeps the name {pulled_name}"))
         if not had_tag and _exists(engine, spec.official) == image_id:
             _remove_references(engine, [pulled_name])  # the official name (and the digest) keep it
     lines = [
