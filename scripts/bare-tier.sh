@@ -61,6 +61,7 @@ cleanup() {
     trap - EXIT INT TERM
     [ -n "$watchdog" ] && kill "$watchdog" 2>/dev/null || true
     if [ -n "$current" ] && kill -0 "$current" 2>/dev/null; then
+        timings+=("$(printf '%-28s %4d s  INTERRUPTED' "$current_name" $((SECONDS - current_started)))")
         kill -TERM "$current" 2>/dev/null || true
         for _ in $(seq 20); do kill -0 "$current" 2>/dev/null || break; sleep 0.5; done
     fi
@@ -79,7 +80,7 @@ trap 'say "interrupted"; exit 130' INT
 trap 'say "terminated (tier timeout of ${TIER_TIMEOUT}s, or a signal)"; exit 143' TERM
 bash -c 'sleep "$1" & s=$!; trap "kill \$s; exit 0" TERM; wait $s && kill -TERM "$2"' _ "$TIER_TIMEOUT" $$ >/dev/null 2>&1 &
 watchdog=$!
-current=""  # the running step (its timeout process), stopped on interrupt
+current="" current_name="" current_started=0  # the running step (its timeout process), stopped on interrupt
 
 # step NAME SECONDS FUNCTION: run FUNCTION in the background under its own timeout (so that a
 # signal to this script is handled at once), record its duration, fail the tier if it fails.
@@ -94,7 +95,7 @@ step() {
 run_bounded() {
     local name=$1 seconds=$2 fn=$3 started=$SECONDS status=0
     timeout -k 15 "$seconds" bash -c "set -euo pipefail; $fn" &
-    current=$!
+    current=$! current_name=$name current_started=$started
     wait "$current" || status=$?
     current=""
     timings+=("$(printf '%-28s %4d s%s' "$name" $((SECONDS - started)) "$([ $status = 0 ] || echo "  FAILED ($status)")")")
@@ -283,9 +284,8 @@ lab_check() {
 EOF'
     in_box -e JUPYTER_CONFIG_DIR=/tmp/jupyter-config "$CONTAINER" bash -c \
         "setsid make lab LAB_PORT=$LAB_PORT >/tmp/lab.log 2>&1 </dev/null & echo \$! >/tmp/lab.pid"
-    local answered=0
-    for _ in $(seq 120); do
-        if in_box "$CONTAINER" python3 - "$LAB_PORT" "$token" <<'EOF'
+    # (Python given with -c: a here-document does not survive `export -f`.)
+    local probe='
 import json, sys, urllib.request
 port, token = sys.argv[1], sys.argv[2]
 try:
@@ -296,7 +296,10 @@ except OSError:
 names = {(item["name"], item["type"]) for item in listing.get("content", [])}
 print("contents API lists:", ", ".join(sorted(name for name, _ in names)))
 sys.exit(0 if ("00-setup.ipynb", "notebook") in names else 4)
-EOF
+'
+    local answered=0 status
+    for _ in $(seq 120); do
+        if in_box "$CONTAINER" python3 -c "$probe" "$LAB_PORT" "$token"
         then answered=1; break
         else
             status=$?

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import time
 
@@ -23,6 +24,7 @@ import pytest
 
 OUTCOMES_ENV = "LAYERLAB_OUTCOMES"
 MESSAGE_LINES = 8
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # nbval colours its reports
 
 
 def _first_lines(report) -> str:
@@ -31,7 +33,7 @@ def _first_lines(report) -> str:
         text = str(report.longrepr[2])  # (path, line, "Skipped: reason")
     elif report.longrepr is not None:
         text = getattr(report, "longreprtext", "") or str(report.longrepr)
-    lines = [line for line in text.splitlines() if line.strip()]
+    lines = [line for line in ANSI.sub("", text).splitlines() if line.strip()]
     if report.failed and len(lines) > MESSAGE_LINES:
         # The end of a traceback says what went wrong (the "E   ..." lines); keep it.
         errors = [line for line in lines if line.startswith("E ")]
