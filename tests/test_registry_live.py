@@ -24,6 +24,8 @@ import time
 import docker.errors
 import pytest
 
+from layerlab.core.errors import LayerlabError
+
 from support import ROOT, need
 
 from layerlab.core.bases import BASES, DIGESTS_ENV
@@ -241,15 +243,13 @@ def test_a_silent_registry_falls_back_to_stand_ins_within_the_stated_bound(engin
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.xfail(strict=True, reason="Engine.run uses the SDK's containers.run, which pulls when the image "
-                                       "is missing; the create must go without that retry (see engine.py)")
 def test_a_missing_image_is_an_error_and_never_a_pull(engine, test_learner):
     """A container of a missing image: the engine must not be asked to pull it. The image is
     named on a loopback port this test listens on, so a pull attempt would show as a connection."""
     listener = Silent(accept=True)
     missing = f"127.0.0.1:{listener.port}/library/layerlab-missing:1"
     try:
-        with pytest.raises(Exception):
+        with pytest.raises(LayerlabError, match="does not pull"):
             engine.run(engine.namespace("registry-test"), "missing", missing, ["true"])
         time.sleep(0.5)  # a pull would have dialled by now (it dials at once)
         dialled = len(listener.connections)

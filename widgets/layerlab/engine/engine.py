@@ -219,8 +219,10 @@ class Engine:
                 )
             kwargs.pop(forbidden, None)
         container_name = namespace.container(name)
+        # containers.create, then start: never the SDK's containers.run, which answers a missing
+        # image by pulling it. The course never pulls by accident (only `prepare` pulls).
         try:
-            return self.client.containers.run(
+            container = self.client.containers.create(
                 image,
                 command=command,
                 entrypoint=entrypoint,
@@ -228,16 +230,25 @@ class Engine:
                 labels=namespace.labels(),
                 network_mode="none",
                 privileged=False,
-                detach=detach,
                 **kwargs,
             )
+        except docker.errors.ImageNotFound:
+            raise LayerlabError(
+                f"There is no image {image!r} on this engine, and the course does not pull images.",
+                "Run the cell that builds it first, or `python -m layerlab prepare` for the base images.",
+            ) from None
+        try:
+            container.start()
         except docker.errors.APIError:
             # Created but not started (e.g. "executable file not found"): do not leave it behind.
             try:
-                self.client.api.remove_container(container_name, force=True, v=True)
+                self.client.api.remove_container(container.id, force=True, v=True)
             except docker.errors.APIError:
                 pass
             raise
+        if not detach:
+            container.wait()
+        return container
 
     def container_layer(self, container_id: str, with_changes: bool = True) -> ContainerLayer:
         """The container's R/W layer: its size (SizeRw) and, optionally, its changes."""
