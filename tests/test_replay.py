@@ -197,21 +197,26 @@ def test_provenance_cell_is_first_and_renewed_not_repeated():
     from layerlab.cli_record import PROVENANCE_TAG, stamp_provenance
 
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import layerlab")])
-    header = {"recorded_at": "2026-12-02", "facts": {"engine_version": "26.1.5", "flavour": "docker-26",
-                                                       "storage_driver": "overlay2", "buildkit": True}}
+    # The facts as a real recording's header holds them: no "flavour" key (it is derived).
+    facts = {"api_version": "1.45", "arch": "amd64", "buildkit": True, "buildx_version": "0.13.1",
+             "cgroup_version": "2", "engine_version": "26.1.5", "host": "unix:///x.sock",
+             "host_source": "from DOCKER_HOST", "kernel": "6.1", "min_api_version": "1.24", "os": "linux",
+             "storage_driver": "overlayfs", "storage_kind": "CONTAINERD"}
+    header = {"recorded_at": "2026-12-02", "facts": facts}
     stamp_provenance(notebook, header)
     stamp_provenance(notebook, dict(header, recorded_at="2026-12-03"))
     assert len(notebook.cells) == 2 and notebook.cells[1].source == "import layerlab"
     first = notebook.cells[0]
     assert first.cell_type == "markdown" and PROVENANCE_TAG in first.metadata["tags"]
     assert "Docker 26.1.5" in first.source and "2026-12-03" in first.source and "2026-12-02" not in first.source
+    assert "(docker-26-containerd, overlayfs storage, the classic builder and BuildKit)" in first.source
 
 
 @pytest.mark.engine
 @pytest.mark.timeout(240)
 def test_time_limits_and_stop_times_replay_the_same_at_any_speed(engine, test_learner, tmp_path):
-    """A run that ends by itself, one the course stops at its limit, and a timed stop: the
-    replay tells the same story at the recorded pace, fifty times faster, and at once."""
+    """A run the engine refuses, one that ends by itself, one the course stops at its limit, and
+    a timed stop: the replay tells the same story at the recorded pace, fifty times faster, and at once."""
     from layerlab.engine import connect
     from layerlab.engine.commands import measure_stop, stream_run
     from layerlab.engine.prepare import base_for
@@ -220,11 +225,16 @@ def test_time_limits_and_stop_times_replay_the_same_at_any_speed(engine, test_le
     def story(source_engine):
         lesson = Lesson("replay-clock", engine=source_engine, quiet=True)
         ping = base_for(source_engine, "ping")
+        # A run the engine refuses first (no such program): it keeps no note, and must not
+        # take the next run's note in replay (lesson 05 starts with one).
+        with pytest.raises(Exception, match="executable file not found"):
+            stream_run(lesson, "refused", ping.reference, ["layerlab-no-such-program"], limit=5, on_line=None)
         ends = stream_run(lesson, "ends", ping.reference, ["ping", "-c", "3", "127.0.0.1"], limit=20, on_line=None)
         endless = stream_run(lesson, "endless", ping.reference, ["ping", "127.0.0.1"], limit=2.5, on_line=None)
         stop = measure_stop(lesson, "stopper", ping.reference, "exec form", ["ping", "127.0.0.1"])
         return ends, endless, stop
 
+    base_for(engine, "ping")  # in place before recording: a replay finds bases, it cannot build them
     environ = dict(engine.environ, LAYERLAB_RECORD=str(tmp_path), LAYERLAB_SOURCE="live")
     live = connect(environ, lesson="replay-clock")
     try:

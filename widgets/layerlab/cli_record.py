@@ -15,6 +15,7 @@ import os
 import time
 from pathlib import Path
 
+from .core.engineinfo import EngineFacts
 from .core.errors import LayerlabError
 from .replay.fingerprint import lesson_fingerprint, notebook_lesson_id
 from .replay.store import PACKAGE_RECORDINGS, Recording
@@ -41,6 +42,7 @@ def cmd_record(args) -> int:
         raise LayerlabError(f"No notebooks to record in {folder}.", "Run from the course folder, or name them.")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    prepare_outside_the_recording()
     for path in paths:
         notebook = nbformat.read(path, as_version=4)
         lesson = notebook_lesson_id(notebook)
@@ -69,6 +71,32 @@ def cmd_record(args) -> int:
     return 0
 
 
+def prepare_outside_the_recording() -> None:
+    """Provide the bases live, before any lesson is recorded.
+
+    A replay cannot build a base (that asks the host for busybox or debootstrap), so it needs
+    a recording in which lesson 00 found its bases in place. Preparing them here first, while
+    nothing is being recorded, makes every recording replayable, even on a fresh engine.
+    """
+    from .engine import connect
+    from .engine.prepare import prepare
+
+    saved = dict(os.environ)
+    os.environ.pop("LAYERLAB_RECORD", None)
+    os.environ["LAYERLAB_SOURCE"] = "live"
+    try:
+        engine = connect()
+        try:
+            started = time.monotonic()
+            for base in prepare(engine):
+                print(f"base {base.key}: {base.source} ({time.monotonic() - started:.0f} s)", flush=True)
+        finally:
+            engine.close()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 PROVENANCE_TAG = "layerlab-provenance"
 
 
@@ -76,10 +104,14 @@ def provenance_text(header: dict) -> str:
     """The first cell of a recorded notebook: where its stored outputs came from."""
     facts = header.get("facts", {})
     builders = "the classic builder and BuildKit" if facts.get("buildkit") else "the classic builder"
+    try:
+        flavour = EngineFacts.from_dict(facts).flavour
+    except (KeyError, TypeError):
+        flavour = "?"
     return (
         "> **The outputs below were recorded**, not computed on your machine: "
         f"`python -m layerlab record` ran this notebook on Docker {facts.get('engine_version', '?')} "
-        f"({facts.get('flavour', '?')}, {facts.get('storage_driver', '?')} storage, {builders}) "
+        f"({flavour}, {facts.get('storage_driver', '?')} storage, {builders}) "
         f"on {header.get('recorded_at', '?')}.\n"
         ">\n"
         "> Run the notebook to replace them: with a Docker engine every cell runs live on yours; "

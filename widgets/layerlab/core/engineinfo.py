@@ -44,6 +44,13 @@ class EngineFacts:
     buildx_version: str
     cgroup_version: str
 
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "EngineFacts":
+        """The facts as a recording's header stores them (storage_kind by its enum name)."""
+        values = dict(data)
+        values["storage_kind"] = StorageKind[values["storage_kind"]]
+        return cls(**values)
+
     @property
     def flavour(self) -> str:
         """A short name for the kind of engine, as the course's engine script names them."""

@@ -80,12 +80,6 @@ def facts_to_dict(facts: EngineFacts) -> dict:
     return data
 
 
-def facts_from_dict(data: dict) -> EngineFacts:
-    values = dict(data)
-    values["storage_kind"] = StorageKind[values["storage_kind"]]
-    return EngineFacts(**values)
-
-
 def start_recording(engine, path: Path, lesson: str) -> None:
     """Put a recording proxy between the engine and the course; save at exit and on flush."""
     recording = Recording(
@@ -130,7 +124,7 @@ def connect_replay(lesson: str | None, environ: Mapping[str, str], reason: str):
     speed = replay_speed(environ)
     server = ReplayServer(recording, speed=speed)
     header = recording.header
-    facts = facts_from_dict(header["facts"])
+    facts = EngineFacts.from_dict(header["facts"])
     client = without_proxy_lookups(
         docker.DockerClient(base_url=server.url, version=header["api_version"], timeout=WORK_TIMEOUT))
     replay_environ = dict(environ)
