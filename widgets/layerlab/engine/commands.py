@@ -260,13 +260,14 @@ def stream_run(
     words = ["docker", "run"] + (["--entrypoint", entrypoint_override] if entrypoint_override is not None else [])
     outcome = RunOutcome(name=name, command_line=label or shlex.join(words + [image] + list(run_args or ())))
     notes = lesson.engine.notes
+    started = time.monotonic()
+    container = _start(lesson, name, image, run_args, entrypoint_override)
     # In replay, the recorded run says how many lines came before the limit and whether it
-    # was reached; the replay's own clock (any speed) decides nothing.
+    # was reached; the replay's own clock (any speed) decides nothing. Asked only once the
+    # container started: a run the engine refused kept no note when it was recorded.
     plan = notes.replayed("stream-run")
     if plan is not None:
         limit, max_lines = float("inf"), (plan["lines"] if plan["stopped"] else None)
-    started = time.monotonic()
-    container = _start(lesson, name, image, run_args, entrypoint_override)
     chunks: "queue.Queue[bytes | BaseException | None]" = queue.Queue()
 
     def pump() -> None:
