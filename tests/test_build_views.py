@@ -110,8 +110,12 @@ def test_wrong_answers_are_explained_from_the_measurement():
     record = sample_record([H, H, H])
     result = score(touch, {2: M, 3: M, 4: H}, record)
     assert (result.right, result.total) == (1, 3) and not result.perfect
-    wrong = [v for v in result.verdicts if not v.right]
-    assert all("Measured: the classic builder reused" in v.explanation for v in wrong)
+    wrong = {v.step: v.explanation for v in result.verdicts if not v.right}
+    assert set(wrong) == {2, 3}
+    # The COPY reads the touched file: its key is contents and metadata, not the mtime.
+    assert "Measured: the classic builder reused" in wrong[2] and "metadata (mode, owner)" in wrong[2]
+    # The RUN reads no file: it hit because its parent hit and its text is the same.
+    assert "RUN step reads no file" in wrong[3] and "checksum" not in wrong[3]
     assert "WRONG" in result.summary() and "Traceback" not in result.summary()
 
     busted = sample_record([M, M, M])  # had a builder counted mtimes, the text would say so
@@ -150,7 +154,8 @@ def test_exercise_context_and_changes(tmp_path):
 def test_instruction_contexts(tmp_path):
     write_context(tmp_path, DEMOS["copy-all"], "base:1")
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "Dockerfile", "NOTES.md", "README.md", "conf", "main.js", "secret.env", "source.tar", "util.js"]
+        "Dockerfile", "NOTES.md", "README.md", "conf", "main.js", "secret.env", "source.tar", "source.tar.gz",
+        "source.zip", "util.js"]
     assert tar_listing(tmp_path / "source.tar") == ["hello.txt", "lib/", "lib/version.txt"]
     write_context(tmp_path, DEMOS["dockerignore"], "base:1")
     assert "secret.env" in (tmp_path / ".dockerignore").read_text()
@@ -171,3 +176,40 @@ def test_expected_paths():
     assert check_paths(DEMOS["add-tar"], ["/app", "/app/hello.txt", "/app/lib/version.txt"]) == ((), ())
     assert check_paths(DEMOS["add-tar"], ["/app/source.tar"]) == (
         ("/app/hello.txt", "/app/lib/version.txt"), ("/app/source.tar",))
+
+
+def test_demo_verdicts_fill_the_url_and_tell_demos_with_one_instruction_apart():
+    """Lesson 04's BuildKit check (its output is not compared by nbval): every line names the
+    instruction as built, with the served URL, and two demos that both read `COPY . /app` differ."""
+    from layerlab.core.instructions import DemoResult
+
+    def result(key, url="", missing=()):
+        chosen = DEMOS[key]
+        return DemoResult(demo=chosen, builder="buildkit", dockerfile=chosen.dockerfile("base:1", url=url),
+                          changes=(), paths=(), missing=tuple(missing), unexpected=())
+
+    url_line = result("add-url", url="http://127.0.0.1:41234").verdict("BuildKit")
+    assert "{url}" not in url_line and "`ADD http://127.0.0.1:41234/release.tar /data/`" in url_line
+    copy_all, ignored = result("copy-all").verdict("BuildKit"), result("dockerignore").verdict("BuildKit")
+    assert "`COPY . /app`" in copy_all and "`COPY . /app`" in ignored and copy_all != ignored
+    assert copy_all.endswith(": as expected")
+    failed = result("add-tar", missing=["/app/hello.txt"]).verdict("BuildKit")
+    assert "NOT as expected" in failed and "/app/hello.txt" in failed
+
+
+def test_compressed_tar_and_zip_in_the_context_are_reproducible_and_hold_the_same_files(tmp_path):
+    """Lesson 04 shows ADD unpacking a gzip tar and not a zip: both archives hold source/'s files,
+    and are the same bytes every time (the recorded layer sizes must not drift)."""
+    import tarfile
+    import zipfile
+
+    write_context(tmp_path / "a", DEMOS["add-zip"], "base:1")
+    write_context(tmp_path / "b", DEMOS["add-tar-gz"], "base:1")
+    for name in ("source.tar.gz", "source.zip"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    with tarfile.open(tmp_path / "a" / "source.tar.gz", "r:gz") as packed:
+        in_tgz = sorted(m.name for m in packed.getmembers() if m.isfile())
+    with zipfile.ZipFile(tmp_path / "a" / "source.zip") as packed:
+        in_zip = sorted(n for n in packed.namelist() if not n.endswith("/"))
+    assert in_tgz == in_zip == ["hello.txt", "lib/version.txt"]
+    assert not (tmp_path / "a" / "source.tar.gz.partial").exists()

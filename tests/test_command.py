@@ -195,7 +195,7 @@ def test_empty_entrypoint_override_removes_it():
 
 def test_docker_run_line():
     result = resolve_image(ImageCommand(("ping",)), ["127.0.0.1"], entrypoint_override="echo")
-    assert result.docker_run("img") == "docker run --rm --entrypoint echo img 127.0.0.1"
+    assert result.docker_run("img") == "docker run --rm --network none --entrypoint echo img 127.0.0.1"
 
 
 # -- Dockerfiles and the ping base ---------------------------------------------------------------

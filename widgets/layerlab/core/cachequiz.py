@@ -175,10 +175,16 @@ def explain(scenario_: Scenario, record: BuildRecord, number: int, first_miss: i
     step = record.step(number)
     builder = "BuildKit" if record.builder.value == "BuildKit" else f"the {record.builder.value}"
     if step.status is CacheStatus.HIT:
+        if step.keyword not in ("COPY", "ADD"):
+            return (
+                f"This {step.keyword} step reads no file of the build context: it is a hit because "
+                "its parent step was reused and its instruction text is the same as before."
+            )
         if scenario_.change is Change.TOUCH:
             return (
                 f"Measured: {builder} reused this step although {scenario_.file} was touched. "
-                "It compares checksums of the files' contents, not their modification times."
+                "Its cache key for a COPY or ADD is a checksum of the files' contents and metadata "
+                "(mode, owner), which leaves out the modification time."
             )
         if scenario_.change is Change.IGNORED:
             return (

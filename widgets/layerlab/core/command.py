@@ -231,8 +231,9 @@ class Resolution:
         return self.argv[0] if self.argv else None
 
     def docker_run(self, image: str = "IMAGE") -> str:
-        """The `docker run` line this resolution answers."""
-        words = ["docker", "run", "--rm"]
+        """The `docker run` line this resolution answers, with the course's `--network none`
+        (every container the course starts has loopback only, on every engine)."""
+        words = ["docker", "run", "--rm", "--network", "none"]
         if self.entrypoint_override is not None:
             words += ["--entrypoint", self.entrypoint_override]
         words.append(image)

@@ -1,7 +1,8 @@
 """The seed's Dockerfile instructions, one small build each, and what each one's layer must hold.
 
 The build context comes from `layerlab/lessons/instructions/context/` (conf/ with a nested
-folder, two .js files, a README, source/ which is packed into `source.tar`, and two files
+folder, two .js files, a README, source/ which is packed into `source.tar`, `source.tar.gz`
+and `source.zip`, and two files
 that `.dockerignore` keeps out). `lessons/instructions/release/` is packed into
 `release.tar`, which the lesson serves on 127.0.0.1 for `ADD <url>`.
 
@@ -14,8 +15,10 @@ Pure: no `docker`, no widgets (it writes files and tars only).
 
 from __future__ import annotations
 
+import gzip
 import shutil
 import tarfile
+import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -52,6 +55,11 @@ DEMOS: dict[str, Demo] = {
              expect_present=("/app/hello.txt", "/app/lib/version.txt"), expect_absent=("/app/source.tar",)),
         Demo("copy-tar", "COPY the same tar: not unpacked", "COPY source.tar /app/", "(COPY, for comparison)",
              expect_present=("/app/source.tar",), expect_absent=("/app/hello.txt", "/app/lib/version.txt")),
+        Demo("add-tar-gz", "ADD a gzip-compressed tar: unpacked too", "ADD source.tar.gz /app/",
+             "(gzip, bzip2 and xz tars, recognised by their contents)",
+             expect_present=("/app/hello.txt", "/app/lib/version.txt"), expect_absent=("/app/source.tar.gz",)),
+        Demo("add-zip", "ADD a zip: never unpacked", "ADD source.zip /app/", "(a zip is not a tar)",
+             expect_present=("/app/source.zip",), expect_absent=("/app/hello.txt", "/app/lib/version.txt")),
         Demo("add-url", "ADD a URL: downloaded, never unpacked", "ADD {url}/release.tar /data/",
              "ADD http://ahnseungkyu.com/release /data/",
              expect_present=("/data/release.tar",), expect_absent=("/data/VERSION", "/data/RELEASE-NOTES.txt"),
@@ -101,6 +109,29 @@ def pack_tar(folder: Path, target: Path) -> Path:
     return target
 
 
+def pack_tar_gz(folder: Path, target: Path) -> Path:
+    """The same tar, gzip-compressed, byte for byte reproducible (no name or time in the header)."""
+    plain = target.with_name(target.name + ".partial")
+    pack_tar(folder, plain)
+    with plain.open("rb") as source, target.open("wb") as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed:
+            shutil.copyfileobj(source, packed)
+    plain.unlink()
+    return target
+
+
+def pack_zip(folder: Path, target: Path) -> Path:
+    """The same files as a zip archive, reproducible (sorted, fixed times)."""
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            name = str(path.relative_to(folder)) + ("/" if path.is_dir() else "")
+            info = zipfile.ZipInfo(name, date_time=(2017, 7, 14, 2, 40, 0))
+            info.external_attr = ((0o755 | 0o040000) if path.is_dir() else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, b"" if path.is_dir() else path.read_bytes())
+    return target
+
+
 def write_context(folder: Path, demo_: Demo, base: str, url: str = "") -> str:
     """The lesson's build context for one demo; returns the Dockerfile it wrote."""
     folder = Path(folder)
@@ -111,6 +142,8 @@ def write_context(folder: Path, demo_: Demo, base: str, url: str = "") -> str:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, target)
     pack_tar(source / "source", folder / "source.tar")
+    pack_tar_gz(source / "source", folder / "source.tar.gz")
+    pack_zip(source / "source", folder / "source.zip")
     ignore = folder / ".dockerignore"
     if demo_.dockerignore:
         ignore.write_text(DOCKERIGNORE, encoding="utf-8")
@@ -150,8 +183,20 @@ class DemoResult:
     def as_expected(self) -> bool:
         return not self.missing and not self.unexpected
 
+    @property
+    def instruction(self) -> str:
+        """The instruction as built (the URL of `ADD <url>` filled in)."""
+        return self.dockerfile.splitlines()[-1]
+
+    def verdict(self, builder_name: str) -> str:
+        """One line: which builder, which demo (two demos may share an instruction), the
+        instruction as built, and whether its layer held what it must."""
+        outcome = "as expected" if self.as_expected else (
+            f"NOT as expected: missing {list(self.missing)}, unexpected {list(self.unexpected)}")
+        return f"{builder_name}, {self.demo.title} (`{self.instruction}`): {outcome}"
+
     def summary(self) -> str:
-        lines = [f"{self.demo.title}", f"  the layer of `{self.dockerfile.splitlines()[-1]}` holds:"]
+        lines = [f"{self.demo.title}", f"  the layer of `{self.instruction}` holds:"]
         for letter, path, is_dir, size in self.changes:
             if is_dir and letter == "C":
                 continue  # a parent directory, repeated in every layer tar

@@ -257,7 +257,7 @@ def stream_run(
     exception (KeyboardInterrupt when a notebook cell is interrupted). Output lines are handed
     to `on_line` from the calling thread, so a notebook prints them in the right cell.
     """
-    words = ["docker", "run"] + (["--entrypoint", entrypoint_override] if entrypoint_override is not None else [])
+    words = ["docker", "run", "--network", "none"] + (["--entrypoint", entrypoint_override] if entrypoint_override is not None else [])
     outcome = RunOutcome(name=name, command_line=label or shlex.join(words + [image] + list(run_args or ())))
     notes = lesson.engine.notes
     started = time.monotonic()
