@@ -25,23 +25,27 @@ lab: $(STAMP)
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
 
+# Test runs keep no progress record (the learner's own record is not the suite's; `make lab`
+# keeps it).
+NO_RECORD := LAYERLAB_PROGRESS=off
+
 HIDDEN_ENGINE := LAYERLAB_SOURCE=replay DOCKER_HOST=unix:///nonexistent/layerlab-engine-hidden.sock
 
 # Everything, live (with no engine: the notebooks from their recordings); then the notebooks
 # again with the engine hidden, from their recordings, against the same stored outputs.
 # Replays under test answer at once: what depends on the clock comes from the recording.
 test: $(STAMP)
-	LAYERLAB_REPLAY_SPEED=instant $(PY) -m pytest tests notebooks $(NBVAL) $(PYTEST_ARGS)
-	$(HIDDEN_ENGINE) LAYERLAB_REPLAY_SPEED=instant $(PY) -m pytest notebooks $(NBVAL) $(PYTEST_ARGS)
+	$(NO_RECORD) LAYERLAB_REPLAY_SPEED=instant $(PY) -m pytest tests notebooks $(NBVAL) $(PYTEST_ARGS)
+	$(NO_RECORD) $(HIDDEN_ENGINE) LAYERLAB_REPLAY_SPEED=instant $(PY) -m pytest notebooks $(NBVAL) $(PYTEST_ARGS)
 
 # The notebooks replayed at the pace a learner gets by default (as recorded), and 50 times faster.
 test-replay-paces: $(STAMP)
-	$(HIDDEN_ENGINE) LAYERLAB_REPLAY_SPEED=1 $(PY) -m pytest notebooks $(NBVAL) $(PYTEST_ARGS)
-	$(HIDDEN_ENGINE) LAYERLAB_REPLAY_SPEED=50 $(PY) -m pytest notebooks $(NBVAL) $(PYTEST_ARGS)
+	$(NO_RECORD) $(HIDDEN_ENGINE) LAYERLAB_REPLAY_SPEED=1 $(PY) -m pytest notebooks $(NBVAL) $(PYTEST_ARGS)
+	$(NO_RECORD) $(HIDDEN_ENGINE) LAYERLAB_REPLAY_SPEED=50 $(PY) -m pytest notebooks $(NBVAL) $(PYTEST_ARGS)
 
 # The engine tier alone, against whatever engine DOCKER_HOST names (CI runs it per flavour).
 test-live: $(STAMP)
-	$(PY) -m pytest -m "engine and not browser" tests -p no:cacheprovider $(PYTEST_ARGS)
+	$(NO_RECORD) $(PY) -m pytest -m "engine and not browser" tests -p no:cacheprovider $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

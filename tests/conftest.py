@@ -7,6 +7,7 @@ answers on a developer's machine, and FAILS when CI=true: CI must prove the live
 
 from __future__ import annotations
 
+import os
 import secrets
 
 import pytest
@@ -45,6 +46,9 @@ def test_learner(engine):
 
 
 def pytest_configure(config):
+    # Lessons that tests run append to the learner's progress record: keep the developer's own
+    # record out of it (a test that checks the record points LAYERLAB_PROGRESS at a file of its own).
+    os.environ.setdefault("LAYERLAB_PROGRESS", "off")
     config.addinivalue_line(
         "markers", "buildkit: needs BuildKit (docker buildx); not collected on an engine without it, "
         "where test_buildkit_absence_is_explained runs instead",

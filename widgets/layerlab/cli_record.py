@@ -51,7 +51,10 @@ def cmd_record(args) -> int:
         started = time.monotonic()
         print(f"recording {path.name} (lesson {lesson}) ...", flush=True)
         saved = dict(os.environ)
-        os.environ.update({"LAYERLAB_RECORD": str(out), "LAYERLAB_SOURCE": "live"})
+        # A recording is no learner's progress, and guesses given in advance would be stored as
+        # the lesson's outputs: neither belongs in it.
+        os.environ.pop("LAYERLAB_PREDICTIONS", None)
+        os.environ.update({"LAYERLAB_RECORD": str(out), "LAYERLAB_SOURCE": "live", "LAYERLAB_PROGRESS": "off"})
         try:
             NotebookClient(notebook, timeout=args.timeout, kernel_name="python3",
                            resources={"metadata": {"path": str(path.parent)}}).execute()

@@ -33,6 +33,33 @@ class Lesson:
         if not quiet:
             print(self.banner())
 
+    # -- the progress record -------------------------------------------------------------------
+
+    @property
+    def source(self) -> str:
+        return "live" if getattr(self.engine, "live", True) else "replay"
+
+    def record_event(self, kind: str, **fields) -> bool:
+        """Append one event to the learner's progress record (see `layerlab.core.progress`).
+
+        The learner is the person running the notebook (their own id, also in a replay, whose
+        engine objects carry the recording's names)."""
+        from .core.naming import learner_id
+        from .core.progress import append_event, make_event, progress_path
+
+        learner = learner_id()
+        return append_event(make_event(kind, learner, self.id, self.source, **fields), progress_path(learner))
+
+    def predict(self, question):
+        """Ask the learner to commit a guess before the engine answers (see `views.predict`)."""
+        from .views.predict import Prediction
+
+        def recorded(outcome) -> None:
+            self.record_event("prediction", question=outcome.question.key, guess=outcome.guess,
+                              answer=outcome.answer.choice, right=outcome.right)
+
+        return Prediction(question, on_outcome=recorded)
+
     def banner(self) -> str:
         return f"{self.engine.source_note}\nLearner '{self.namespace.learner}', lesson {self.id}."
 
@@ -92,4 +119,5 @@ def start_lesson(lesson_id: str, engine=None) -> Lesson:
     install_error_display()
     lesson = Lesson(lesson_id, engine=engine)
     install_replay_marks(lesson.engine)
+    lesson.record_event("lesson-started")
     return lesson

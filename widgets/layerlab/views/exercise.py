@@ -108,6 +108,10 @@ class CacheExercise:
         records = self.view.build(title=f"{self.scenario.title}: after the change")
         scores = {builder: score(self.scenario, self.predictions, record) for builder, record in records.items()}
         self.result = ExerciseResult(self.scenario, change, scores, records)
+        for builder, result in scores.items():
+            self.lesson.record_event("exercise", exercise=f"{self.lesson.id}.{self.scenario.key}",
+                                     builder=builder.value, right=result.right, total=result.total,
+                                     passed=result.perfect)
         return self.result
 
     # -- the widget -----------------------------------------------------------------------

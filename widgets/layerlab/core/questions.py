@@ -1,0 +1,100 @@
+"""The course's predict-first questions, and how each turns what the engine measured into an answer.
+
+One question per lesson that had none (03 has its cache exercise). Each `answer_*` takes plain
+measured values and returns the `Answer` with a sentence built from those values, so a wrong
+guess is explained by what this engine did, not by what the course expected.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Sequence
+
+from .model import ImageStack, human_size
+from .predict import Answer, Question
+
+LAYER_COUNT = Question(
+    "01-layers.layer-count",
+    "The sample's Dockerfile has four instructions: FROM, COPY, RUN and CMD. "
+    "How many filesystem layers will the built image have above its base's?",
+    ("0", "1", "2", "3", "4"),
+)
+
+APPEND_ONE_BYTE = Question(
+    "02-copy-on-write.append-one-byte",
+    "`echo -n x >> /data/big.bin` appends one byte to a 21 MB file that lives in an image layer. "
+    "By how much will the container's R/W layer (SizeRw) grow?",
+    ("about 1 byte", "about 4 kB (one disk block)", "about 21 MB (the whole file)"),
+)
+
+ARCHIVES = Question(
+    "04-instructions.archives",
+    "`ADD source.tar.gz /app/` and `ADD source.zip /app/`: the two archives hold the same files. "
+    "Which of them does ADD unpack into /app?",
+    ("both", "only the gzip-compressed tar", "only the zip", "neither"),
+)
+
+PID1 = Question(
+    "05-cmd-entrypoint.pid1",
+    'Image 3 has ENTRYPOINT ["ping"] and CMD ["-c", "3", "127.0.0.1"]. '
+    "`docker run IMAGE 127.0.0.1`: what runs as PID 1?",
+    ("127.0.0.1", "ping -c 3 127.0.0.1", "ping -c 3 127.0.0.1 127.0.0.1", "ping 127.0.0.1"),
+)
+
+QUESTIONS = {q.key: q for q in (LAYER_COUNT, APPEND_ONE_BYTE, ARCHIVES, PID1)}
+
+
+def answer_layer_count(image: ImageStack, base: ImageStack, course_labels: Sequence[str] = ("LABEL",)) -> Answer:
+    """Layers above the base, counted in the engine's stack; which instructions made them."""
+    above = image.entries[len(base.entries):]
+    made = [e for e in above if e.is_layer]
+    none = [e for e in above if not e.is_layer and e.keyword not in course_labels]
+    count = len(made)
+    if count >= len(LAYER_COUNT.choices):
+        raise ValueError(f"{count} layers above the base: more than the question offers")
+    made_by = ", ".join(e.keyword for e in made) or "no instruction"
+    none_by = ", ".join(dict.fromkeys(e.keyword for e in none)) or "nothing else"
+    return Answer(
+        str(count),
+        f"Measured: the engine's stack has {count} filesystem layer(s) above the base, made by "
+        f"{made_by}. {none_by} made none: FROM names the base, and CMD only writes the image's "
+        "config. (The course's own LABEL entries make no layer either.)",
+    )
+
+
+def answer_append(file_size: int, grew_by: int) -> Answer:
+    """How much SizeRw grew after one byte was appended to a file of `file_size` bytes."""
+    if grew_by >= file_size * 0.9:
+        choice = APPEND_ONE_BYTE.choices[2]
+    elif grew_by < 512:
+        choice = APPEND_ONE_BYTE.choices[0]
+    else:
+        choice = APPEND_ONE_BYTE.choices[1]
+    return Answer(
+        choice,
+        f"Measured: SizeRw grew by {grew_by:,} bytes ({human_size(grew_by)}) for one byte written: "
+        f"the storage driver copied the whole {human_size(file_size)} file up before the write.",
+    )
+
+
+def answer_archives(tar_gz_unpacked: bool, zip_unpacked: bool) -> Answer:
+    choice = {(True, True): "both", (True, False): "only the gzip-compressed tar",
+              (False, True): "only the zip", (False, False): "neither"}[(tar_gz_unpacked, zip_unpacked)]
+
+    def said(name: str, unpacked: bool) -> str:
+        return f"{name}'s layer holds " + ("its files (unpacked)" if unpacked else "the archive itself")
+
+    return Answer(choice, f"Measured: {said('the gzip tar', tar_gz_unpacked)}; {said('the zip', zip_unpacked)}. "
+                          "ADD unpacks tars (plain, gzip, bzip2, xz), recognised by their contents; a zip is no tar.")
+
+
+def answer_pid1(argv: Sequence[str] | None) -> Answer:
+    """PID 1 as read from /proc/1/cmdline inside the container."""
+    if not argv:
+        raise ValueError("PID 1 could not be read")
+    line = shlex.join(argv)
+    choice = line if line in PID1.choices else None
+    if choice is None:
+        raise ValueError(f"PID 1 {line!r} is none of the question's choices")
+    return Answer(choice, f"Measured: /proc/1/cmdline in the container reads `{line}`. The run arguments replaced "
+                          "CMD as a whole and were appended to ENTRYPOINT, which they never replace.")
