@@ -8,6 +8,7 @@ name, no network but loopback, never privileged, no host folders or sockets moun
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -81,6 +82,30 @@ class Engine:
             for _ in stream:  # the archive's padding: read to the end so the answer is whole
                 pass
         return self._configs[image_id]
+
+    #: How long `disk_usage` waits for another caller's `docker system df` to finish.
+    DISK_USAGE_WAIT = 60.0
+
+    def disk_usage(self) -> dict:
+        """`docker system df -v`, as the API gives it.
+
+        Docker before 23 runs one disk-usage computation at a time and answers a second caller
+        (another learner, on a shared engine) with 409 "a disk usage operation is already
+        running"; newer engines share the one computation. Busy answers are asked again until
+        the other computation ends, for at most DISK_USAGE_WAIT s.
+        """
+        deadline = time.monotonic() + self.DISK_USAGE_WAIT
+        pause = 0.2
+        while True:
+            try:
+                return self.client.api.df()
+            except docker.errors.APIError as error:
+                busy = "already running" in str(error.explanation or error)
+                if not busy or time.monotonic() + pause > deadline:
+                    raise
+                if not self.notes.replaying:
+                    time.sleep(pause)
+                pause = min(pause * 2, 2.0)
 
     def image_stack(self, reference: str, exact: bool = True) -> ImageStack:
         """The image as a stack of history entries matched to its layers.

@@ -264,11 +264,11 @@ def sharing(engine, reference: str, containers: Iterable) -> SharingSnapshot:
     stack = engine.image_stack(reference)
     wanted = [getattr(c, "id", c) for c in containers]
     try:
-        usage = engine.client.api.df()
+        usage = engine.disk_usage()
     except docker.errors.APIError as error:
         raise LayerlabError(
             f"The engine did not answer `docker system df`: {error.explanation or error}.",
-            "Try again in a moment: the engine may be busy computing sizes.",
+            "Try again in a moment: the engine may be busy computing sizes for someone else.",
         ) from None
     row = next((i for i in usage.get("Images") or [] if i.get("Id") == stack.image_id), None)
     if row is None:

@@ -1,0 +1,56 @@
+"""Engine adapter behaviour that needs no engine: a fake SDK client stands in for one."""
+
+from __future__ import annotations
+
+import docker.errors
+import pytest
+
+from layerlab.core.engineinfo import EngineFacts, StorageKind
+from layerlab.engine.engine import Engine
+
+FACTS = EngineFacts(host="unix:///fake.sock", host_source="test", engine_version="20.10.24", api_version="1.41",
+                    min_api_version="1.12", storage_driver="overlay2", storage_kind=StorageKind.OVERLAY2, os="linux",
+                    arch="amd64", kernel="6.1", buildkit=False, buildx_version="", cgroup_version="2")
+
+
+class Api:
+    def __init__(self, answers):
+        self.answers = list(answers)
+        self.calls = 0
+
+    def df(self):
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+class Client:
+    def __init__(self, api):
+        self.api = api
+
+
+def conflict(message):
+    return docker.errors.APIError("409 Client Error", explanation=message)
+
+
+def test_disk_usage_waits_out_another_learners_computation():
+    """Docker 20.10 answers a second concurrent `system df` with 409; the course asks again."""
+    api = Api([conflict("a disk usage operation is already running"),
+               conflict("a disk usage operation is already running"), {"Images": []}])
+    engine = Engine(Client(api), FACTS, {})
+    assert engine.disk_usage() == {"Images": []} and api.calls == 3
+
+
+def test_disk_usage_gives_up_within_its_bound_and_passes_other_errors_at_once(monkeypatch):
+    busy = Api([conflict("a disk usage operation is already running")] * 100)
+    engine = Engine(Client(busy), FACTS, {})
+    monkeypatch.setattr(Engine, "DISK_USAGE_WAIT", 0.5)
+    with pytest.raises(docker.errors.APIError, match="409"):
+        engine.disk_usage()
+    assert 1 < busy.calls < 6
+    other = Api([docker.errors.APIError("500 Server Error", explanation="no space left on device")])
+    with pytest.raises(docker.errors.APIError):
+        Engine(Client(other), FACTS, {}).disk_usage()
+    assert other.calls == 1
