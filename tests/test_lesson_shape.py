@@ -1,0 +1,30 @@
+"""Every lesson opens with what the learner will be able to do and how long it takes, and ends
+(before its clean-up) with a recap and a question to check understanding."""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+
+from support import ROOT
+
+LESSONS = sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_a_lesson_says_what_it_teaches_and_how_long_it_takes(path):
+    cells = nbformat.read(path, as_version=4).cells
+    title = next(c for c in cells if c.cell_type == "markdown" and c.source.startswith("# "))
+    assert re.match(rf"# {path.name[:2]} · ", title.source), "the title names the lesson's number"
+    assert "**By the end you can**" in title.source
+    assert re.search(r"\*\*Time:\*\* about \d+ minutes", title.source)
+
+
+@pytest.mark.parametrize("path", [p for p in LESSONS if not p.name.startswith("00-")], ids=lambda p: p.name)
+def test_a_lesson_ends_with_a_recap_and_a_question(path):
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    recap = text.index("## What to remember")
+    check = text.index("**Check yourself.**", recap)
+    assert "<details><summary>Answer</summary>" in text[check:]
