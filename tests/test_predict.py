@@ -29,7 +29,7 @@ from layerlab.views.predict import Prediction
 def entry(index, keyword, layer):
     return HistoryEntry(index=index, instruction=f"{keyword} ...", keyword=keyword, builder=Builder.CLASSIC,
                         created_by="", size=10 if layer else 0, created=None, comment="", image_id=None,
-                        diff_id=f"sha256:{index:064x}" if layer else None, layer_index=index if layer else None)
+                        diff_id=f"sha256:{index:012x}{'f' * 52}" if layer else None, layer_index=index if layer else None)
 
 
 def stack(*entries):
@@ -179,3 +179,4 @@ def test_two_processes_appending_at_once_never_interleave(tmp_path):
         assert worker.exitcode == 0
     lines = path.read_bytes().splitlines()
     assert len(lines) == 600 and all(is_event(json.loads(line)) for line in lines)
+

@@ -83,6 +83,10 @@ class Engine:
                 pass
         return self._configs[image_id]
 
+    def repo_digests(self, reference: str) -> tuple[str, ...]:
+        """The image's registry digests (`RepoDigests`): none for an image built here."""
+        return tuple(self.client.api.inspect_image(reference).get("RepoDigests") or ())
+
     #: How long `disk_usage` waits for another caller's `docker system df` to finish.
     DISK_USAGE_WAIT = 60.0
 
