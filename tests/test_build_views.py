@@ -213,3 +213,20 @@ def test_compressed_tar_and_zip_in_the_context_are_reproducible_and_hold_the_sam
         in_zip = sorted(n for n in packed.namelist() if not n.endswith("/"))
     assert in_tgz == in_zip == ["hello.txt", "lib/version.txt"]
     assert not (tmp_path / "a" / "source.tar.gz.partial").exists()
+
+
+def test_the_chmod_scenario_changes_the_mode_only_and_is_explained_by_the_measurement(tmp_path):
+    import os
+    import stat
+
+    write_exercise_context(tmp_path, "base:1")
+    before = (tmp_path / "message.txt").read_bytes()
+    assert "chmod 600 message.txt" in apply_change(tmp_path, SCENARIOS["chmod"], "t")
+    assert stat.S_IMODE(os.stat(tmp_path / "message.txt").st_mode) == 0o600
+    assert (tmp_path / "message.txt").read_bytes() == before
+    chmod = SCENARIOS["chmod"]
+    missed = score(chmod, {2: H, 3: H, 4: H}, sample_record([M, M, H]))
+    assert "metadata (mode, owner)" in missed.verdicts[0].explanation
+    assert "Step 2 above it was rebuilt" in missed.verdicts[1].explanation
+    hit = score(chmod, {2: M, 3: M, 4: H}, sample_record([H, H, H]))
+    assert "left the mode out" in hit.verdicts[0].explanation

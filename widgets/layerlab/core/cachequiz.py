@@ -25,6 +25,7 @@ class Change(enum.Enum):
     TOUCH = "touch"  # only its modification time changes
     IGNORED = "ignored"  # a file that .dockerignore excludes changes
     REORDERED = "reordered"  # the same edit, on a Dockerfile that copies it last
+    CHMOD = "chmod"  # only its mode changes (its bytes and times stay)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("reordered", Change.REORDERED, "Edit app.py, with the Dockerfile reordered",
                  "app.py gets a new line; this Dockerfile copies what `make` needs first and app.py last.",
                  "app.py", dockerfile="reordered"),
+        Scenario("chmod", Change.CHMOD, "Only change a file's mode",
+                 "message.txt gets mode 600 instead of 644 (`chmod 600 message.txt`): its bytes stay the same.",
+                 "message.txt"),
     )
 }
 
@@ -186,6 +190,11 @@ def explain(scenario_: Scenario, record: BuildRecord, number: int, first_miss: i
                 "Its cache key for a COPY or ADD is a checksum of the files' contents and metadata "
                 "(mode, owner), which leaves out the modification time."
             )
+        if scenario_.change is Change.CHMOD:
+            return (
+                f"Measured: {builder} reused this step although the mode of {scenario_.file} changed: "
+                "this builder's checksum left the mode out."
+            )
         if scenario_.change is Change.IGNORED:
             return (
                 f".dockerignore keeps {scenario_.file} out of the build context: {builder} never "
@@ -206,6 +215,11 @@ def explain(scenario_: Scenario, record: BuildRecord, number: int, first_miss: i
             return (
                 f"Measured: {builder} rebuilt this step after {scenario_.file} was only touched: "
                 "this builder counted the modification time."
+            )
+        if scenario_.change is Change.CHMOD:
+            return (
+                f"Measured: {builder} rebuilt this step after only the mode of {scenario_.file} changed: "
+                "a COPY's cache key covers its files' metadata (mode, owner), not only their bytes."
             )
         return (
             f"This is the first step that reads {scenario_.file}: its checksum changed, so the "
@@ -312,6 +326,11 @@ def apply_change(folder, scenario_: Scenario, token: str) -> str:
         os.utime(path, (later, later))
         assert path.read_bytes() == before
         return f"touched {scenario_.file}: its modification time moved on, its bytes are the same"
+    if scenario_.change is Change.CHMOD:
+        before = path.read_bytes()
+        os.chmod(path, 0o600)
+        assert path.read_bytes() == before
+        return f"chmod 600 {scenario_.file}: its mode changed, its bytes are the same"
     comment = "#" if path.suffix == ".py" else ""
     with path.open("a", encoding="utf-8") as handle:
         handle.write(f"{comment + ' ' if comment else ''}edited ({token})\n")

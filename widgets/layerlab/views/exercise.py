@@ -23,6 +23,7 @@ from ..core.cachequiz import (
     Score,
     apply_change,
     check_prediction,
+    mark_run,
     predictable_steps,
     scenario,
     score,
@@ -78,6 +79,9 @@ class CacheExercise:
         base = lesson.base("app", quiet=True)
         self.folder = lesson.context(f"quiz-{self.scenario.key}")
         self.dockerfile = write_exercise_context(self.folder, base.reference, self.scenario.dockerfile)
+        # A shared engine shares its build cache: this run's context must be its own, or another
+        # learner's identical build (the same change included) would answer for it.
+        mark_run(self.folder, lesson.namespace.learner, secrets.token_hex(6))
         self.steps = predictable_steps(self.dockerfile)
         self.view = BuildCacheView(lesson, f"quiz-{self.scenario.key}", self.folder, title=self.scenario.title)
         self.predictions: dict[int, CacheStatus] | None = None
