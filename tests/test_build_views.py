@@ -230,3 +230,19 @@ def test_the_chmod_scenario_changes_the_mode_only_and_is_explained_by_the_measur
     assert "Step 2 above it was rebuilt" in missed.verdicts[1].explanation
     hit = score(chmod, {2: M, 3: M, 4: H}, sample_record([H, H, H]))
     assert "left the mode out" in hit.verdicts[0].explanation
+
+
+def test_release_server_stops_when_the_cell_fails(tmp_path):
+    """The loopback server for ADD <url> needs no engine: it stops however the block ends.
+    (It was in the engine tier, where the bare tier found it passing with no engine.)"""
+    import urllib.request
+
+    from layerlab.engine.builds import serve_on_loopback
+
+    write_release(tmp_path)
+    with pytest.raises(RuntimeError):
+        with serve_on_loopback(tmp_path) as url:
+            assert urllib.request.urlopen(url + "/release.tar", timeout=5).status == 200
+            raise RuntimeError("a cell failed")
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url + "/release.tar", timeout=2)

@@ -83,15 +83,6 @@ def test_add_url_downloads_without_unpacking(engine, namespace, ping_base, build
         assert probe.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_server_stops_on_error(release):
-    with pytest.raises(RuntimeError):
-        with serve_on_loopback(release) as url:
-            assert urllib.request.urlopen(url + "/release.tar", timeout=5).status == 200
-            raise RuntimeError("a cell failed")
-    with pytest.raises(OSError):
-        urllib.request.urlopen(url + "/release.tar", timeout=2)
-
-
 def test_no_demo_container_is_left(engine, namespace, ping_base, release, tmp_path):
     with serve_on_loopback(release) as url:
         run_demo(engine, namespace, "add-url", tmp_path, ping_base.reference, url=url, modes_of=("/data/release.tar",))
