@@ -11,6 +11,7 @@ a reader on GitHub or nbviewer sees that before running anything.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -50,17 +51,12 @@ def cmd_record(args) -> int:
             raise LayerlabError(f"{path} does not call start_lesson(...).", "Every lesson starts with it.")
         started = time.monotonic()
         print(f"recording {path.name} (lesson {lesson}) ...", flush=True)
-        saved = dict(os.environ)
         # A recording is no learner's progress, and guesses given in advance would be stored as
         # the lesson's outputs: neither belongs in it.
-        os.environ.pop("LAYERLAB_PREDICTIONS", None)
-        os.environ.update({"LAYERLAB_RECORD": str(out), "LAYERLAB_SOURCE": "live", "LAYERLAB_PROGRESS": "off"})
-        try:
+        with environ_for(set_={"LAYERLAB_RECORD": str(out), "LAYERLAB_SOURCE": "live", "LAYERLAB_PROGRESS": "off"},
+                         unset=("LAYERLAB_PREDICTIONS",)):
             NotebookClient(notebook, timeout=args.timeout, kernel_name="python3",
                            resources={"metadata": {"path": str(path.parent)}}).execute()
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
         target = out / f"{lesson}.json.gz"
         recording = Recording.load(target)
         recording.header["notebook"] = path.name
@@ -84,10 +80,7 @@ def prepare_outside_the_recording() -> None:
     from .engine import connect
     from .engine.prepare import prepare
 
-    saved = dict(os.environ)
-    os.environ.pop("LAYERLAB_RECORD", None)
-    os.environ["LAYERLAB_SOURCE"] = "live"
-    try:
+    with environ_for(set_={"LAYERLAB_SOURCE": "live"}, unset=("LAYERLAB_RECORD",)):
         engine = connect()
         try:
             started = time.monotonic()
@@ -95,6 +88,18 @@ def prepare_outside_the_recording() -> None:
                 print(f"base {base.key}: {base.source} ({time.monotonic() - started:.0f} s)", flush=True)
         finally:
             engine.close()
+
+
+@contextlib.contextmanager
+def environ_for(set_: dict, unset=()):
+    """This process's environment (which the kernels it starts inherit) with `set_` set and
+    `unset` removed, for the block only."""
+    saved = dict(os.environ)
+    for name in unset:
+        os.environ.pop(name, None)
+    os.environ.update(set_)
+    try:
+        yield
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -236,10 +236,9 @@ class Engine:
         image: str,
         command=None,
         entrypoint=None,
-        detach: bool = True,
         **kwargs,
     ):
-        """Start a container under the course's rules; returns the SDK's Container object."""
+        """Start a container under the course's rules (detached); returns the SDK's Container."""
         for forbidden in ("privileged", "network_mode", "network", "volumes", "mounts", "devices", "cap_add", "pid_mode"):
             if kwargs.get(forbidden):
                 raise LayerlabError(
@@ -275,8 +274,6 @@ class Engine:
             except docker.errors.APIError:
                 pass
             raise
-        if not detach:
-            container.wait()
         return container
 
     def container_layer(self, container_id: str, with_changes: bool = True) -> ContainerLayer:

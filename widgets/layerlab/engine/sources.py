@@ -18,7 +18,7 @@ from typing import Mapping
 
 import docker
 
-from ..core.engineinfo import EngineFacts, StorageKind
+from ..core.engineinfo import EngineFacts
 from ..core.errors import EngineError, LayerlabError
 from ..core.naming import LEARNER_ENV, learner_id
 from ..replay import Recording, RecordingProxy, ReplayServer, recording_path
