@@ -194,7 +194,7 @@ def test_replayed_setup_speaks_of_the_recorded_engine_not_this_machine():
 def test_provenance_cell_is_first_and_renewed_not_repeated():
     import nbformat
 
-    from layerlab.cli_record import PROVENANCE_TAG, stamp_provenance
+    from layerlab.cli.record import PROVENANCE_TAG, stamp_provenance
 
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import layerlab")])
     # The facts as a real recording's header holds them: no "flavour" key (it is derived).

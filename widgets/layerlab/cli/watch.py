@@ -12,12 +12,12 @@ import json
 import sys
 import threading
 
-from .core.copyup import DEFAULT_FULL_EVERY, DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL
-from .core.errors import LayerlabError
-from .core.model import human_size
+from ..core.copyup import DEFAULT_FULL_EVERY, DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL
+from ..core.errors import LayerlabError
+from ..core.model import human_size
 
 
-def register(commands) -> None:
+def add_parser(commands):
     watch = commands.add_parser("watch", help="show a running container's R/W layer changing, line by line")
     watch.add_argument("container", help="container name or id (see `docker ps`)")
     watch.add_argument("--json", action="store_true", help="one JSON object per change")
@@ -25,7 +25,7 @@ def register(commands) -> None:
                        help=f"seconds between polls of SizeRw (default {DEFAULT_INTERVAL:g}; {MIN_INTERVAL:g} to {MAX_INTERVAL:g})")
     watch.add_argument("--full-every", type=float, default=None, metavar="S",
                        help=f"seconds between full diffs when SizeRw stays the same (default {DEFAULT_FULL_EVERY:g})")
-    watch.set_defaults(handler=cmd_watch)
+    return watch
 
 
 def event_line(event) -> str:
@@ -35,10 +35,10 @@ def event_line(event) -> str:
     return f"{stamp}  {event.describe()}{rw}{initial}"
 
 
-def cmd_watch(args) -> int:
-    from .engine import connect
-    from .engine.watch import CopyUpWatcher
-    from .views.banner import source_banner_text
+def run(args) -> int:
+    from ..engine import connect
+    from ..engine.watch import CopyUpWatcher
+    from ..views.banner import source_banner_text
 
     engine = connect()
     lock = threading.Lock()

@@ -16,13 +16,13 @@ import os
 import time
 from pathlib import Path
 
-from .core.engineinfo import EngineFacts
-from .core.errors import LayerlabError
-from .replay.fingerprint import lesson_fingerprint, notebook_lesson_id
-from .replay.store import PACKAGE_RECORDINGS, Recording
+from ..core.engineinfo import EngineFacts
+from ..core.errors import LayerlabError
+from ..replay.fingerprint import lesson_fingerprint, notebook_lesson_id
+from ..replay.store import PACKAGE_RECORDINGS, Recording
 
 
-def register(commands) -> None:
+def add_parser(commands):
     record = commands.add_parser("record", help="run lessons live and store what the engine answered")
     record.add_argument("notebooks", nargs="*", help="notebooks to record (default: every numbered one)")
     record.add_argument("--notebook-dir", default="notebooks", help="where the lessons are (default: notebooks)")
@@ -30,10 +30,10 @@ def register(commands) -> None:
     record.add_argument("--timeout", type=int, default=900, help="seconds a cell may take")
     record.add_argument("--no-write", action="store_true",
                         help="keep the notebooks as they are (by default the run's outputs are stored in them)")
-    record.set_defaults(handler=cmd_record)
+    return record
 
 
-def cmd_record(args) -> int:
+def run(args) -> int:
     import nbformat
     from nbclient import NotebookClient
 
@@ -77,8 +77,8 @@ def prepare_outside_the_recording() -> None:
     a recording in which lesson 00 found its bases in place. Preparing them here first, while
     nothing is being recorded, makes every recording replayable, even on a fresh engine.
     """
-    from .engine import connect
-    from .engine.prepare import prepare
+    from ..engine import connect
+    from ..engine.prepare import prepare
 
     with environ_for(set_={"LAYERLAB_SOURCE": "live"}, unset=("LAYERLAB_RECORD",)):
         engine = connect()

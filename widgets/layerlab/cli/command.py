@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from .core.command import ImageCommand, Instruction, InstructionError, resolve
+from ..core.command import ImageCommand, Instruction, InstructionError, resolve
 
 EPILOG = (
     "A JSON list (e.g. '[\"ping\", \"-c\", \"3\"]') is exec form; any other text is shell form, run "
@@ -24,7 +24,7 @@ EPILOG = (
 )
 
 
-def register(commands) -> None:
+def add_parser(commands):
     parser = commands.add_parser(
         "command",
         help="print the command the engine runs for an ENTRYPOINT, a CMD and run arguments",
@@ -45,7 +45,7 @@ def register(commands) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the answer as JSON")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="-- then the run arguments")
-    parser.set_defaults(handler=cmd_command)
+    return parser
 
 
 def _inherited(text: str | None, option: str) -> tuple[str, ...] | None:
@@ -62,7 +62,7 @@ def _inherited(text: str | None, option: str) -> tuple[str, ...] | None:
     return instruction.stored()
 
 
-def cmd_command(args) -> int:
+def run(args) -> int:
     run_args = list(args.args)
     if run_args and run_args[0] == "--":
         run_args = run_args[1:]

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 
-from .core.errors import LayerlabError
+from ..core.errors import LayerlabError
 
 
-def register(commands) -> None:
+def add_layers_parser(commands):
     layers = commands.add_parser(
         "layers", help="show an image's stack and the files each layer adds, changes and deletes"
     )
@@ -22,20 +22,22 @@ def register(commands) -> None:
     layers.add_argument("--json", action="store_true", help="print everything as JSON")
     layers.add_argument("--limit", type=int, default=15, metavar="N", help="files shown per layer (default 15)")
     layers.add_argument("--all", action="store_true", help="show every file of every layer")
-    layers.set_defaults(handler=cmd_layers)
+    return layers
 
+
+def add_which_parser(commands):
     which = commands.add_parser(
         "which", help="tell which layer of an image a path comes from (exit status 1 when none has it)"
     )
     which.add_argument("image", help="image name or id")
     which.add_argument("path", help="a path inside the image, e.g. /app/app.py")
     which.add_argument("--json", action="store_true", help="print the answer as JSON")
-    which.set_defaults(handler=cmd_which)
+    return which
 
 
-def cmd_layers(args) -> int:
-    from .engine import connect
-    from .engine.layers import image_layers
+def run_layers(args) -> int:
+    from ..engine import connect
+    from ..engine.layers import image_layers
 
     if args.limit < 0:
         raise LayerlabError(f"--limit {args.limit} is below 0.", "Give how many files to show per layer, or --all.")
@@ -48,9 +50,9 @@ def cmd_layers(args) -> int:
     return 0
 
 
-def cmd_which(args) -> int:
-    from .engine import connect
-    from .engine.layers import image_layers
+def run_which(args) -> int:
+    from ..engine import connect
+    from ..engine.layers import image_layers
 
     if not args.path.strip() or args.path.strip() == "/":
         raise LayerlabError(
