@@ -269,10 +269,9 @@ def pid1_once_ping_runs(lesson, name: str, image: str):
     box = lesson.run(name, image, None, stdin_open=True)
     try:
         wait_until(lambda: box.exec_run(["pidof", "ping"]).exit_code == 0, 30, f"{name}: ping did not start")
-        box.reload()
-        return read_pid1(box), (box.attrs["Path"],) + tuple(box.attrs["Args"] or ())
+        return read_pid1(box), box.info().cmdline
     finally:
-        box.remove(force=True, v=True)
+        box.remove()
 
 
 def test_a_lone_shell_command_replaces_the_shell(images, lesson):

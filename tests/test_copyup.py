@@ -23,9 +23,10 @@ from layerlab.core.copyup import (
     copy_up_report,
     diff_snapshots,
 )
-from layerlab.core.errors import LayerlabError
+from layerlab.core.errors import EngineRefused, LayerlabError, NotOnEngine
 from layerlab.core.filetree import EntryType, RawEntry, stack_layers
 from layerlab.core.model import ChangeKind
+from layerlab.core.objects import ContainerInfo, PathStat
 
 A, C, D = ChangeKind.ADDED, ChangeKind.CHANGED, ChangeKind.DELETED
 MB = 1024 * 1024
@@ -201,13 +202,12 @@ def test_terminal_command_names_the_engine_when_not_the_default():
 # -- the watcher thread against a canned engine ------------------------------------------
 
 
-class _Response:
-    def __init__(self, status, body=None, headers=None):
-        self.status_code, self._body, self.headers = status, body, headers or {}
+class CannedEngine:
+    """Just enough of the engine door for a watcher: container_info (with sizes),
+    container_changes and stat_path, as `layerlab.engine.Engine` has them."""
 
-
-class CannedAPI:
-    """Just enough of docker's APIClient: inspect, `GET .../json?size=1`, `/changes`, `HEAD archive`."""
+    live = True
+    facts = None
 
     def __init__(self, answers, running=True, fail=0):
         self.answers = list(answers)  # (size_rw, changes) per diff; the last one repeats
@@ -218,49 +218,46 @@ class CannedAPI:
         self.fail = fail
         self.calls = []
 
-    def inspect_container(self, reference):
-        import docker.errors
+    def budget(self):
+        from layerlab.replay.source import RequestBudget
 
-        if self.gone:
-            raise docker.errors.NotFound("gone")
-        return {"Id": "f" * 64, "Name": "/box", "Image": "sha256:" + "9" * 64, "Config": {"Image": "img"},
-                "State": {"Running": self.running, "Status": "running" if self.running else "exited"}}
+        return RequestBudget()
 
-    def _url(self, template, *args):
-        return "http+docker://localhost/v1.41" + template.format(*args)
-
-    def _result(self, response, json_=False):
-        return response._body
-
-    def _get(self, url, params=None):
-        import docker.errors
-
-        self.calls.append(url.rsplit("/", 1)[-1])
+    def _hiccup(self, call):
+        self.calls.append(call)
         if self.fail:
             self.fail -= 1
             raise OSError("engine hiccup")
         if self.gone:
-            return _Response(404)
-        if self.removing and url.endswith("/changes"):  # what Docker 26 answered in the browser run
-            raise docker.errors.APIError("500 Server Error", explanation="stat /var/lib/docker/overlay2/x: no such file")
-        if url.endswith("/json"):
+            raise NotOnEngine("gone", status=404)
+
+    def container_info(self, reference, size=False):
+        status = "running" if self.running else "exited"
+        if size:
+            self._hiccup("json")
             if self.removing:
-                return _Response(200, {"State": {"Running": False, "Status": "removing"}, "SizeRw": 0})
+                return self._info("removing", False, 0)
             if self.answers:
                 self.size_rw = self.answers[0][0]
-            return _Response(200, {"State": {"Running": self.running}, "SizeRw": self.size_rw})
+            return self._info(status, self.running, self.size_rw)
+        if self.gone:
+            raise NotOnEngine("gone", status=404)
+        return self._info(status, self.running, None)
+
+    @staticmethod
+    def _info(status, running, size_rw):
+        return ContainerInfo(id="f" * 64, name="box", image="img", image_id="sha256:" + "9" * 64,
+                             status=status, running=running, size_rw=size_rw)
+
+    def container_changes(self, container_id):
+        self._hiccup("changes")
+        if self.removing:  # what Docker 26 answered in the browser run
+            raise EngineRefused("500", status=500, explanation="stat /var/lib/docker/overlay2/x: no such file")
         size_rw, changes = self.answers[0] if len(self.answers) == 1 else self.answers.pop(0)
-        return _Response(200, changes)
+        return changes_from_api(changes)
 
-    def head(self, url, params=None, timeout=None):
-        stat = base64.b64encode(json.dumps({"size": 5, "mode": 420}).encode()).decode()
-        return _Response(200, headers={"X-Docker-Container-Path-Stat": stat})
-
-
-def canned_engine(api_):
-    from types import SimpleNamespace
-
-    return SimpleNamespace(client=SimpleNamespace(api=api_), live=True, recording=None)
+    def stat_path(self, container_id, path):
+        return PathStat(size=5, is_dir=False)
 
 
 def _threads():
@@ -270,9 +267,9 @@ def _threads():
 def test_watcher_follows_a_canned_sequence_and_stops_when_the_container_goes():
     from layerlab.engine.watch import CopyUpWatcher
 
-    canned = CannedAPI([(0, None), (5, api(("/tmp", C), ("/tmp/a", A))), (5, api(("/tmp", C)))])
+    canned = CannedEngine([(0, None), (5, api(("/tmp", C), ("/tmp/a", A))), (5, api(("/tmp", C)))])
     updates = []
-    watcher = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, full_every=0.02, attribute=False,
+    watcher = CopyUpWatcher(canned, "box", interval=0.02, full_every=0.02, attribute=False,
                             on_update=lambda state, events: updates.append([e.path for e in events]))
     watcher.start()
     assert watcher.wait_for("/tmp/a", ChangeKind.ADDED, timeout=5).size == 5
@@ -294,8 +291,8 @@ def test_the_size_reported_while_the_engine_removes_the_layer_is_not_taken():
     last size the container really had (found by the browser check of lesson 02)."""
     from layerlab.engine.watch import CopyUpWatcher
 
-    canned = CannedAPI([(0, None), (7 * MB, api(("/data/big.bin", C)))])
-    watcher = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, full_every=0.02, attribute=False)
+    canned = CannedEngine([(0, None), (7 * MB, api(("/data/big.bin", C)))])
+    watcher = CopyUpWatcher(canned, "box", interval=0.02, full_every=0.02, attribute=False)
     watcher.start()
     watcher.wait_for("/data/big.bin", ChangeKind.CHANGED, timeout=5)
     watcher.sync(timeout=5)
@@ -315,8 +312,8 @@ def test_a_container_being_removed_is_not_diffed_and_leaves_no_error():
     container was removed": the watcher had diffed a layer the engine was deleting."""
     from layerlab.engine.watch import CopyUpWatcher
 
-    canned = CannedAPI([(0, None), (5, api(("/tmp/a", A)))])
-    watcher = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, full_every=0.02, attribute=False)
+    canned = CannedEngine([(0, None), (5, api(("/tmp/a", A)))])
+    watcher = CopyUpWatcher(canned, "box", interval=0.02, full_every=0.02, attribute=False)
     watcher.start()
     watcher.wait_for("/tmp/a", ChangeKind.ADDED, timeout=5)
     mark = len(canned.calls)
@@ -337,8 +334,8 @@ def test_a_container_being_removed_is_not_diffed_and_leaves_no_error():
 def test_an_error_just_before_the_container_goes_is_cleared():
     from layerlab.engine.watch import CopyUpWatcher
 
-    canned = CannedAPI([(0, None)])
-    watcher = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, attribute=False)
+    canned = CannedEngine([(0, None)])
+    watcher = CopyUpWatcher(canned, "box", interval=0.02, attribute=False)
     canned.fail, canned.gone = 1, True  # one hiccup, then 404: the container was removed
     watcher.start()
     assert watcher.join(5)
@@ -350,8 +347,8 @@ def test_an_error_just_before_the_container_goes_is_cleared():
 def test_watcher_reports_errors_and_gives_up_after_five_in_a_row():
     from layerlab.engine.watch import CopyUpWatcher
 
-    canned = CannedAPI([(0, None)], fail=100)
-    watcher = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, attribute=False).start()
+    canned = CannedEngine([(0, None)], fail=100)
+    watcher = CopyUpWatcher(canned, "box", interval=0.02, attribute=False).start()
     assert watcher.join(5)
     assert watcher.state.status is WatchStatus.FAILED
     assert "poll failed (5/5): OSError: engine hiccup" in watcher.state.error
@@ -361,8 +358,8 @@ def test_watcher_reports_errors_and_gives_up_after_five_in_a_row():
 def test_watcher_recovers_from_one_error_and_clears_it():
     from layerlab.engine.watch import CopyUpWatcher
 
-    canned = CannedAPI([(0, None)], fail=1)
-    watcher = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, attribute=False).start()
+    canned = CannedEngine([(0, None)], fail=1)
+    watcher = CopyUpWatcher(canned, "box", interval=0.02, attribute=False).start()
     watcher.sync(timeout=5)
     assert watcher.state.status is WatchStatus.WATCHING and watcher.state.error == ""
     watcher.stop()
@@ -372,9 +369,9 @@ def test_watcher_recovers_from_one_error_and_clears_it():
 def test_a_second_watcher_of_the_same_container_replaces_the_first():
     from layerlab.engine.watch import CopyUpWatcher
 
-    canned = CannedAPI([(0, None)])
-    first = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, attribute=False).start()
-    second = CopyUpWatcher(canned_engine(canned), "box", interval=0.02, attribute=False).start()
+    canned = CannedEngine([(0, None)])
+    first = CopyUpWatcher(canned, "box", interval=0.02, attribute=False).start()
+    second = CopyUpWatcher(canned, "box", interval=0.02, attribute=False).start()
     assert not first.running and second.running
     assert _threads() == [second.thread_name]
     second.stop()
@@ -384,23 +381,23 @@ def test_a_second_watcher_of_the_same_container_replaces_the_first():
 def test_bad_containers_get_short_errors():
     from layerlab.engine.watch import CopyUpWatcher
 
-    gone = CannedAPI([])
+    gone = CannedEngine([])
     gone.gone = True
     with pytest.raises(LayerlabError, match="There is no container 'box'") as error:
-        CopyUpWatcher(canned_engine(gone), "box")
+        CopyUpWatcher(gone, "box")
     assert error.value.fix
     with pytest.raises(LayerlabError, match="is not running") as error:
-        CopyUpWatcher(canned_engine(CannedAPI([], running=False)), "box")
+        CopyUpWatcher(CannedEngine([], running=False), "box")
     assert "docker start box" in error.value.fix
     with pytest.raises(LayerlabError, match="No container was named"):
-        CopyUpWatcher(canned_engine(CannedAPI([])), " ")
+        CopyUpWatcher(CannedEngine([]), " ")
 
 
 def test_monitor_widget_updates_from_the_watcher_without_a_browser():
     from layerlab.views.copyup import CopyUpMonitor
 
-    canned = CannedAPI([(0, None), (5, api(("/tmp", C), ("/tmp/a", A)))])
-    engine = canned_engine(canned)
+    canned = CannedEngine([(0, None), (5, api(("/tmp", C), ("/tmp/a", A)))])
+    engine = canned
     engine.facts = None
     monitor = CopyUpMonitor("box", engine, interval=0.02, start=False)
     monitor.watcher.attribute = False
@@ -449,7 +446,7 @@ def test_follow_returns_quietly_on_keyboard_interrupt(capsys, ctrl_c):
 
     from layerlab.views.copyup import CopyUpMonitor
 
-    engine = canned_engine(CannedAPI([(0, None)]))
+    engine = CannedEngine([(0, None)])
     engine.facts = None
     monitor = CopyUpMonitor("box", engine, interval=0.02)
     monitor.sync(timeout=5)

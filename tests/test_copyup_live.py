@@ -122,7 +122,7 @@ def test_removing_the_container_stops_the_watcher(lesson, image):
     box.exec_run(["sh", "-c", "dd if=/dev/zero of=/tmp/written bs=1024 count=64 2>/dev/null"])
     monitor.wait_for("/tmp/written", ChangeKind.ADDED)
     monitor.sync()
-    box.remove(force=True)
+    box.remove()
     assert monitor.watcher.join(15)
     assert monitor.state.status is WatchStatus.CONTAINER_GONE
     # The engine answers SizeRw 0 while it deletes the layer; the monitor keeps the real figure.
@@ -197,7 +197,7 @@ def test_bad_containers_get_a_short_error(lesson, image):
             CopyUpMonitor(box, lesson)
         assert "docker start" in error.value.fix
     finally:
-        box.remove(force=True)
+        box.remove()
     assert not copyup_threads()
 
 
@@ -283,13 +283,13 @@ def test_cli_ends_when_the_container_goes_and_explains_bad_names(lesson, image):
         _wait_until_watching(process)
         box.exec_run(["sh", "-c", "echo hello > /data/hello.txt"])
         lines = _read_until(process, lambda ls: any("/data/hello.txt" in line for line in ls), timeout=60)
-        box.remove(force=True)
+        box.remove()
         out, err = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
         try:
-            box.remove(force=True)
+            box.remove()
         except Exception:
             pass
     text = "".join(lines) + out
@@ -311,7 +311,7 @@ def test_commit_turns_the_rw_layer_into_a_labeled_namespaced_image(lesson, image
         box.exec_run(["sh", "-c", "echo -n x >> /data/big.bin && rm /data/keep.txt"])
         reference = commit_rw_layer(lesson.engine, lesson.namespace, box, "cow-test-committed")
     assert reference.startswith(lesson.namespace.repository_prefix)
-    labels = lesson.engine.client.api.inspect_image(reference)["Config"]["Labels"]
+    labels = lesson.engine.image(reference).labels
     assert is_ours(labels, lesson.namespace.learner, LESSON)
     top = image_layers(lesson.engine, reference).files.layers[-1]
     assert top.get("/data/big.bin").kind is ChangeKind.CHANGED and top.get("/data/big.bin").size == 2 * 1024 * 1024 + 1

@@ -1,4 +1,5 @@
-"""Engine adapter behaviour that needs no engine: a fake SDK client stands in for one."""
+"""Engine-door behaviour that needs no engine: a fake SDK client stands in for one (the
+door is the one place the SDK is used, so its own tests fake the SDK)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import docker.errors
 import pytest
 
 from layerlab.core.engineinfo import EngineFacts, StorageKind
+from layerlab.core.errors import EngineRefused
 from layerlab.engine.engine import Engine
+from layerlab.engine.sources import LiveSource
 
 FACTS = EngineFacts(host="unix:///fake.sock", host_source="test", engine_version="20.10.24", api_version="1.41",
                     min_api_version="1.12", storage_driver="overlay2", storage_kind=StorageKind.OVERLAY2, os="linux",
@@ -39,18 +42,18 @@ def test_disk_usage_waits_out_another_learners_computation():
     """Docker 20.10 answers a second concurrent `system df` with 409; the course asks again."""
     api = Api([conflict("a disk usage operation is already running"),
                conflict("a disk usage operation is already running"), {"Images": []}])
-    engine = Engine(Client(api), FACTS, {})
+    engine = Engine(LiveSource(FACTS), FACTS, {}, client=Client(api))
     assert engine.disk_usage() == {"Images": []} and api.calls == 3
 
 
 def test_disk_usage_gives_up_within_its_bound_and_passes_other_errors_at_once(monkeypatch):
     busy = Api([conflict("a disk usage operation is already running")] * 100)
-    engine = Engine(Client(busy), FACTS, {})
+    engine = Engine(LiveSource(FACTS), FACTS, {}, client=Client(busy))
     monkeypatch.setattr(Engine, "DISK_USAGE_WAIT", 0.5)
-    with pytest.raises(docker.errors.APIError, match="409"):
+    with pytest.raises(EngineRefused, match="already running"):
         engine.disk_usage()
     assert 1 < busy.calls < 6
     other = Api([docker.errors.APIError("500 Server Error", explanation="no space left on device")])
-    with pytest.raises(docker.errors.APIError):
-        Engine(Client(other), FACTS, {}).disk_usage()
+    with pytest.raises(EngineRefused, match="no space left"):
+        Engine(LiveSource(FACTS), FACTS, {}, client=Client(other)).disk_usage()
     assert other.calls == 1

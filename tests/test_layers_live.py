@@ -225,7 +225,7 @@ def test_sharing_counts_and_the_rw_layer_goes_with_its_container(engine, namespa
         assert before.usage.containers == 2 and before.on_disk < before.if_copied
         layer = engine.container_layer(boxes[0].id)
         assert ("/data/own1", ChangeKind.ADDED) in {(c.path, c.kind) for c in layer.changes}
-        boxes[0].remove(force=True)
+        boxes[0].remove()
         deadline = time.monotonic() + 30  # the same: an answer computed before the removal may come back
         while True:
             after = before.after(sharing(engine, edits_image, boxes))
@@ -242,6 +242,6 @@ def test_sharing_counts_and_the_rw_layer_goes_with_its_container(engine, namespa
     finally:
         for box in boxes:
             try:
-                box.remove(force=True)
+                box.remove()
             except Exception:
                 pass

@@ -6,12 +6,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 
-import docker.errors
 import pytest
 
 from layerlab.core.bases import BASES, DIGESTS_ENV, pinned_digests
-from layerlab.core.errors import LayerlabError
+from layerlab.core.errors import EngineRefused, LayerlabError, NotOnEngine
+from layerlab.core.objects import ImageInfo
 from layerlab.engine import prepare as prep
+from layerlab.engine.building import BuildEvent
 
 PIN = "sha256:" + "1" * 64
 OTHER = "sha256:" + "2" * 64
@@ -68,82 +69,76 @@ def test_a_pin_the_course_cannot_use_is_a_clear_error(value):
 
 # -- a pulled image, against a fake engine --------------------------------------------------------
 
-class FakeAPI:
-    """Just the calls `_from_official` and `ask_registry` make, with an image store of names."""
+class FakeEngine:
+    """Just the engine-door calls `_from_official` and `ask_registry` make, with an image store
+    of names (`layerlab.engine.Engine` has the same methods)."""
 
-    def __init__(self, served_digest: str, pulled_digest: str, tools_missing: str = ""):
+    live = True
+
+    def __init__(self, served_digest: str, pulled_digest: str, tools_missing: str = "", environ=None):
         self.served_digest = served_digest
         self.pulled_digest = pulled_digest
         self.tools_missing = tools_missing
         self.names: dict[str, str] = {}  # reference -> image id
         self.calls: list[str] = []
+        self.environ = dict(environ or {}, LAYERLAB_LEARNER="unit")
+
+    def labeled(self, kind, filters):
+        return []
 
     # registry, through the engine
-    def _url(self, template, *args):
-        return template.format(*args)
-
-    def _get(self, url, timeout=None):
-        self.calls.append(f"distribution {url} timeout={timeout}")
-        return url
-
-    def _result(self, response, json=False):
+    def registry_has(self, name, timeout):
+        self.calls.append(f"distribution {name} timeout={timeout:g}")
         return {"Descriptor": {"digest": self.served_digest}}
 
     # images
-    def inspect_image(self, reference):
+    def image(self, reference):
         if reference not in self.names:
-            raise docker.errors.ImageNotFound(reference)
+            raise NotOnEngine(f"no {reference}", status=404)
         image_id = self.names[reference]
-        repos = [name for name, value in self.names.items() if value == image_id and "@" in name]
-        return {"Id": image_id, "RepoDigests": repos}
+        repos = tuple(name for name, value in self.names.items() if value == image_id and "@" in name)
+        return ImageInfo(id=image_id, repo_digests=repos)
 
-    def pull(self, repository, tag, stream, decode):
+    def image_id(self, reference):
+        return self.names.get(reference, "")
+
+    def pull(self, repository, tag):
         self.calls.append(f"pull {repository}:{tag}")
         self.names[f"{repository}:{tag}"] = "sha256:pulled"
         self.names[f"{repository}@{self.pulled_digest}"] = "sha256:pulled"
         yield {"status": "Downloaded"}
 
-    def tag(self, image, repository, tag):
+    def tag_image(self, image, repository, tag):
         self.names[f"{repository}:{tag}"] = self.names.get(image, image)
 
-    def remove_image(self, reference, noprune=False):
+    def remove_image(self, reference, prune=True):
         self.calls.append(f"remove {reference}")
         if reference not in self.names:
-            raise docker.errors.ImageNotFound(reference)
+            raise NotOnEngine(f"no {reference}", status=404)
         del self.names[reference]
 
-    def build(self, path, tag, labels, network_mode, **kwargs):
-        self.calls.append(f"build network={network_mode}")
-        dockerfile = open(f"{path}/Dockerfile").read()
-        assert dockerfile.startswith("FROM sha256:pulled\n")
-        assert "apt-get" not in dockerfile and "apk" not in dockerfile
+    def build_events(self, context, tag, labels, dockerfile="Dockerfile", nocache=False, allow_network=False):
+        self.calls.append(f"build network={'default' if allow_network else 'none'}")
+        text = open(f"{context}/Dockerfile").read()
+        assert text.startswith("FROM sha256:pulled\n")
+        assert "apt-get" not in text and "apk" not in text
         if self.tools_missing:
-            yield {"stream": f"layerlab-missing: {self.tools_missing}\n"}
-            yield {"error": "The command returned a non-zero code: 3"}
+            yield BuildEvent(text=f"layerlab-missing: {self.tools_missing}\n")
+            yield BuildEvent(error="The command returned a non-zero code: 3")
             return
         self.names[tag] = "sha256:base"
-        yield {"stream": "Successfully built"}
-
-
-class FakeEngine:
-    live = True
-
-    def __init__(self, api, environ):
-        self.client = type("Client", (), {"api": api})()
-        self.environ = dict(environ, LAYERLAB_LEARNER="unit")
-
-    def labeled(self, kind, filters):
-        return []
+        yield BuildEvent(text="Successfully built")
 
 
 def _prepare(monkeypatch, api, spec_key="ping", extra=None):
     environ = {prep.REGISTRY_ENV: "127.0.0.1:5999", DIGESTS_ENV: f"alpine:3.20.3={PIN}", **(extra or {})}
     monkeypatch.setattr(prep, "standin_package_versions", lambda spec: pytest.fail("no stand-in was asked for"))
-    return prep.prepare_one(FakeEngine(api, environ), BASES[spec_key], lambda p: None)
+    api.environ.update(environ)
+    return prep.prepare_one(api, BASES[spec_key], lambda p: None)
 
 
 def test_a_pulled_image_with_the_pinned_digest_gets_the_official_name_and_a_labeled_base(monkeypatch):
-    api = FakeAPI(served_digest=PIN, pulled_digest=PIN)
+    api = FakeEngine(served_digest=PIN, pulled_digest=PIN)
     result = _prepare(monkeypatch, api)
     assert result.source == "pulled" and result.built_from == f"alpine:3.20.3@{PIN}"
     assert api.names["alpine:3.20.3"] == "sha256:pulled"
@@ -153,7 +148,7 @@ def test_a_pulled_image_with_the_pinned_digest_gets_the_official_name_and_a_labe
 
 
 def test_a_registry_announcing_another_digest_is_refused_before_any_pull(monkeypatch):
-    api = FakeAPI(served_digest=OTHER, pulled_digest=OTHER)
+    api = FakeEngine(served_digest=OTHER, pulled_digest=OTHER)
     with pytest.raises(prep.DigestMismatch) as caught:
         _prepare(monkeypatch, api)
     assert OTHER in caught.value.what and PIN in caught.value.what and "pushed again" in caught.value.what
@@ -163,14 +158,14 @@ def test_a_registry_announcing_another_digest_is_refused_before_any_pull(monkeyp
 
 def test_a_pull_that_brings_another_digest_is_refused_and_leaves_nothing(monkeypatch):
     """The tag moved between the question and the pull: RepoDigests is checked after it too."""
-    api = FakeAPI(served_digest=PIN, pulled_digest=OTHER)
+    api = FakeEngine(served_digest=PIN, pulled_digest=OTHER)
     with pytest.raises(prep.DigestMismatch, match=OTHER):
         _prepare(monkeypatch, api)
     assert api.names == {}, "the pulled tag and digest reference are removed again"
 
 
 def test_a_debian_without_make_and_python3_is_named_not_patched(monkeypatch):
-    api = FakeAPI(served_digest=PIN, pulled_digest=PIN, tools_missing="make python3")
+    api = FakeEngine(served_digest=PIN, pulled_digest=PIN, tools_missing="make python3")
     with pytest.raises(prep.BaseLacksTools) as caught:
         _prepare(monkeypatch, api, "app", {DIGESTS_ENV: f"debian:bookworm-20241111-slim={PIN}"})
     assert "has no make and no python3" in caught.value.what and "no network" in caught.value.what
@@ -178,14 +173,14 @@ def test_a_debian_without_make_and_python3_is_named_not_patched(monkeypatch):
 
 
 def test_a_silent_registry_means_stand_ins_with_a_note_that_states_the_bound(monkeypatch):
-    class Silent(FakeAPI):
-        def _get(self, url, timeout=None):
-            raise docker.errors.APIError("500", explanation="dial tcp 127.0.0.1:5999: connect: connection refused")
+    class Silent(FakeEngine):
+        def registry_has(self, name, timeout):
+            raise EngineRefused("500", status=500, explanation="dial tcp 127.0.0.1:5999: connect: connection refused")
 
     built = []
     monkeypatch.setattr(prep, "standin_package_versions", lambda spec: "busybox-static=1")
     monkeypatch.setattr(prep, "_busybox_standin", lambda *a: (built.append(1), ("layerlab-unit/base-busybox:1", "sha256:s"))[1])
-    engine = FakeEngine(Silent(PIN, PIN), {prep.REGISTRY_ENV: "127.0.0.1:5999", prep.REGISTRY_TIMEOUT_ENV: "3"})
+    engine = Silent(PIN, PIN, environ={prep.REGISTRY_ENV: "127.0.0.1:5999", prep.REGISTRY_TIMEOUT_ENV: "3"})
     result = prep.prepare_one(engine, BASES["ping"], lambda p: None)
     assert result.source == "stand-in" and built
     assert "connection refused" in result.note and "at most 3 s" in result.note
@@ -193,9 +188,9 @@ def test_a_silent_registry_means_stand_ins_with_a_note_that_states_the_bound(mon
 
 
 def test_a_registry_that_answers_without_the_image_is_an_error_not_a_fallback(monkeypatch):
-    class Empty(FakeAPI):
-        def _get(self, url, timeout=None):
-            raise docker.errors.APIError("404", explanation="manifest unknown: manifest unknown")
+    class Empty(FakeEngine):
+        def registry_has(self, name, timeout):
+            raise EngineRefused("404", status=404, explanation="manifest unknown: manifest unknown")
 
     with pytest.raises(LayerlabError, match="has no 127.0.0.1:5999/library/alpine:3.20.3") as caught:
         _prepare(monkeypatch, Empty(PIN, PIN))

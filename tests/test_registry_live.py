@@ -135,9 +135,9 @@ def run_in(engine, reference: str, command: list[str], name: str) -> tuple[int, 
     box = engine.run(namespace, name, reference, command)
     try:
         status = box.wait(timeout=60)["StatusCode"]
-        return status, box.logs().decode(errors="replace")
+        return status, box.logs()
     finally:
-        box.remove(force=True, v=True)
+        box.remove()
 
 
 @pytest.mark.timeout(300)

@@ -60,18 +60,19 @@ def test_store_round_trip(tmp_path):
 def test_record_then_replay_without_the_engine(engine, test_learner, tmp_path):
     from layerlab.engine import connect
     from layerlab.engine.prepare import base_for
+    from layerlab.replay.source import SourceKind
 
     environ = dict(engine.environ, LAYERLAB_RECORD=str(tmp_path), LAYERLAB_SOURCE="live")
     live = connect(environ, lesson="replay-test")
-    assert live.recording is not None
+    assert live.kind is SourceKind.RECORDING
     ping = base_for(live, "ping")
     ns = live.namespace("replay-test")
     box = live.run(ns, "talker", ping.reference, ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.3; done"])
-    streamed = [chunk.decode() for chunk in box.logs(stream=True, follow=True)]
+    streamed = [chunk.decode() for chunk in box.follow_logs()]
     box.wait()
     layer_before = live.container_layer(box.id)
     stack_before = live.image_stack(ping.reference)
-    box.remove(force=True)
+    box.remove()
     live.close()  # saves the recording
     assert (tmp_path / "replay-test.json.gz").exists()
 
@@ -85,13 +86,13 @@ def test_record_then_replay_without_the_engine(engine, test_learner, tmp_path):
     ns = replayed.namespace("replay-test")
     started = time.monotonic()
     box = replayed.run(ns, "talker", ping_again.reference, ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 0.3; done"])
-    again = [chunk.decode() for chunk in box.logs(stream=True, follow=True)]
+    again = [chunk.decode() for chunk in box.follow_logs()]
     assert "".join(again) == "".join(streamed) == "line 1\nline 2\nline 3\n"
     assert time.monotonic() - started > 0.4, "the stream is replayed at the recorded pace"
     box.wait()
     assert replayed.container_layer(box.id) == layer_before
     assert replayed.image_stack(ping_again.reference) == stack_before
-    box.remove(force=True)
+    box.remove()
     replayed.close()
 
 
@@ -181,7 +182,7 @@ def test_replayed_setup_speaks_of_the_recorded_engine_not_this_machine():
     try:
         findings = dict(environment_findings(replayed))
         assert "runs live" not in findings["engine"]
-        assert "replays a recording" in findings["engine"] and replayed.recording.header["recorded_at"] in findings["engine"]
+        assert "replays a recording" in findings["engine"] and replayed.recorded_header["recorded_at"] in findings["engine"]
         table = environment_html(replayed)
         assert "Your engine" not in table and "The recorded engine" in table
         assert replayed.facts.host not in table  # the recording machine's socket means nothing here

@@ -37,7 +37,7 @@ class Lesson:
 
     @property
     def source(self) -> str:
-        return "live" if getattr(self.engine, "live", True) else "replay"
+        return "live" if self.engine.live else "replay"
 
     def record_event(self, kind: str, **fields) -> bool:
         """Append one event to the learner's progress record (see `layerlab.core.progress`).
@@ -92,7 +92,7 @@ class Lesson:
             yield box
         finally:
             try:
-                box.remove(force=True, v=True)
+                box.remove()
             except Exception:  # already gone
                 pass
 
@@ -100,8 +100,7 @@ class Lesson:
         from .engine.cleanup import cleanup
 
         report = cleanup(self.engine, lesson=self.id)
-        if self.engine.recording is not None and self.engine.live:
-            self.engine.flush_recording()
+        self.engine.flush()
         if not quiet:
             removed = sum(1 for kind, _ in report.removed)
             print(f"cleanup of lesson {self.id}: removed {removed} object(s)" + (

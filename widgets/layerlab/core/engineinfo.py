@@ -51,6 +51,12 @@ class EngineFacts:
         values["storage_kind"] = StorageKind[values["storage_kind"]]
         return cls(**values)
 
+    def to_dict(self) -> dict:
+        """The facts as a recording's header stores them: the inverse of `from_dict`."""
+        data = dict(self.__dict__)
+        data["storage_kind"] = self.storage_kind.name
+        return data
+
     @property
     def flavour(self) -> str:
         """A short name for the kind of engine, as the course's engine script names them."""

@@ -61,3 +61,16 @@ class BuildFailed(LayerlabError):
 
 class ExerciseAnswerWrong(LayerlabError):
     """A learner's answer to an exercise is not right (yet)."""
+
+
+class EngineRefused(LayerlabError):
+    """The engine answered a request with an error; `status` and `explanation` are its own."""
+
+    def __init__(self, what: str, fix: str = "", status: int | None = None, explanation: str = ""):
+        super().__init__(what, fix)
+        self.status = status
+        self.explanation = explanation
+
+
+class NotOnEngine(EngineRefused):
+    """The engine has no such object (it answered 404)."""

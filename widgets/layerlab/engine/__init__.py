@@ -1,11 +1,13 @@
 """The engine adapter: the only part of layerlab that imports `docker`.
 
-It connects (`connect`), reads images and containers into core objects (`Engine`), provides
-base images (`prepare`) and removes what the course made (`cleanup`).
+`connect` chooses a source and returns an `Engine`, the one door to the SDK (see
+`engine.py`). Beside it: base images (`prepare`), removing what the course made
+(`cleanup`), the per-layer file index (`layers`), the copy-up watcher (`watch`).
 """
 
-from .connection import connect_live
-from .sources import connect
-from .engine import BuildLine, Engine
+from .sources import connect, connect_live
+from .engine import Engine
+from .building import BuildLine
+from .containers import Container
 
-__all__ = ["connect", "connect_live", "Engine", "BuildLine"]
+__all__ = ["connect", "connect_live", "Engine", "BuildLine", "Container"]

@@ -24,8 +24,6 @@ import contextlib
 from pathlib import Path
 from typing import Callable
 
-import docker.errors
-
 from ..core.buildsteps import (
     BuilderKind,
     CacheStatus,
@@ -35,21 +33,21 @@ from ..core.buildsteps import (
     attach_layers,
     parse_dockerfile,
 )
-from .clirun import run_docker
-from ..core.errors import BuildFailed, LayerlabError
+from ..core.errors import BuildFailed, EngineRefused, LayerlabError
 from ..core.model import InconsistentImage
 from ..core.naming import Namespace
+from .engine import Engine
 
 OnUpdate = Callable[[BuildRecord], None]
 BUILDKIT_TIMEOUT = 900
 
 
-def available_builders(engine) -> list[BuilderKind]:
+def available_builders(engine: Engine) -> list[BuilderKind]:
     """The classic builder always; BuildKit where the engine has `docker buildx`."""
     return [BuilderKind.CLASSIC] + ([BuilderKind.BUILDKIT] if engine.facts.buildkit else [])
 
 
-def build(engine, builder: BuilderKind, namespace: Namespace, name: str, context: Path, **kwargs) -> BuildRecord:
+def build(engine: Engine, builder: BuilderKind, namespace: Namespace, name: str, context: Path, **kwargs) -> BuildRecord:
     """Build with one builder (see `classic_build` and `buildkit_build`)."""
     if builder is BuilderKind.CLASSIC:
         return classic_build(engine, namespace, name, context, **kwargs)
@@ -67,7 +65,7 @@ def _read_dockerfile(context: Path, dockerfile: str) -> str:
 
 
 def classic_build(
-    engine,
+    engine: Engine,
     namespace: Namespace,
     name: str,
     context: Path,
@@ -103,24 +101,18 @@ def classic_build(
     return record
 
 
-def _remove_leftover_containers(engine, record: BuildRecord) -> None:
+def _remove_leftover_containers(engine: Engine, record: BuildRecord) -> None:
     """Intermediate containers this build ran steps in (their ids came in its stream).
 
     The engine removes them itself (`forcerm`); this only makes sure, and touches nothing
     but containers this very build reported creating.
     """
     for step in record.steps:
-        if not step.container:
-            continue
-        try:
-            engine.client.api.remove_container(step.container, force=True, v=True)
-        except docker.errors.NotFound:
-            pass
-        except docker.errors.APIError:
-            pass
+        if step.container:
+            engine.remove_container(step.container)
 
 
-def _remove_failed_build_images(engine, record: BuildRecord) -> None:
+def _remove_failed_build_images(engine: Engine, record: BuildRecord) -> None:
     """The images a failed classic build made for its finished steps.
 
     The classic builder adds the course's labels as LABEL steps at the very end, so when a
@@ -131,15 +123,15 @@ def _remove_failed_build_images(engine, record: BuildRecord) -> None:
     made = [s.made for s in record.steps if s.made and s.status is CacheStatus.MISS]
     for image in reversed(made):
         try:
-            if engine.client.api.inspect_image(image).get("RepoTags"):
+            if engine.image(image).tags:
                 continue
-            engine.client.api.remove_image(image, noprune=True)
-        except docker.errors.APIError:
+            engine.remove_image(image, prune=False)
+        except EngineRefused:
             pass
 
 
 def buildkit_build(
-    engine,
+    engine: Engine,
     namespace: Namespace,
     name: str,
     context: Path,
@@ -178,16 +170,13 @@ def buildkit_build(
             notify(record)
 
     # Through clirun: live it runs `docker buildx`; recorded, it is kept; in replay it plays back.
-    result = run_docker(engine, command, on_line=feed, timeout=BUILDKIT_TIMEOUT,
-                        extra_env={"BUILDX_NO_DEFAULT_ATTESTATIONS": "1"})
+    result = engine.run_docker(command, on_line=feed, timeout=BUILDKIT_TIMEOUT,
+                               extra_env={"BUILDX_NO_DEFAULT_ATTESTATIONS": "1"})
     returncode = result.returncode
     image_id = None
     if returncode == 0:
         # The tag's id (with the containerd store, an --iidfile would name the manifest instead).
-        try:
-            image_id = engine.client.api.inspect_image(reference)["Id"]
-        except docker.errors.APIError:
-            image_id = None
+        image_id = engine.image_id(reference) or None
     parser.finish(returncode, image_id)
     if record.ok:
         _attach(engine, record, text)
@@ -195,7 +184,7 @@ def buildkit_build(
     return record
 
 
-def _attach(engine, record: BuildRecord, dockerfile: str) -> None:
+def _attach(engine: Engine, record: BuildRecord, dockerfile: str) -> None:
     """Fill in the layer each step made, from the new image's history."""
     if not record.image_id:
         return
@@ -203,7 +192,7 @@ def _attach(engine, record: BuildRecord, dockerfile: str) -> None:
         stack = engine.image_stack(record.image_id, exact=False)
         base = _from_image(dockerfile)
         base_entries = 0 if base in (None, "scratch") else len(engine.image_stack(base, exact=False).entries)
-    except (LayerlabError, InconsistentImage, docker.errors.APIError):
+    except (LayerlabError, InconsistentImage):
         return
     attach_layers(record, stack.entries, base_entries)
 
@@ -229,7 +218,7 @@ def check(record: BuildRecord) -> BuildRecord:
     )
 
 
-def step_files(engine, record: BuildRecord, index: int):
+def step_files(engine: Engine, record: BuildRecord, index: int):
     """The files the layer of step `index` holds (`core.filetree.LayerFiles`).
 
     One small wrapper around the file index of `engine.layers`, so that lessons ask by step.
@@ -247,17 +236,9 @@ def step_files(engine, record: BuildRecord, index: int):
     return image_files(engine, record.image_id).layer(step.layer)
 
 
-def containers_of(engine, record: BuildRecord) -> list[str]:
+def containers_of(engine: Engine, record: BuildRecord) -> list[str]:
     """Containers that still exist among those this build ran steps in (should be none)."""
-    left = []
-    for step in record.steps:
-        if step.container:
-            try:
-                engine.client.api.inspect_container(step.container)
-                left.append(step.container)
-            except docker.errors.NotFound:
-                pass
-    return left
+    return [step.container for step in record.steps if step.container and engine.container_exists(step.container)]
 
 
 # -- the instructions lesson: ADD <url> from loopback, and one build per instruction ---------
@@ -289,7 +270,7 @@ def serve_on_loopback(folder: Path):
         thread.join(timeout=5)
 
 
-def run_demo(engine, namespace: Namespace, key: str, folder: Path, base: str, url: str = "",
+def run_demo(engine: Engine, namespace: Namespace, key: str, folder: Path, base: str, url: str = "",
              builder: BuilderKind = BuilderKind.CLASSIC, modes_of: tuple[str, ...] = ()):
     """Build `FROM base` + one instruction and read what that instruction's layer holds."""
     from ..core.instructions import DemoResult, check_paths, demo, write_context
@@ -316,17 +297,14 @@ def run_demo(engine, namespace: Namespace, key: str, folder: Path, base: str, ur
     )
 
 
-def _mode_in_container(engine, namespace: Namespace, image: str, path: str) -> str:
+def _mode_in_container(engine: Engine, namespace: Namespace, image: str, path: str) -> str:
     """`stat -c %a PATH` in a container of the image (no network; removed right away)."""
     box = engine.run(namespace, "stat", image, ["stat", "-c", "%a", path])
     try:
         box.wait(timeout=60)
-        return box.logs().decode("utf-8", "replace").strip()
+        return box.logs().strip()
     finally:
-        try:
-            box.remove(force=True, v=True)
-        except docker.errors.APIError:
-            pass
+        box.remove()
 
 
 def show_instruction(lesson, key: str, base, url: str = "", builder: BuilderKind = BuilderKind.CLASSIC,
@@ -344,8 +322,8 @@ def show_from(lesson, base) -> str:
     (folder / "Dockerfile").write_text(f"FROM {reference}\n", encoding="utf-8")
     record = check(classic_build(lesson.engine, lesson.namespace, "from", folder))
     repository, tag = reference.rsplit(":", 1)
-    mine = lesson.engine.client.api.inspect_image(record.image_id)["RootFS"]["Layers"]
-    theirs = lesson.engine.client.api.inspect_image(reference)["RootFS"]["Layers"]
+    mine = lesson.engine.image(record.image_id).diff_ids
+    theirs = lesson.engine.image(reference).diff_ids
     return "\n".join([
         f"FROM {reference}",
         f"  repository {repository}, tag {tag}",

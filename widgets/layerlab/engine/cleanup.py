@@ -11,10 +11,11 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 
-import docker.errors
-
+from ..core.errors import EngineRefused, NotOnEngine
 from ..core.naming import BASE_LESSON, LABEL_LESSON, Namespace, is_ours, learner_filters
+from ..core.objects import Labeled
 from ..core.workspace import our_lesson_dirs
+from .engine import Engine
 
 
 @dataclass
@@ -30,7 +31,7 @@ class CleanupReport:
         return out
 
 
-def cleanup(engine, lesson: str | None = None, include_bases: bool = False) -> CleanupReport:
+def cleanup(engine: Engine, lesson: str | None = None, include_bases: bool = False) -> CleanupReport:
     """Remove this learner's objects of one lesson, of every lesson, or (with bases) all."""
     namespace = Namespace.for_lesson(BASE_LESSON, engine.environ)
     learner = namespace.learner
@@ -47,13 +48,10 @@ def cleanup(engine, lesson: str | None = None, include_bases: bool = False) -> C
         # Containers inherit their image's labels: one a learner started by hand from a course
         # image has them too. The course's own also have a name in the learner's namespace.
         if wanted(container.labels) and container.name.startswith(namespace.container_prefix):
-            try:
-                container.remove(force=True, v=True)
+            if engine.remove_container(container.id):
                 report.removed.append(("container", container.name))
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.APIError as exc:
-                report.kept.append(("container", container.name, exc.explanation or str(exc)))
+            else:
+                report.kept.append(("container", container.name, "the engine would not remove it"))
 
     prefix = namespace.repository_prefix
     seen: set[str] = set()
@@ -63,26 +61,26 @@ def cleanup(engine, lesson: str | None = None, include_bases: bool = False) -> C
         images = [image for image in engine.labeled("images", filters) if wanted(image.labels) and image.id not in seen]
         if not images:
             break
-        images.sort(key=lambda image: ((image.labels or {}).get(LABEL_LESSON) == BASE_LESSON, -_created(image)))
+        images.sort(key=lambda image: ((image.labels or {}).get(LABEL_LESSON) == BASE_LESSON, -image.created))
         for image in images:
             seen.add(image.id)
             _remove_image(engine, image, prefix, report)
 
     for volume in engine.labeled("volumes", filters):
-        if wanted(volume.attrs.get("Labels")):
+        if wanted(volume.labels):
             try:
-                volume.remove()
+                engine.remove_labeled(volume)
                 report.removed.append(("volume", volume.name))
-            except docker.errors.APIError as exc:
-                report.kept.append(("volume", volume.name, exc.explanation or str(exc)))
+            except EngineRefused as refused:
+                report.kept.append(("volume", volume.name, refused.explanation or refused.what))
 
     for network in engine.labeled("networks", filters):
-        if wanted(network.attrs.get("Labels")):
+        if wanted(network.labels):
             try:
-                network.remove()
+                engine.remove_labeled(network)
                 report.removed.append(("network", network.name))
-            except docker.errors.APIError as exc:
-                report.kept.append(("network", network.name, exc.explanation or str(exc)))
+            except EngineRefused as refused:
+                report.kept.append(("network", network.name, refused.explanation or refused.what))
 
     for folder in our_lesson_dirs(learner, lesson, engine.environ):
         if folder.name == BASE_LESSON and not (include_bases or lesson == BASE_LESSON):
@@ -92,36 +90,26 @@ def cleanup(engine, lesson: str | None = None, include_bases: bool = False) -> C
     return report
 
 
-def _created(image) -> float:
-    from datetime import datetime
-
-    text = image.attrs.get("Created", "")
-    try:
-        return datetime.fromisoformat(text[:26].rstrip("Z")).timestamp()
-    except ValueError:
-        return 0.0
-
-
-def _remove_image(engine, image, prefix: str, report: CleanupReport) -> None:
+def _remove_image(engine: Engine, image: Labeled, prefix: str, report: CleanupReport) -> None:
     """Remove our tags of an image; an untagged labeled image is removed by id.
 
     Tags outside the learner's namespace (someone tagged our image with a name of their own)
     are left alone, and so is the image they keep alive.
     """
     try:
-        image.reload()
-    except docker.errors.NotFound:
+        tags = engine.image(image.id).tags  # as they are now: removing a child can change them
+    except NotOnEngine:
         return  # went with a child removed before it
-    ours = [tag for tag in image.tags if tag.startswith(prefix)]
-    foreign = [tag for tag in image.tags if not tag.startswith(prefix)]
-    targets = ours if image.tags else [image.id]
+    ours = [tag for tag in tags if tag.startswith(prefix)]
+    foreign = [tag for tag in tags if not tag.startswith(prefix)]
+    targets = ours if tags else [image.id]
     for target in targets:
         try:
-            engine.client.api.remove_image(target, noprune=False)
+            engine.remove_image(target)
             report.removed.append(("image", target if target != image.id else image.short_id))
-        except docker.errors.NotFound:
+        except NotOnEngine:
             pass
-        except docker.errors.APIError as exc:
-            report.kept.append(("image", target, exc.explanation or str(exc)))
+        except EngineRefused as refused:
+            report.kept.append(("image", target, refused.explanation or refused.what))
     if foreign:
         report.kept.append(("image", image.short_id, f"also tagged {', '.join(foreign)} outside the course"))

@@ -21,8 +21,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-import docker.errors
-
 from ..core.command import (
     ImageCommand,
     Instruction,
@@ -38,7 +36,9 @@ from ..core.command import (
     resolve,
     resolve_image,
 )
-from ..core.errors import BuildFailed, LayerlabError
+from ..core.errors import BuildFailed, EngineRefused, LayerlabError, NotOnEngine
+from .containers import Container
+from .engine import Engine
 
 #: Longest a lesson lets any container run before the course stops it.
 DEFAULT_LIMIT = 8.0
@@ -139,11 +139,11 @@ class StopMeasurement:
 # -- images -------------------------------------------------------------------------------
 
 
-def read_image_command(engine, reference: str) -> ImageCommand:
+def read_image_command(engine: Engine, reference: str) -> ImageCommand:
     """An image's Entrypoint and Cmd, as the engine stores them."""
     try:
-        config = engine.client.api.inspect_image(reference).get("Config") or {}
-    except docker.errors.ImageNotFound:
+        config = engine.image(reference).config
+    except NotOnEngine:
         raise LayerlabError(f"There is no image {reference!r}.", "Build it first (run the cells above).") from None
     return ImageCommand.of(config.get("Entrypoint"), config.get("Cmd"))
 
@@ -208,10 +208,8 @@ def _start(lesson, name: str, image: str, run_args, entrypoint_override, **kwarg
     command = list(run_args) if run_args else None
     try:
         return lesson.run(name, image, command, entrypoint=entrypoint, **kwargs)
-    except docker.errors.APIError as exc:
-        message = (exc.explanation or str(exc)).strip()
-        if isinstance(message, bytes):  # pragma: no cover - the SDK gives str
-            message = message.decode(errors="replace")
+    except EngineRefused as refused:
+        message = refused.explanation or refused.what
         raise RunFailed(f"The engine would not run it: {message}", _run_fix(message)) from None
 
 
@@ -228,14 +226,8 @@ def _api_seconds(seconds: float) -> int:
     return max(0, int(round(seconds)))
 
 
-def _remove(container) -> bool:
-    try:
-        container.remove(force=True, v=True)
-        return True
-    except docker.errors.NotFound:
-        return True
-    except docker.errors.APIError:
-        return False
+def _remove(container: Container) -> bool:
+    return container.remove()
 
 
 def stream_run(
@@ -272,7 +264,7 @@ def stream_run(
 
     def pump() -> None:
         try:
-            for chunk in container.logs(stream=True, follow=True):
+            for chunk in container.follow_logs():
                 chunks.put(chunk)
         except BaseException as error:  # the container went away under the stream
             chunks.put(error)
@@ -316,7 +308,7 @@ def stream_run(
             emit(pending)
         if outcome.stopped_at_limit:
             container.stop(timeout=_api_seconds(stop_timeout))
-        outcome.exit_code = int(container.wait(timeout=max(stop_timeout, 1) + 10).get("StatusCode", -1))
+        outcome.exit_code = container.wait(timeout=max(stop_timeout, 1) + 10)
     except BaseException:
         outcome.interrupted = True
         raise
@@ -331,18 +323,17 @@ def stream_run(
     return outcome
 
 
-def read_pid1(container, wait: float = PID1_WAIT) -> tuple[str, ...] | None:
+def read_pid1(container: Container, wait: float = PID1_WAIT) -> tuple[str, ...] | None:
     """PID 1's argv, read from inside the container; None when PID 1 has already ended."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        container.reload()
-        status = container.status
+        status = container.info().status
         if status in ("exited", "dead"):
             return None
         if status == "running":
             try:
                 result = container.exec_run(["cat", "/proc/1/cmdline"])
-            except docker.errors.APIError:  # it ended between reload and exec
+            except EngineRefused:  # it ended between inspect and exec
                 return None
             if result.exit_code == 0:
                 argv = parse_cmdline(result.output)
@@ -352,9 +343,8 @@ def read_pid1(container, wait: float = PID1_WAIT) -> tuple[str, ...] | None:
     return None
 
 
-def _engine_argv(container) -> tuple[str, ...]:
-    attrs = container.attrs
-    return (attrs.get("Path", ""),) + tuple(attrs.get("Args") or ())
+def _engine_argv(container: Container) -> tuple[str, ...]:
+    return container.info().cmdline
 
 
 def observe(
@@ -378,13 +368,12 @@ def observe(
         if settle and not lesson.engine.notes.replaying:
             time.sleep(settle)
         argv = read_pid1(container)
-        container.reload()
         engine_argv = _engine_argv(container)
         output = ""
         exit_code = None
         if argv is None:
-            exit_code = int(container.wait(timeout=10).get("StatusCode", -1))
-            output = container.logs().decode("utf-8", errors="replace")
+            exit_code = container.wait(timeout=10)
+            output = container.logs()
         return Observation(argv=argv, engine_argv=engine_argv, output=output, exit_code=exit_code)
     finally:
         _remove(container)
@@ -404,17 +393,16 @@ def measure_stop(
     try:
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:  # wait until the program is really at work
-            if ready_line.encode() in container.logs():
+            if ready_line in container.logs():
                 break
             time.sleep(0.05)
         pid1 = read_pid1(container)
-        stop_signal = (container.attrs.get("Config") or {}).get("StopSignal") or "SIGTERM"
+        stop_signal = container.info().stop_signal or "SIGTERM"
         started = time.monotonic()
         container.stop(timeout=_api_seconds(timeout))
         seconds = lesson.engine.notes.value("stop-seconds", round(time.monotonic() - started, 3))
-        container.reload()
-        exit_code = container.attrs.get("State", {}).get("ExitCode")
-        tail = tuple(container.logs().decode("utf-8", errors="replace").splitlines()[-3:])
+        exit_code = container.info().exit_code
+        tail = tuple(container.logs().splitlines()[-3:])
         return StopMeasurement(label, pid1, stop_signal, timeout, seconds, exit_code, tail)
     finally:
         _remove(container)

@@ -36,13 +36,11 @@ START_ENGINE_HINT = (
 )
 
 
-def connect_live(environ: Mapping[str, str] | None = None, timeout: float = CONNECT_TIMEOUT):
-    """Connect to the engine the docker CLI would use; return an `Engine`.
+def probe_engine(environ: Mapping[str, str] | None = None, timeout: float = CONNECT_TIMEOUT) -> EngineFacts:
+    """Ask the engine the docker CLI would use what it is; its facts.
 
     Raises a subclass of `EngineError` with what went wrong and how to fix it.
     """
-    from .engine import Engine  # the Engine class lives beside its helpers
-
     environ = dict(os.environ if environ is None else environ)
     host, source = resolve_docker_host(environ)
     client = open_client(host, source, environ, timeout)
@@ -64,9 +62,9 @@ def connect_live(environ: Mapping[str, str] | None = None, timeout: float = CONN
         info = client.info()
     except Exception as exc:  # pragma: no cover - the engine answered moments ago
         raise translate_connection_error(exc, host, source) from None
-    client.api.timeout = WORK_TIMEOUT
+    client.close()
     buildx = buildx_version(host)
-    facts = EngineFacts(
+    return EngineFacts(
         host=host,
         host_source=source,
         engine_version=str(version.get("Version", "?")),
@@ -81,7 +79,15 @@ def connect_live(environ: Mapping[str, str] | None = None, timeout: float = CONN
         buildx_version=buildx or "",
         cgroup_version=str(info.get("CgroupVersion", "")),
     )
-    return Engine(client=client, facts=facts, environ=environ)
+
+
+def work_client(base_url: str, facts: EngineFacts, environ: Mapping[str, str],
+                timeout: float = WORK_TIMEOUT) -> docker.DockerClient:
+    """The client an Engine works through: to the engine itself with the docker CLI's TLS
+    settings, or to a recording proxy or a replay server (a local socket) without them."""
+    kwargs = docker.utils.kwargs_from_env(environment=dict(environ)) if base_url == facts.host else {}
+    kwargs["base_url"] = base_url
+    return without_proxy_lookups(docker.DockerClient(version=facts.api_version, timeout=timeout, **kwargs))
 
 
 def open_client(host: str, source: str, environ: Mapping[str, str], timeout: float) -> docker.DockerClient:

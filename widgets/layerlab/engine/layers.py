@@ -16,18 +16,16 @@ import weakref
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-import docker.errors
-
 from ..core.archive import ArchiveError
-from ..core.errors import LayerlabError
+from ..core.errors import EngineRefused, LayerlabError
 from ..core.filetree import ChunkStream, FileIndex, PathHistory, index_saved_image
-from ..core.model import ContainerLayer, HistoryRecord, ImageStack, InconsistentImage
+from ..core.model import ContainerLayer, ImageStack, InconsistentImage
 from ..core.sharing import ImageDiskUsage, SharingSnapshot
 from ..core.stackcheck import HistoryCheck, compare_with_history
-from .engine import history_record
+from .engine import Engine
+from .images import SAVE_CHUNK
 
-#: `docker save` is streamed in pieces of this size; at most PREFETCH pieces wait in memory.
-SAVE_CHUNK = 1024 * 1024
+#: `docker save` is streamed in pieces of SAVE_CHUNK bytes; at most PREFETCH pieces wait in memory.
 PREFETCH = 16
 
 _indexes: "weakref.WeakKeyDictionary[object, dict[str, FileIndex]]" = weakref.WeakKeyDictionary()
@@ -159,32 +157,15 @@ class Prefetch:
         self.close()
 
 
-def saved_image_chunks(engine, image_id: str) -> Prefetch:
+def saved_image_chunks(engine: Engine, image_id: str) -> Prefetch:
     """`docker save` of one image, as chunks read ahead in a thread."""
-    return Prefetch(engine.client.api.get_image(image_id, chunk_size=SAVE_CHUNK))
+    return Prefetch(engine.save_image(image_id, chunk_size=SAVE_CHUNK))
 
 
-def _inspect(engine, reference: str) -> dict:
-    if not reference or not reference.strip():
-        raise LayerlabError("No image was named.", "Give an image name or id, e.g. `python -m layerlab layers IMAGE`.")
-    try:
-        return engine.client.api.inspect_image(reference)
-    except docker.errors.ImageNotFound:
-        raise LayerlabError(
-            f"There is no image {reference!r} on this engine.",
-            "Build it first (run the cells above), or check the name with `docker images`.",
-        ) from None
-    except docker.errors.APIError as error:
-        raise LayerlabError(
-            f"The engine cannot read image {reference!r}: {error.explanation or error}.",
-            "Check the name (repository:tag, or an id).",
-        ) from None
-
-
-def image_files(engine, reference: str) -> FileIndex:
+def image_files(engine: Engine, reference: str) -> FileIndex:
     """Every layer's added, changed and deleted files, read from a streamed `docker save`."""
-    image = _inspect(engine, reference)
-    image_id = image["Id"]
+    image = engine.image(reference)
+    image_id = image.id
     cache = _indexes.setdefault(engine, {})
     if image_id in cache:
         return cache[image_id]
@@ -198,9 +179,9 @@ def image_files(engine, reference: str) -> FileIndex:
             f"The engine's `docker save` of {reference!r} could not be read: {error}.",
             "Report it with `python -m layerlab doctor --json`: the engine may write a format the course does not know.",
         ) from None
-    except docker.errors.APIError as error:
+    except EngineRefused as error:
         raise LayerlabError(
-            f"The engine could not save {reference!r}: {error.explanation or error}.",
+            f"The engine could not save {reference!r}: {error.explanation or error.what}.",
             "Check that the image still exists (`docker images`) and try again.",
         ) from None
     except OSError as error:  # requests' connection errors are OSErrors too
@@ -208,21 +189,19 @@ def image_files(engine, reference: str) -> FileIndex:
             f"The connection to the engine broke while it sent {reference!r} ({error}).",
             "Check that the engine still runs (`python -m layerlab doctor`) and try again.",
         ) from None
-    expected = list(image.get("RootFS", {}).get("Layers", []))
+    expected = list(image.diff_ids)
     if list(index.diff_ids) != expected:
         raise LayerlabError(
             f"The saved layers of {reference!r} do not match its RootFS.Layers.",
             "The image changed while it was read; run the command again.",
         )
     # The config came with the same save: spare `image_stack` a second one.
-    configs = getattr(engine, "_configs", None)
-    if isinstance(configs, dict):
-        configs.setdefault(image_id, config)
+    engine.remember_config(image_id, config)
     cache[image_id] = index
     return index
 
 
-def image_layers(engine, reference: str) -> ImageLayers:
+def image_layers(engine: Engine, reference: str) -> ImageLayers:
     """The stack (history matched to layers) and the files of every layer."""
     files = image_files(engine, reference)
     try:
@@ -235,27 +214,21 @@ def image_layers(engine, reference: str) -> ImageLayers:
     return ImageLayers(stack=stack, files=files)
 
 
-def which(engine, reference: str, path: str) -> PathHistory:
+def which(engine: Engine, reference: str, path: str) -> PathHistory:
     """The layer a path comes from in an image, and what later layers did to it."""
     if not path or not path.strip():
         raise LayerlabError("No path was given.", "Name a path inside the image, e.g. /app/app.py.")
     return image_files(engine, reference).which(path)
 
 
-def history(engine, reference: str) -> list[HistoryRecord]:
-    """`docker history`, newest first, as the API gives it."""
-    image = _inspect(engine, reference)
-    return [history_record(raw) for raw in engine.client.api.history(image["Id"])]
-
-
-def check_history(engine, reference: str, stack: ImageStack | None = None) -> HistoryCheck:
+def check_history(engine: Engine, reference: str, stack: ImageStack | None = None) -> HistoryCheck:
     """The drawn stack next to `docker history` and `RootFS.Layers`, row by row."""
-    image = _inspect(engine, reference)
+    image = engine.image(reference)
     stack = stack or engine.image_stack(reference)
-    return compare_with_history(stack, history(engine, reference), image.get("RootFS", {}).get("Layers", []))
+    return compare_with_history(stack, engine.history(reference), list(image.diff_ids))
 
 
-def sharing(engine, reference: str, containers: Iterable) -> SharingSnapshot:
+def sharing(engine: Engine, reference: str, containers: Iterable) -> SharingSnapshot:
     """The image and these containers as `docker system df -v` counts them now.
 
     `containers` are SDK Container objects or ids; those that no longer exist are left out
@@ -265,9 +238,9 @@ def sharing(engine, reference: str, containers: Iterable) -> SharingSnapshot:
     wanted = [getattr(c, "id", c) for c in containers]
     try:
         usage = engine.disk_usage()
-    except docker.errors.APIError as error:
+    except EngineRefused as error:
         raise LayerlabError(
-            f"The engine did not answer `docker system df`: {error.explanation or error}.",
+            f"The engine did not answer `docker system df`: {error.explanation or error.what}.",
             "Try again in a moment: the engine may be busy computing sizes for someone else.",
         ) from None
     row = next((i for i in usage.get("Images") or [] if i.get("Id") == stack.image_id), None)
@@ -302,9 +275,5 @@ def sharing(engine, reference: str, containers: Iterable) -> SharingSnapshot:
     return SharingSnapshot(stack=stack, usage=image_usage, containers=tuple(layers))
 
 
-def container_exists(engine, container_id: str) -> bool:
-    try:
-        engine.client.api.inspect_container(container_id)
-        return True
-    except docker.errors.NotFound:
-        return False
+def container_exists(engine: Engine, container_id: str) -> bool:
+    return engine.container_exists(container_id)

@@ -43,10 +43,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import docker.errors
 
 from ..core.bases import BASES, BaseSpec, base_spec, pinned_digests
-from ..core.errors import LayerlabError, NoRegistryAndNoRecipe
+from ..core.errors import EngineRefused, LayerlabError, NoRegistryAndNoRecipe
 from ..core.naming import (
     BASE_LESSON,
     LABEL_BASE,
@@ -183,14 +182,12 @@ def ask_registry(engine, setting: RegistrySetting, spec: BaseSpec) -> RegistryAn
     repository, tag = setting.remote(spec)
     name = f"{repository}:{tag}"
     bound = registry_timeout(engine.environ)
-    api = engine.client.api
     started = time.monotonic()
     try:
-        response = api._get(api._url("/distribution/{0}/json", name), timeout=bound)
-        answer = api._result(response, json=True)
-    except docker.errors.APIError as error:
+        answer = engine.registry_has(name, timeout=bound)
+    except EngineRefused as error:
         seconds = time.monotonic() - started
-        message = str(error.explanation or error)
+        message = str(error.explanation or error.what)
         if any(marker in message.lower() for marker in _MISSING):
             raise LayerlabError(
                 f"{setting.describe().capitalize()} answers but has no {name} ({message.strip()[:200]}).",
@@ -251,7 +248,7 @@ def _recorded_base(engine, spec: BaseSpec, progress: ProgressCallback) -> Prepar
 
 
 def prepare_one(engine, spec: BaseSpec, progress: ProgressCallback) -> PreparedBase:
-    if not getattr(engine, "live", True):
+    if not engine.live:
         return _recorded_base(engine, spec, progress)
     started = time.monotonic()
     ns = Namespace.for_lesson(BASE_LESSON, engine.environ)
@@ -337,31 +334,27 @@ def _remove_tags(engine, image) -> None:
     prefix = Namespace.for_lesson(BASE_LESSON, engine.environ).repository_prefix + f"{BASE_LESSON}-"
     for tag in [tag for tag in image.tags if tag.startswith(prefix)]:
         try:
-            engine.client.api.remove_image(tag)
-        except docker.errors.APIError:
+            engine.remove_image(tag, prune=False)
+        except EngineRefused:
             pass  # still in use by a container of ours; cleanup will take it later
 
 
 def _exists(engine, reference: str) -> str:
     """The image id `reference` names on the engine, or ""."""
-    try:
-        return engine.client.api.inspect_image(reference)["Id"]
-    except docker.errors.ImageNotFound:
-        return ""
+    return engine.image_id(reference)
 
 
 def _remove_references(engine, references) -> None:
     for reference in references:
         try:
-            engine.client.api.remove_image(reference, noprune=False)
-        except docker.errors.APIError:
+            engine.remove_image(reference)
+        except EngineRefused:
             pass  # gone already, or still used: then it was not only ours
 
 
 def _from_official(engine, ns, spec, setting, pin, labels, progress):
     """Pull the official image, check its digest, give it the official name, and build the
     labeled base FROM its id with no network (a check of the tools, the python link)."""
-    api = engine.client.api
     repository, tag = setting.remote(spec)
     pulled_name = f"{repository}:{tag}"
     had_tag = _exists(engine, pulled_name)
@@ -369,14 +362,14 @@ def _from_official(engine, ns, spec, setting, pin, labels, progress):
     progress(Progress(spec.key, 0.1, f"{spec.key}: pulling {pulled_name}"))
     made = [] if had_tag else [pulled_name]
     try:
-        for event in api.pull(repository, tag=tag, stream=True, decode=True):
+        for event in engine.pull(repository, tag):
             if "error" in event:
                 raise LayerlabError(f"Pulling {pulled_name} failed: {event['error']}",
                                     f"Check {setting.describe()}, or set {REGISTRY_ENV}=off for local stand-ins.")
             if event.get("status"):
                 progress(Progress(spec.key, 0.4, f"{spec.key}: {event['status']} {event.get('id', '')}".strip()))
-        pulled = api.inspect_image(pulled_name)
-        digests = pulled.get("RepoDigests") or []
+        pulled = engine.image(pulled_name)
+        digests = list(pulled.repo_digests)
         if not had_digest:
             made += [d for d in digests if d.split("@", 1)[0] == repository or d.endswith("@" + pin)]
         if not any(d.endswith("@" + pin) for d in digests):
@@ -385,11 +378,11 @@ def _from_official(engine, ns, spec, setting, pin, labels, progress):
     except BaseException:
         _remove_references(engine, made)
         raise
-    image_id = pulled["Id"]
+    image_id = pulled.id
     official_id = _exists(engine, spec.official)
     if setting.mode == "registry":
         if not official_id:
-            api.tag(image_id, spec.official_repository, spec.official_tag)
+            engine.tag_image(image_id, spec.official_repository, spec.official_tag)
             progress(Progress(spec.key, 0.6, f"{spec.key}: tagged it {spec.official}"))
         elif official_id != image_id:  # not ours to move: the registry's name keeps the pulled image
             progress(Progress(spec.key, 0.6, f"{spec.key}: {spec.official} here is another image, left alone; "
@@ -405,10 +398,9 @@ def _from_official(engine, ns, spec, setting, pin, labels, progress):
         Path(context, "Dockerfile").write_text("\n".join(lines) + "\n")
         progress(Progress(spec.key, 0.7, f"{spec.key}: checking {', '.join(spec.required_tools)} and labeling it as {reference}"))
         log = []
-        for chunk in api.build(path=context, tag=reference, labels=labels, rm=True, forcerm=True,
-                               decode=True, network_mode="none"):
-            log += (chunk.get("stream") or "").splitlines()
-            if "error" in chunk:
+        for event in engine.build_events(context, reference, labels):
+            log += event.text.splitlines()
+            if event.error:
                 missing = [line.split(":", 1)[1].split() for line in log if line.startswith("layerlab-missing:")]
                 if missing:
                     raise BaseLacksTools(
@@ -418,8 +410,8 @@ def _from_official(engine, ns, spec, setting, pin, labels, progress):
                         f"Set {REGISTRY_ENV}=off to build the local stand-in (Debian's debootstrap, as root), or "
                         "point it at a registry whose image has them (scripts/registry.sh seed serves one).",
                     )
-                raise LayerlabError(f"Building {reference} failed: {chunk['error'].strip()}", "Try again.")
-    return reference, api.inspect_image(reference)["Id"]
+                raise LayerlabError(f"Building {reference} failed: {event.error}", "Try again.")
+    return reference, engine.image(reference).id
 
 
 def _tools_check(spec: BaseSpec) -> str:
@@ -483,12 +475,10 @@ def _busybox_standin(engine, ns, spec, labels, progress):
             "FROM scratch\nADD rootfs.tar /\nENV PATH=/bin:/usr/bin\nCMD [\"sh\"]\n"
         )
         progress(Progress(spec.key, 0.6, f"{spec.key}: building {reference} (FROM scratch + ADD rootfs.tar)"))
-        for chunk in engine.client.api.build(
-            path=context, tag=reference, labels=labels, network_mode="none", rm=True, forcerm=True, decode=True
-        ):
-            if "error" in chunk:
-                raise LayerlabError(f"Building {reference} failed: {chunk['error'].strip()}", "Run prepare again.")
-    return reference, engine.client.api.inspect_image(reference)["Id"]
+        for event in engine.build_events(context, reference, labels):
+            if event.error:
+                raise LayerlabError(f"Building {reference} failed: {event.error}", "Run prepare again.")
+    return reference, engine.image(reference).id
 
 
 def debian_mirror() -> str:
@@ -548,10 +538,7 @@ def _debian_standin(engine, ns, spec, labels, progress):
         'CMD ["bash"]',
     ]
     repository, tag = reference.rsplit(":", 1)
-    answer = engine.client.api.import_image_from_file(str(tarball), repository=repository, tag=tag, changes=changes)
-    if "error" in str(answer).lower() and "status" not in str(answer):
-        raise LayerlabError(f"docker import failed: {answer}", "Delete the cached tar and run prepare again.")
-    return reference, engine.client.api.inspect_image(reference)["Id"]
+    return reference, engine.import_image(str(tarball), repository, tag, changes)
 
 
 _DEBOOTSTRAP_STAGES = (
@@ -645,7 +632,6 @@ def seed_registry(engine, address: str, keys=None, seed_learner: str | None = No
     """
     from .cleanup import cleanup
 
-    api = engine.client.api
     learner = seed_learner or engine.environ.get(SEED_LEARNER_ENV) or "registry-seed"
     saved = {name: engine.environ.get(name) for name in (REGISTRY_ENV, "LAYERLAB_LEARNER")}
     engine.environ.update({REGISTRY_ENV: "off", "LAYERLAB_LEARNER": learner})
@@ -656,10 +642,10 @@ def seed_registry(engine, address: str, keys=None, seed_learner: str | None = No
             repository = f"{address}/library/{spec.official_repository}"
             target = f"{repository}:{spec.official_tag}"
             had_tag = _exists(engine, target)
-            api.tag(base.image_id, repository, spec.official_tag)
+            engine.tag_image(base.image_id, repository, spec.official_tag)
             try:
                 digest = ""
-                for event in api.push(repository, tag=spec.official_tag, stream=True, decode=True):
+                for event in engine.push(repository, spec.official_tag):
                     if "error" in event:
                         raise LayerlabError(f"Pushing {target} failed: {event['error']}",
                                             f"Check that the registry at {address} runs (scripts/registry.sh start).")

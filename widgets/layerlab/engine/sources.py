@@ -5,7 +5,8 @@
     LAYERLAB_SOURCE=replay   the recording, even when an engine answers (tests hide the engine so)
     LAYERLAB_RECORD=FOLDER   live, and record what the engine answers into FOLDER/<lesson>.json.gz
 
-The reason for the choice is kept on the Engine (`engine.source_note`) and shown to the learner.
+The choice is one source object handed to the `Engine` (see `layerlab.replay.source` for the
+protocol); its `note` says why, and the lesson shows it to the learner.
 """
 
 from __future__ import annotations
@@ -16,19 +17,89 @@ import os
 from pathlib import Path
 from typing import Mapping
 
-import docker
-
 from ..core.engineinfo import EngineFacts
 from ..core.errors import EngineError, LayerlabError
 from ..core.naming import LEARNER_ENV, learner_id
-from ..replay import Recording, RecordingProxy, ReplayServer, recording_path
-from ..replay.notes import RecordingNotes, ReplayNotes
-from .connection import CONNECT_TIMEOUT, WORK_TIMEOUT, connect_live, without_proxy_lookups
+from ..replay import Recording, RecordingProxy, recording_path
+from ..replay.cli import CliResult
+from ..replay.notes import LiveNotes, RecordingNotes
+from ..replay.source import ReplaySource, RequestBudget, SourceKind
+from ..replay.store import CliRun
+from .clirun import run_live_cli
+from .connection import CONNECT_TIMEOUT, probe_engine
 
 SOURCE_ENV = "LAYERLAB_SOURCE"
 RECORD_ENV = "LAYERLAB_RECORD"
 RECORDINGS_ENV = "LAYERLAB_RECORDINGS"  # another folder of recordings (tests use it)
 SPEED_ENV = "LAYERLAB_REPLAY_SPEED"  # 1 (default): the recorded pace; 50: fifty times faster; instant
+
+
+class LiveSource:
+    """The engine itself."""
+
+    kind = SourceKind.LIVE
+
+    def __init__(self, facts: EngineFacts):
+        self.base_url = facts.host
+        self.header: dict = {}
+        self.notes: LiveNotes = LiveNotes()
+        self.note = f"Live: Docker {facts.engine_version} ({facts.flavour})."
+
+    def run_cli(self, args, key, on_line, timeout, cwd, env) -> CliResult:
+        returncode, timed = run_live_cli(args, on_line, timeout, cwd, env)
+        return CliResult(returncode=returncode, lines=[line for _, line in timed])
+
+    def budget(self) -> RequestBudget:
+        return RequestBudget()
+
+    def flush(self) -> None:
+        """Nothing to save."""
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
+class RecordingSource(LiveSource):
+    """The engine, through a proxy that keeps every answer; saved on flush, close and exit."""
+
+    kind = SourceKind.RECORDING
+
+    def __init__(self, facts: EngineFacts, environ: Mapping[str, str], path: Path, lesson: str):
+        super().__init__(facts)
+        self.path = path
+        self.recording = Recording(
+            header={
+                "lesson": lesson,
+                "facts": facts.to_dict(),
+                "recorded_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+                "learner": learner_id(environ),
+                "api_version": facts.api_version,
+            }
+        )
+        self.header = self.recording.header
+        self.proxy = RecordingProxy(facts.host, self.recording)
+        self.base_url = self.proxy.url
+        self.notes = RecordingNotes(self.recording)
+        self.note = f"Live: Docker {facts.engine_version} ({facts.flavour}), recorded for replay."
+        self._closed = False
+        atexit.register(self.flush)
+
+    def run_cli(self, args, key, on_line, timeout, cwd, env) -> CliResult:
+        returncode, timed = run_live_cli(args, on_line, timeout, cwd, env)
+        with self.recording.lock:
+            self.recording.cli_runs.append(CliRun(key=key, returncode=returncode, lines=timed))
+        return CliResult(returncode=returncode, lines=[line for _, line in timed])
+
+    def flush(self) -> None:
+        if self._closed:
+            return
+        self.proxy.wait_idle()
+        self.recording.save(self.path)
+
+    def close(self) -> None:
+        self.flush()
+        self._closed = True
+        self.proxy.stop()
 
 
 def replay_speed(environ: Mapping[str, str]) -> float:
@@ -49,6 +120,9 @@ def replay_speed(environ: Mapping[str, str]) -> float:
 
 
 def connect(environ: Mapping[str, str] | None = None, lesson: str | None = None, timeout: float = CONNECT_TIMEOUT):
+    """The engine for a lesson, from the source LAYERLAB_SOURCE and LAYERLAB_RECORD choose."""
+    from .engine import Engine
+
     environ = dict(os.environ if environ is None else environ)
     source = environ.get(SOURCE_ENV, "auto").strip().lower() or "auto"
     if source not in ("auto", "live", "replay"):
@@ -56,15 +130,16 @@ def connect(environ: Mapping[str, str] | None = None, lesson: str | None = None,
     if source == "replay":
         return connect_replay(lesson, environ, reason=f"{SOURCE_ENV}=replay")
     try:
-        engine = connect_live(environ, timeout)
+        facts = probe_engine(environ, timeout)
     except EngineError as error:
         recording = _recording_file(lesson, environ)
         if source == "auto" and recording is not None and recording.exists():
             return connect_replay(lesson, environ, reason=error.what)
         raise
     if environ.get(RECORD_ENV) and lesson:
-        start_recording(engine, Path(environ[RECORD_ENV]) / f"{lesson}.json.gz", lesson)
-    return engine
+        path = Path(environ[RECORD_ENV]) / f"{lesson}.json.gz"
+        return Engine(RecordingSource(facts, environ, path, lesson), facts, environ)
+    return Engine(LiveSource(facts), facts, environ)
 
 
 def _recording_file(lesson: str | None, environ: Mapping[str, str]) -> Path | None:
@@ -74,44 +149,8 @@ def _recording_file(lesson: str | None, environ: Mapping[str, str]) -> Path | No
     return recording_path(lesson, Path(folder) if folder else None)
 
 
-def facts_to_dict(facts: EngineFacts) -> dict:
-    data = dict(facts.__dict__)
-    data["storage_kind"] = facts.storage_kind.name
-    return data
-
-
-def start_recording(engine, path: Path, lesson: str) -> None:
-    """Put a recording proxy between the engine and the course; save at exit and on flush."""
-    recording = Recording(
-        header={
-            "lesson": lesson,
-            "facts": facts_to_dict(engine.facts),
-            "recorded_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
-            "learner": learner_id(engine.environ),
-            "api_version": engine.client.api.api_version,
-        }
-    )
-    proxy = RecordingProxy(engine.facts.host, recording)
-    engine.client.close()
-    engine.client = without_proxy_lookups(
-        docker.DockerClient(base_url=proxy.url, version=recording.header["api_version"], timeout=WORK_TIMEOUT))
-    engine.recording = recording
-    engine.recording_path = path
-    engine._wire = proxy
-    engine.notes = RecordingNotes(recording)
-    engine.source_note = (
-        f"Live: Docker {engine.facts.engine_version} ({engine.facts.flavour}), recorded for replay."
-    )
-
-    def save() -> None:
-        proxy.wait_idle()
-        recording.save(path)
-
-    engine.flush_recording = save
-    atexit.register(save)
-
-
 def connect_replay(lesson: str | None, environ: Mapping[str, str], reason: str):
+    """The engine a lesson's recording plays (its learner id is the recording's)."""
     from .engine import Engine
 
     path = _recording_file(lesson, environ)
@@ -120,22 +159,16 @@ def connect_replay(lesson: str | None, environ: Mapping[str, str], reason: str):
             f"No engine to use, and no recording of lesson {lesson or '(none named)'} to replay ({reason}).",
             "Start a Docker engine (see the README), or record the lesson with `python -m layerlab record`.",
         )
-    recording = Recording.load(path)
-    speed = replay_speed(environ)
-    server = ReplayServer(recording, speed=speed)
-    header = recording.header
-    facts = EngineFacts.from_dict(header["facts"])
-    client = without_proxy_lookups(
-        docker.DockerClient(base_url=server.url, version=header["api_version"], timeout=WORK_TIMEOUT))
+    source = ReplaySource(path, speed=replay_speed(environ), reason=reason)
     replay_environ = dict(environ)
-    replay_environ[LEARNER_ENV] = header["learner"]  # the names the recording holds
-    engine = Engine(client=client, facts=facts, environ=replay_environ)
-    engine.live = False
-    engine.recording = recording
-    engine._wire = server
-    engine.notes = ReplayNotes(recording)
-    engine.source_note = (
-        f"Replay: recorded on Docker {facts.engine_version} ({facts.flavour}) on {header['recorded_at']}; "
-        f"no live engine ({reason.rstrip('.')}). Connect an engine to run it live."
-    )
-    return engine
+    replay_environ[LEARNER_ENV] = source.header["learner"]  # the names the recording holds
+    return Engine(source, source.facts, replay_environ)
+
+
+def connect_live(environ: Mapping[str, str] | None = None, timeout: float = CONNECT_TIMEOUT):
+    """The engine the docker CLI would use, live (no recording, no replay)."""
+    from .engine import Engine
+
+    environ = dict(os.environ if environ is None else environ)
+    facts = probe_engine(environ, timeout)
+    return Engine(LiveSource(facts), facts, environ)

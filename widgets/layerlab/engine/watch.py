@@ -26,15 +26,11 @@ lesson's own calls.
 from __future__ import annotations
 
 import atexit
-import base64
-import json
 import threading
 import time
 import weakref
 from typing import Callable
-
-import docker.errors
-import requests
+from urllib.parse import urlencode
 
 from ..core.copyup import (
     DEFAULT_FULL_EVERY,
@@ -45,77 +41,47 @@ from ..core.copyup import (
     ChangeEvent,
     CopyUpState,
     WatchStatus,
-    changes_from_api,
 )
-from ..core.errors import LayerlabError
+from ..core.errors import EngineRefused, LayerlabError, NotOnEngine
 from ..core.model import ChangeKind, short_id
+from ..core.objects import ContainerInfo
+from .engine import Engine
+from .refusals import TRANSPORT_ERRORS
 
 MAX_STATS = 16
 MAX_RESTATS = 4
 MAX_FAILURES = 5
 STOP_GRACE = 0.5  # after seeing the container stopped, look again: removed, or only stopped?
 REMOVAL_WAIT = 15.0  # how long a container may stay "removing"
-_MODE_DIR = 1 << 31  # Go's os.ModeDir, as the stat header reports it
 
 _active: "weakref.WeakValueDictionary[str, CopyUpWatcher]" = weakref.WeakValueDictionary()
 _active_lock = threading.Lock()
 
 
-def resolve_container(engine, container) -> dict:
-    """Inspect a container given as an SDK object, an id or a name; short errors when unusable."""
+def resolve_container(engine: Engine, container) -> ContainerInfo:
+    """The running container given as a handle, an id or a name; short errors when unusable."""
     reference = getattr(container, "id", container)
     if not reference or not str(reference).strip():
         raise LayerlabError("No container was named.", "Give a container name or id (see `docker ps`).")
     try:
-        info = engine.client.api.inspect_container(str(reference).strip())
-    except docker.errors.NotFound:
+        info = engine.container_info(str(reference).strip())
+    except NotOnEngine:
         raise LayerlabError(
             f"There is no container {getattr(container, 'name', reference)!r}.",
             "It may have been removed already; start one again (run the cell above) or check `docker ps -a`.",
         ) from None
-    except docker.errors.APIError as error:
+    except EngineRefused as error:
         raise LayerlabError(
-            f"The engine cannot inspect container {reference!r}: {error.explanation or error}.",
+            f"The engine cannot inspect container {reference!r}: {error.explanation or error.what}.",
             "Check the name with `docker ps`.",
         ) from None
-    state = info.get("State") or {}
-    if not state.get("Running"):
-        name = (info.get("Name") or reference).lstrip("/")
+    if not info.running:
+        name = info.name or reference
         raise LayerlabError(
-            f"Container {name} is not running ({state.get('Status', 'not running')}): nothing writes to its R/W layer.",
+            f"Container {name} is not running ({info.status or 'not running'}): nothing writes to its R/W layer.",
             f"Start it with `docker start {name}`, or watch a running container (see `docker ps`).",
         )
     return info
-
-
-class _Budget:
-    """In replay: how many answers the recording holds per request, so polling stops there."""
-
-    def __init__(self, engine):
-        self.limits: dict[str, int] | None = None
-        recording = getattr(engine, "recording", None)
-        if getattr(engine, "live", True) or recording is None:
-            return
-        self.limits = {}
-        for exchange in recording.exchanges:
-            self.limits[exchange.key] = self.limits.get(exchange.key, 0) + 1
-        self._key = _request_key
-
-    def take(self, method: str, target: str) -> bool:
-        if self.limits is None:
-            return True
-        key = self._key(method, target)
-        left = self.limits.get(key, 0)
-        if left <= 0:
-            return False
-        self.limits[key] = left - 1
-        return True
-
-
-def _request_key(method: str, target: str) -> str:
-    from ..replay.httpwire import request_key
-
-    return request_key(method, target)
 
 
 class CopyUpWatcher:
@@ -123,7 +89,7 @@ class CopyUpWatcher:
 
     def __init__(
         self,
-        engine,
+        engine: Engine,
         container,
         interval: float = DEFAULT_INTERVAL,
         full_every: float = DEFAULT_FULL_EVERY,
@@ -132,9 +98,9 @@ class CopyUpWatcher:
     ):
         info = resolve_container(engine, container)
         self.engine = engine
-        self.container_id: str = info["Id"]
+        self.container_id: str = info.id
         self.interval = min(max(float(interval), MIN_INTERVAL), MAX_INTERVAL)
-        if not getattr(engine, "live", True):
+        if not engine.live:
             # Replay: the recorded answers come in order whatever the pace; play them briskly
             # so that the watcher never lags behind the lesson's cells.
             self.interval = MIN_INTERVAL
@@ -143,9 +109,9 @@ class CopyUpWatcher:
         self.attribute = attribute
         self.state = CopyUpState(
             container_id=self.container_id,
-            name=(info.get("Name") or "").lstrip("/"),
-            image=(info.get("Config") or {}).get("Image", ""),
-            image_id=info.get("Image", ""),
+            name=info.name,
+            image=info.image,
+            image_id=info.image_id,
         )
         self.lock = threading.Condition()
         self.attributor = None
@@ -157,7 +123,7 @@ class CopyUpWatcher:
         self._thread: threading.Thread | None = None
         self._started_at = 0.0
         self._sync_requests = 0
-        self._budget = _Budget(engine)
+        self._budget = engine.budget()
         self.stats = 0  # HEAD requests made (for the benchmark)
         self._last_status: str | None = None
 
@@ -317,7 +283,7 @@ class CopyUpWatcher:
                     return
                 if finished:
                     last_diff = started
-            except (docker.errors.APIError, requests.RequestException, OSError, ValueError, KeyError) as error:
+            except (EngineRefused, *TRANSPORT_ERRORS, ValueError, KeyError) as error:
                 failures += 1
                 with self.lock:
                     self.state.error = f"poll failed ({failures}/{MAX_FAILURES}): {_explain(error)}"
@@ -353,7 +319,7 @@ class CopyUpWatcher:
             with self.lock:
                 self.state.set_status(WatchStatus.CONTAINER_GONE)
             return None
-        changes = changes_from_api(raw) if raw is not None else None
+        changes = raw
         events: list[ChangeEvent] = []
         if changes is None:  # replay: the recording has no more answers, keep the last
             with self.lock:
@@ -391,33 +357,28 @@ class CopyUpWatcher:
             self.lock.notify_all()
 
     def _probe(self) -> tuple[bool, int | None] | None:
-        api = self.engine.client.api
-        url = api._url("/containers/{0}/json", self.container_id)
-        if not self._budget.take("GET", f"{url}?size=1"):
+        if not self._budget.take("GET", f"/containers/{self.container_id}/json?size=1"):
             self._last_status = None
             return True, self.state.size_rw
-        response = api._get(url, params={"size": 1})
-        if response.status_code == 404:
+        try:
+            info = self.engine.container_info(self.container_id, size=True)
+        except NotOnEngine:
             return None
-        info = api._result(response, True)
-        state = info.get("State") or {}
-        self._last_status = state.get("Status")
-        size = info.get("SizeRw")
+        self._last_status = info.status
+        size = info.size_rw
         if self._last_status in ("removing", "dead"):
             # The engine is deleting the layer and reports SizeRw 0 part-way: that is not
             # what the container wrote, so keep the last real figure.
             size = None
-        return bool(state.get("Running")), None if size is None else int(size)
+        return info.running, size
 
     def _changes(self):
-        api = self.engine.client.api
-        url = api._url("/containers/{0}/changes", self.container_id)
-        if not self._budget.take("GET", url):
+        if not self._budget.take("GET", f"/containers/{self.container_id}/changes"):
             return None
-        response = api._get(url)
-        if response.status_code == 404:
+        try:
+            return self.engine.container_changes(self.container_id)
+        except NotOnEngine:
             return _GONE
-        return api._result(response, True) or []
 
     def _measure(self, changes, grew: bool) -> dict[str, tuple[int | None, bool | None]]:
         """Sizes of new paths (and, when SizeRw changed, of files already seen), MAX_STATS at most."""
@@ -440,32 +401,23 @@ class CopyUpWatcher:
         return sizes
 
     def _stat(self, path: str) -> tuple[int | None, bool | None] | None:
-        api = self.engine.client.api
-        url = api._url("/containers/{0}/archive", self.container_id)
-        from urllib.parse import urlencode
-
-        if not self._budget.take("HEAD", f"{url}?{urlencode({'path': path})}"):
+        if not self._budget.take("HEAD", f"/containers/{self.container_id}/archive?{urlencode({'path': path})}"):
             return None
         self.stats += 1
-        response = api.head(url, params={"path": path}, timeout=5)
-        if response.status_code != 200:
+        stat = self.engine.stat_path(self.container_id, path)
+        if stat is None:
             return None
-        header = response.headers.get("X-Docker-Container-Path-Stat")
-        if not header:
-            return None
-        stat = json.loads(base64.b64decode(header))
-        is_dir = bool(int(stat.get("mode", 0)) & _MODE_DIR)
-        return (None if is_dir else int(stat.get("size", 0))), is_dir
+        return (None if stat.is_dir else stat.size), stat.is_dir
 
 
 _GONE = object()
 
 
 def _explain(error: BaseException) -> str:
+    if isinstance(error, EngineRefused):
+        return f"the engine answered {error.status}: {error.explanation or error.what}"
     if isinstance(error, LayerlabError):
         return error.what
-    if isinstance(error, docker.errors.APIError):
-        return f"the engine answered {error.status_code}: {error.explanation or error}"
     return f"{type(error).__name__}: {error}"
 
 
@@ -480,7 +432,7 @@ def _stop_all() -> None:
         watcher._stop.set()
 
 
-def commit_rw_layer(engine, namespace, container, name: str, message: str = "") -> str:
+def commit_rw_layer(engine: Engine, namespace, container, name: str, message: str = "") -> str:
     """`docker commit`: the container's R/W layer becomes the top layer of a new image.
 
     The image gets the course's labels (set here: a commit copies the container's config,
@@ -490,14 +442,10 @@ def commit_rw_layer(engine, namespace, container, name: str, message: str = "") 
     reference = namespace.image(name)
     repository, tag = reference.rsplit(":", 1)
     labels = " ".join(f'{key}="{value}"' for key, value in namespace.labels().items())
-    info = resolve_container(engine, container) if not hasattr(container, "id") else None
-    container_id = getattr(container, "id", None) or info["Id"]
+    container_id = getattr(container, "id", None) or resolve_container(engine, container).id
     try:
-        engine.client.api.commit(
-            container_id, repository=repository, tag=tag,
-            message=message or "docker commit of a container's R/W layer (layerlab lesson)",
-            changes=[f"LABEL {labels}"],
-        )
-    except docker.errors.NotFound:
+        engine.commit(container_id, repository, tag,
+                      message or "docker commit of a container's R/W layer (layerlab lesson)", [f"LABEL {labels}"])
+    except NotOnEngine:
         raise LayerlabError(f"There is no container {container_id!r} to commit.", "Start it again (run the cells above).") from None
     return reference

@@ -7,9 +7,9 @@ import html
 
 def source_banner_html(engine) -> str:
     """A thin strip naming the recording, or "" when the engine is live."""
-    if engine is None or getattr(engine, "live", True):
+    if engine is None or engine.live:
         return ""
-    note = getattr(engine, "source_note", "Replay of a recorded engine.")
+    note = engine.source_note
     return (
         '<div class="layerlab-replay-banner" style="background:#fff4e5;border:1px solid #f0a020;'
         'color:#6b4200;padding:2px 8px;margin:2px 0;font:12px sans-serif"><b>REPLAY</b> '
@@ -19,6 +19,6 @@ def source_banner_html(engine) -> str:
 
 def source_banner_text(engine) -> str:
     """The same, for terminal output ("" when live)."""
-    if engine is None or getattr(engine, "live", True):
+    if engine is None or engine.live:
         return ""
-    return f"[{getattr(engine, 'source_note', 'replay')}]"
+    return f"[{engine.source_note}]"

@@ -242,7 +242,7 @@ class CopyUpMonitor:
 
     def terminal_command(self) -> str:
         """The command that opens a shell in this container; in replay, why there is none."""
-        if not getattr(self.engine, "live", True):
+        if not self.engine.live:
             return (f"(needs a live engine) docker exec -it {self.name} sh: this is a replay, no container "
                     "runs, so there is nothing to enter. Connect an engine and run the lesson to try it.")
         return terminal_command(self.engine, self.name)
@@ -252,7 +252,7 @@ class CopyUpMonitor:
     def hint(self) -> str:
         """What the learner can do now: it follows the watcher (no terminal hint for a removed container)."""
         status = self.state.status
-        if not getattr(self.engine, "live", True):
+        if not self.engine.live:
             return "This is a replay: no container runs, so a terminal cannot reach it."
         if status is WatchStatus.STOPPED:
             return "Not watching now: the button below watches again."

@@ -17,7 +17,7 @@ _installed: dict = {}
 
 def install_replay_marks(engine) -> bool:
     """Register the per-cell banner for a replaying engine; False when live or outside IPython."""
-    if getattr(engine, "live", True):
+    if engine.live:
         return False
     try:
         import ipywidgets

@@ -14,9 +14,9 @@ def _facts_and_replay(engine_or_facts) -> tuple[EngineFacts, object]:
     if isinstance(engine_or_facts, EngineFacts):
         return engine_or_facts, None
     engine = engine_or_facts
-    if getattr(engine, "live", True):
+    if engine.live:
         return engine.facts, None
-    return engine.facts, (engine.recording.header if engine.recording is not None else {})
+    return engine.facts, engine.recorded_header
 
 
 def engine_sentence(engine_or_facts) -> str:

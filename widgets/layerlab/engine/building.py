@@ -1,0 +1,148 @@
+"""The engine door for the classic builder (the SDK's build) and the registry's answers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Mapping
+
+import docker
+import docker.errors
+
+from ..core.errors import BuildFailed, LayerlabError
+from ..core.naming import Namespace
+from .refusals import refused
+
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+
+
+@dataclass(frozen=True)
+class BuildLine:
+    """One line of a classic build's stream, for views that show a build as it happens."""
+
+    text: str
+    step: int | None = None
+    total: int | None = None
+    instruction: str | None = None
+    cache_hit: bool = False
+    made: str | None = None
+
+
+@dataclass(frozen=True)
+class BuildEvent:
+    """One message of the classic builder's stream: text, an error, or the image's id."""
+
+    text: str = ""
+    error: str = ""
+    image_id: str = ""
+
+
+class BuildsMixin:
+    client: docker.DockerClient
+
+    def build_events(self, context: Path | str, tag: str, labels: Mapping[str, str], dockerfile: str = "Dockerfile",
+                     nocache: bool = False, allow_network: bool = False) -> Iterator[BuildEvent]:
+        """The classic builder's stream for one build: RUN steps get no network (unless
+        `allow_network`), intermediate containers are removed also when the build fails."""
+        with refused():
+            for chunk in self.client.api.build(
+                path=str(context), dockerfile=dockerfile, tag=tag, labels=dict(labels),
+                network_mode=None if allow_network else "none", rm=True, forcerm=True, nocache=nocache, decode=True,
+            ):
+                if "error" in chunk:
+                    yield BuildEvent(error=((chunk.get("errorDetail") or {}).get("message") or chunk["error"]).strip())
+                elif "aux" in chunk and "ID" in (chunk["aux"] or {}):
+                    yield BuildEvent(image_id=chunk["aux"]["ID"])
+                elif chunk.get("stream"):
+                    yield BuildEvent(text=chunk["stream"])
+
+    def build(
+        self,
+        namespace: Namespace,
+        name: str,
+        context: Path,
+        dockerfile: str = "Dockerfile",
+        tag: str = "latest",
+        on_line: Callable[[BuildLine], None] | None = None,
+        nocache: bool = False,
+        extra_labels: Mapping[str, str] | None = None,
+        allow_network: bool = False,
+    ) -> str:
+        """Build with the classic builder, streaming lines to `on_line`; the new image's id.
+
+        A failed build raises `BuildFailed`, after removing the untagged images of its
+        finished steps (the course's labels come last, so nothing else would find them).
+        """
+        reference = namespace.image(name, tag)
+        labels = namespace.labels(**(extra_labels or {}))
+        image_id = None
+        last_step = ""
+        made: list[str] = []
+        try:
+            for event in self.build_events(context, reference, labels, dockerfile, nocache, allow_network):
+                if event.error:
+                    self._remove_untagged(made)
+                    raise BuildFailed(
+                        f"The build stopped at {last_step or 'the start'}: {event.error}",
+                        "Fix that step of the Dockerfile (or the file it needs) and build again.",
+                        step=last_step, engine_message=event.error,
+                    )
+                image_id = event.image_id or image_id
+                for line in event.text.splitlines():
+                    if not line.strip():
+                        continue
+                    parsed = parse_build_line(line)
+                    if parsed.made:
+                        made.append(parsed.made)
+                    if parsed.instruction:
+                        last_step = f"step {parsed.step}/{parsed.total} ({parsed.instruction})"
+                    if on_line:
+                        on_line(parsed)
+        except LayerlabError as error:
+            if isinstance(error, BuildFailed):
+                raise
+            said = getattr(error, "explanation", "") or error.what
+            raise BuildFailed(
+                f"The engine refused the build: {said}",
+                "Check the Dockerfile's syntax and that every file it names is in the build context.",
+                step=last_step, engine_message=said,
+            ) from None
+        return image_id or self.image(reference).id
+
+    def _remove_untagged(self, image_ids: list[str]) -> None:
+        """A failed classic build leaves its finished steps' images, untagged and without the
+        course's labels (those come last): remove them, newest first, so nothing is left behind."""
+        for image_id in reversed(image_ids):
+            try:
+                if not self.image(image_id).tags:
+                    self.remove_image(image_id, prune=False)
+            except LayerlabError:
+                pass  # a base image, or one another build still uses
+
+    def registry_has(self, name: str, timeout: float) -> dict:
+        """`GET /distribution/{name}/json`: the engine asks the registry about `name` (and
+        DNS, when the registry is a name), waiting at most `timeout` s; its descriptor."""
+        from .connection import work_client
+
+        client = work_client(self.source.base_url, self.facts, self.environ, timeout=timeout)
+        try:
+            with refused():
+                return client.api.inspect_distribution(name)
+        finally:
+            client.close()
+
+
+def parse_build_line(line: str) -> BuildLine:
+    """Read one line of the classic builder's stream."""
+    match = _STEP.match(line.strip())
+    if match:
+        return BuildLine(text=line, step=int(match.group(1)), total=int(match.group(2)), instruction=match.group(3))
+    stripped = line.strip()
+    if stripped == "---> Using cache":
+        return BuildLine(text=line, cache_hit=True)
+    if stripped.startswith("---> ") and re.fullmatch(r"---> [0-9a-f]{12}", stripped):
+        return BuildLine(text=line, made=stripped[5:])
+    return BuildLine(text=line)
+
+

@@ -1,0 +1,36 @@
+"""The SDK's errors, turned into the course's at the engine door."""
+
+from __future__ import annotations
+
+import contextlib
+
+import docker.errors
+import requests
+
+from ..core.errors import EngineRefused, NotOnEngine
+
+
+def explanation(error: docker.errors.APIError) -> str:
+    text = error.explanation or str(error)
+    return (text.decode(errors="replace") if isinstance(text, bytes) else str(text)).strip()
+
+
+def refusal(error: docker.errors.APIError, what: str = "", fix: str = "") -> EngineRefused:
+    said = explanation(error)
+    kind = NotOnEngine if isinstance(error, docker.errors.NotFound) else EngineRefused
+    answered = f"The engine answered {error.status_code}" if error.status_code else "The engine refused"
+    return kind(what or f"{answered}: {said}", fix,
+                status=error.status_code, explanation=said)
+
+
+@contextlib.contextmanager
+def refused():
+    """Inside the door: an SDK APIError leaves as EngineRefused (NotOnEngine for a 404)."""
+    try:
+        yield
+    except docker.errors.APIError as error:
+        raise refusal(error) from None
+
+
+#: What a poller may meet besides a refusal: the socket closed, the engine restarting.
+TRANSPORT_ERRORS = (requests.RequestException, OSError)
