@@ -19,7 +19,7 @@ import pytest
 
 from layerlab.core.engineinfo import StorageKind
 from layerlab.core.filetree import EntryType, Via
-from layerlab.core.model import Builder, ChangeKind
+from layerlab.core.model import BuilderKind, ChangeKind
 from layerlab.core.sample_app import write_sample_context
 from layerlab.engine.layers import check_history, container_exists, image_files, image_layers, sharing, which
 from layerlab.engine.prepare import base_for
@@ -108,12 +108,12 @@ def test_build_drawn_entry_for_entry(engine, edits_image, ping_base):
     keywords = [e.keyword for e in stack.entries]
     mine = stack.entries[len(engine.image_stack(ping_base.reference).entries):]
     if edits_image.endswith(":buildkit"):
-        assert [e.builder for e in mine] == [Builder.BUILDKIT] * 7 and keywords[-1] == "CMD"
+        assert [e.builder for e in mine] == [BuilderKind.BUILDKIT] * 7 and keywords[-1] == "CMD"
         assert mine[0].instruction.startswith("RUN mkdir -p /data/keep")
         assert all(e.short_id == "<missing>" for e in stack.entries[:-1])
     else:
         assert keywords[-3:] == ["LABEL"] * 3  # the course's labels come last in a classic build
-        assert all(e.builder is Builder.CLASSIC for e in stack.entries)
+        assert all(e.builder is BuilderKind.CLASSIC for e in stack.entries)
     assert not any(e.is_layer for e in stack.entries if e.keyword in ("ENV", "CMD", "LABEL"))
     assert [e.keyword for e in stack.layer_entries] == ["ADD", "RUN", "RUN", "RUN", "RUN", "WORKDIR"]
     workdir = stack.layer_entries[-1]
@@ -135,7 +135,7 @@ def test_sample_app_drawn_entry_for_entry(engine, sample_image, app_base):
 
 def test_imported_base_drawn_entry_for_entry(engine, app_base):
     stack = assert_drawing_matches_engine(engine, app_base.reference)
-    assert [e.builder for e in stack.entries] == [Builder.IMPORT]
+    assert [e.builder for e in stack.entries] == [BuilderKind.IMPORT]
 
 
 def test_sample_layers_hold_the_app_and_what_make_built(engine, sample_image):
