@@ -20,7 +20,9 @@ import docker.errors
 
 from ..core.archive import ArchiveError
 from ..core.errors import LayerlabError
-from ..core.filetree import ChunkStream, FileIndex, PathHistory, index_saved_image
+from ..core.filetree import FileIndex, index_saved_image
+from ..core.pathhistory import PathHistory
+from ..core.tarstream import ChunkStream
 from ..core.model import ContainerLayer, HistoryRecord, ImageStack, InconsistentImage
 from ..core.sharing import ImageDiskUsage, SharingSnapshot
 from ..core.stackcheck import HistoryCheck, compare_with_history
