@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "widgets"))
 
 from layerlab.core.errors import LayerlabError  # noqa: E402
-from layerlab.core.filetree import ChunkStream, index_saved_image  # noqa: E402
+from layerlab.core.filetree import index_saved_image  # noqa: E402
+from layerlab.core.tarstream import ChunkStream  # noqa: E402
 from layerlab.engine import connect  # noqa: E402
 from layerlab.engine.cleanup import cleanup  # noqa: E402
 from layerlab.engine.layers import SAVE_CHUNK, saved_image_chunks  # noqa: E402

@@ -18,7 +18,9 @@ import time
 import docker.errors
 import pytest
 
-from layerlab.core.buildsteps import BuilderKind, CacheStatus, FailureKind, follows_cache_rule
+from layerlab.core.build import CacheStatus, FailureKind
+from layerlab.core.cacherule import follows_cache_rule
+from layerlab.core.model import BuilderKind
 from layerlab.core.cachequiz import mark_run, measured_trap
 from layerlab.core.sample_app import write_sample_context
 from layerlab.core.errors import LayerlabError

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from layerlab.core.buildsteps import BuilderKind, BuildRecord, CacheStatus, parse_buildkit_stream, parse_classic_stream
+from layerlab.core.build import BuildRecord, CacheStatus
+from layerlab.core.buildstream import parse_buildkit_stream, parse_classic_stream
+from layerlab.core.model import BuilderKind
 from layerlab.core.cachequiz import (
     SCENARIOS,
     Change,

@@ -13,21 +13,11 @@ import json
 
 import pytest
 
-from layerlab.core.buildsteps import (
-    BuilderKind,
-    BuildRecord,
-    CacheStatus,
-    FailureKind,
-    attach_layers,
-    cache_rule,
-    classify_failure,
-    follows_cache_rule,
-    parse_buildkit_stream,
-    parse_classic_stream,
-    parse_dockerfile,
-    parse_timestamp,
-)
-from layerlab.core.model import Builder, HistoryEntry
+from layerlab.core.build import attach_layers, BuildRecord, CacheStatus, classify_failure, FailureKind
+from layerlab.core.buildstream import parse_buildkit_stream, parse_classic_stream, parse_timestamp
+from layerlab.core.cacherule import cache_rule, follows_cache_rule
+from layerlab.core.dockerfile import parse_dockerfile
+from layerlab.core.model import BuilderKind, HistoryEntry
 
 H, M, B, C, F, N = (CacheStatus.HIT, CacheStatus.MISS, CacheStatus.BASE, CacheStatus.CONFIG,
                     CacheStatus.FAILED, CacheStatus.NOT_REACHED)
@@ -87,7 +77,7 @@ def test_classic_rebuild_hit_then_misses():
 
 def test_classic_times_come_from_the_clock():
     record = BuildRecord.for_dockerfile(BuilderKind.CLASSIC, "FROM a\nRUN b\n")
-    from layerlab.core.buildsteps import ClassicStreamParser
+    from layerlab.core.buildstream import ClassicStreamParser
 
     parser = ClassicStreamParser(record, clock=lambda: 0.0)
     parser.feed_line("Step 1/2 : FROM a", now=1.0)
@@ -310,7 +300,7 @@ def test_a_hit_after_a_miss_breaks_the_rule():
 
 
 def entry(index, keyword, instruction, diff_id=None, size=0, image_id=None):
-    return HistoryEntry(index=index, instruction=instruction, keyword=keyword, builder=Builder.BUILDKIT,
+    return HistoryEntry(index=index, instruction=instruction, keyword=keyword, builder=BuilderKind.BUILDKIT,
                         created_by=instruction, size=size, created=None, comment="", image_id=image_id,
                         diff_id=diff_id, layer_index=None)
 
@@ -343,7 +333,7 @@ def test_classic_colours_and_newer_noise_are_left_out():
 
 
 def test_rebuild_story_names_the_rule():
-    from layerlab.core.buildsteps import rebuild_story
+    from layerlab.core.cacherule import rebuild_story
 
     record = parse_classic_stream(CLASSIC_REBUILD, DOCKERFILE)
     story = rebuild_story(record)

@@ -21,11 +21,11 @@ from layerlab.core.command import (
     Instruction,
     Variant,
     is_no_command,
-    matrix_summary,
     resolve,
     resolve_image,
     seed_variants,
 )
+from layerlab.core.commandmatrix import fill_matrix, matrix_summary
 from layerlab.core.errors import BuildFailed
 from layerlab.core.naming import Namespace
 from layerlab.engine.commands import (
@@ -33,7 +33,6 @@ from layerlab.engine.commands import (
     PingImages,
     RunFailed,
     build_from_text,
-    fill_matrix,
     measure_stop,
     observe,
     read_image_command,

@@ -16,10 +16,7 @@ from layerlab.core.command import (
     ImageCommand,
     Instruction,
     InstructionError,
-    MatrixCell,
     image_command,
-    matrix_cells,
-    matrix_summary,
     parse_cmdline,
     ping_base_plan,
     render_dockerfile,
@@ -27,6 +24,7 @@ from layerlab.core.command import (
     resolve_image,
     seed_variants,
 )
+from layerlab.core.commandmatrix import MatrixCell, matrix_cells, matrix_summary
 from layerlab.core.errors import LayerlabError
 
 from support import run_cli
@@ -238,7 +236,7 @@ def test_matrix_cell_verdicts():
 
 def test_matrix_shell_scripts_keep_the_shell_as_pid1():
     # A lone command would be exec'ed by busybox sh, dash and bash: PID 1 would not be the shell.
-    from layerlab.core.command import MATRIX_CMDS, MATRIX_ENTRYPOINTS
+    from layerlab.core.commandmatrix import MATRIX_CMDS, MATRIX_ENTRYPOINTS
 
     for instruction in (MATRIX_ENTRYPOINTS[Form.SHELL], MATRIX_CMDS[Form.SHELL]):
         assert ";" in instruction.text

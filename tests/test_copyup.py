@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import signal
 import subprocess
@@ -17,14 +15,15 @@ import pytest
 from layerlab.core.copyup import (
     Attributor,
     CopyUpState,
-    Via,
+    RwPathOrigin,
     WatchStatus,
     changes_from_api,
     copy_up_report,
     diff_snapshots,
 )
 from layerlab.core.errors import EngineRefused, LayerlabError, NotOnEngine
-from layerlab.core.filetree import EntryType, RawEntry, stack_layers
+from layerlab.core.filetree import stack_layers
+from layerlab.core.layertar import EntryType, RawEntry
 from layerlab.core.model import ChangeKind
 from layerlab.core.objects import ContainerInfo, PathStat
 
@@ -69,7 +68,7 @@ def api(*pairs):
 
 def test_changed_file_is_copied_up_from_its_layer(attributor):
     found = attributor.attribute("/data/big.bin", C)
-    assert (found.via, found.layer, found.lower_size) == (Via.COPY_UP, 2, 20 * MB)
+    assert (found.via, found.layer, found.lower_size) == (RwPathOrigin.COPY_UP, 2, 20 * MB)
     assert found.instruction.startswith("RUN dd")
     assert "copied up from layer 2" in found.describe() and "all 21 MB of it" in found.describe()
 
@@ -82,22 +81,22 @@ def test_a_file_replaced_by_a_later_layer_is_copied_up_from_that_later_layer(att
 
 def test_deleted_file_is_hidden_by_a_whiteout_and_stays_in_its_layer(attributor):
     found = attributor.attribute("/data/old-note.txt", D)
-    assert (found.via, found.layer, found.lower_size) == (Via.WHITEOUT, 3, 12)
+    assert (found.via, found.layer, found.lower_size) == (RwPathOrigin.WHITEOUT, 3, 12)
     assert "whiteout" in found.describe() and "layer 3 (RUN echo notes)" in found.describe()
 
 
 def test_directory_copy_up_is_the_entry_only(attributor):
     found = attributor.attribute("/data", C)
-    assert found.via is Via.COPY_UP_DIRECTORY and found.layer == 3 and found.lower_size is None
+    assert found.via is RwPathOrigin.COPY_UP_DIRECTORY and found.layer == 3 and found.lower_size is None
     assert "entry only" in found.describe()
 
 
 def test_new_recreated_and_unknown_paths(attributor):
-    assert attributor.attribute("/data/new.txt", A).via is Via.NEW
+    assert attributor.attribute("/data/new.txt", A).via is RwPathOrigin.NEW
     recreated = attributor.attribute("/etc/old", A)  # layer 3 deleted it; the container writes it again
-    assert (recreated.via, recreated.layer) == (Via.RECREATED, 3)
-    assert attributor.attribute("/etc/hostname", C).via is Via.NOT_IN_IMAGE
-    assert attributor.attribute("/etc/old", D).via is Via.NOT_IN_IMAGE  # already gone from the image
+    assert (recreated.via, recreated.layer) == (RwPathOrigin.RECREATED, 3)
+    assert attributor.attribute("/etc/hostname", C).via is RwPathOrigin.NOT_IN_IMAGE
+    assert attributor.attribute("/etc/old", D).via is RwPathOrigin.NOT_IN_IMAGE  # already gone from the image
 
 
 # -- diffing a sequence of /changes answers ----------------------------------------------
@@ -155,7 +154,7 @@ def test_first_answer_is_marked_initial_and_kind_changes_are_events(attributor):
     assert first[0].initial
     later = state.apply({"/etc/motd": D}, at=1, attributor=attributor)
     assert (later[0].previous, later[0].kind, later[0].initial) == (C, D, False)
-    assert later[0].attribution.via is Via.WHITEOUT
+    assert later[0].attribution.via is RwPathOrigin.WHITEOUT
 
 
 def test_events_are_bounded(attributor):

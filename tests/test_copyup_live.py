@@ -16,7 +16,7 @@ import pytest
 
 from support import ROOT
 
-from layerlab.core.copyup import Via, WatchStatus, changes_from_api
+from layerlab.core.copyup import RwPathOrigin, WatchStatus, changes_from_api
 from layerlab.core.model import ChangeKind
 
 pytestmark = pytest.mark.engine
@@ -32,17 +32,17 @@ RUN echo two > /data/one.txt
 # (step, shell command, {path: (kind, via, text the attributed instruction must contain)})
 SCRIPT = [
     ("append one byte to a big lower file", "echo -n x >> /data/big.bin",
-     {"/data/big.bin": (ChangeKind.CHANGED, Via.COPY_UP, "dd if=/dev/zero")}),
-    ("create a new file", "echo new > /data/new.txt", {"/data/new.txt": (ChangeKind.ADDED, Via.NEW, None)}),
+     {"/data/big.bin": (ChangeKind.CHANGED, RwPathOrigin.COPY_UP, "dd if=/dev/zero")}),
+    ("create a new file", "echo new > /data/new.txt", {"/data/new.txt": (ChangeKind.ADDED, RwPathOrigin.NEW, None)}),
     ("delete a file a later layer replaced", "rm /data/one.txt",
-     {"/data/one.txt": (ChangeKind.DELETED, Via.WHITEOUT, "echo two > /data/one.txt")}),
+     {"/data/one.txt": (ChangeKind.DELETED, RwPathOrigin.WHITEOUT, "echo two > /data/one.txt")}),
     ("delete a lower directory", "rm -rf /data/sub",
-     {"/data/sub": (ChangeKind.DELETED, Via.WHITEOUT, "mkdir /data/sub")}),
+     {"/data/sub": (ChangeKind.DELETED, RwPathOrigin.WHITEOUT, "mkdir /data/sub")}),
     ("overwrite a lower file", "echo changed > /data/keep.txt",
-     {"/data/keep.txt": (ChangeKind.CHANGED, Via.COPY_UP, "echo keep > /data/keep.txt")}),
+     {"/data/keep.txt": (ChangeKind.CHANGED, RwPathOrigin.COPY_UP, "echo keep > /data/keep.txt")}),
     ("create and delete a scratch file", "echo tmp > /data/tmp.txt && rm /data/tmp.txt", {}),
     ("create a file in a new directory", "mkdir -p /srv/app && echo hi > /srv/app/hi.txt",
-     {"/srv/app/hi.txt": (ChangeKind.ADDED, Via.NEW, None), "/srv": (ChangeKind.ADDED, Via.NEW, None)}),
+     {"/srv/app/hi.txt": (ChangeKind.ADDED, RwPathOrigin.NEW, None), "/srv": (ChangeKind.ADDED, RwPathOrigin.NEW, None)}),
 ]
 
 
@@ -100,7 +100,7 @@ def test_monitor_matches_docker_diff_and_attributes_every_path(lesson, image):
             for path, seen in final.items():
                 if seen.kind is not ChangeKind.ADDED:
                     assert seen.attribution.layer is not None, path
-            assert final["/data"].attribution.via is Via.COPY_UP_DIRECTORY
+            assert final["/data"].attribution.via is RwPathOrigin.COPY_UP_DIRECTORY
             assert final["/data/sub"].attribution.is_directory
             assert final["/data/big.bin"].size == 2 * 1024 * 1024 + 1
             assert final["/data/new.txt"].size == 4

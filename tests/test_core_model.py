@@ -4,7 +4,7 @@ import pytest
 
 from layerlab.core.model import (
     EMPTY_LAYER_DIFF_ID,
-    Builder,
+    BuilderKind,
     ChangeKind,
     FileChange,
     HistoryRecord,
@@ -23,18 +23,18 @@ def digests(n):
 @pytest.mark.parametrize(
     "created_by, comment, instruction, keyword, builder",
     [
-        ('/bin/sh -c #(nop)  CMD ["sh"]', "", 'CMD ["sh"]', "CMD", Builder.CLASSIC),
-        ("/bin/sh -c #(nop) ADD file:abc in / ", "", "ADD file:abc in /", "ADD", Builder.CLASSIC),
-        ("/bin/sh -c #(nop) COPY dir:abc in /app ", "", "COPY dir:abc in /app", "COPY", Builder.CLASSIC),
-        ("/bin/sh -c make -C /app", "", "RUN make -C /app", "RUN", Builder.CLASSIC),
-        ("|1 VERSION=2 /bin/sh -c echo $VERSION", "", "RUN echo $VERSION", "RUN", Builder.CLASSIC),
-        ("/bin/sh -c #(nop) WORKDIR /app", "", "WORKDIR /app", "WORKDIR", Builder.CLASSIC),
-        ("RUN /bin/sh -c make -C /app # buildkit", "buildkit.dockerfile.v0", "RUN make -C /app", "RUN", Builder.BUILDKIT),
-        ("COPY . /app # buildkit", "buildkit.dockerfile.v0", "COPY . /app", "COPY", Builder.BUILDKIT),
-        ('CMD ["python" "/app/app.py"]', "buildkit.dockerfile.v0", 'CMD ["python" "/app/app.py"]', "CMD", Builder.BUILDKIT),
-        ("RUN |1 A=1 /bin/sh -c echo $A # buildkit", "buildkit.dockerfile.v0", "RUN echo $A", "RUN", Builder.BUILDKIT),
-        ("", "Imported from -", "IMPORT (docker import of a root filesystem tar)", "IMPORT", Builder.IMPORT),
-        ("", "snapshot before the demo", "snapshot before the demo", "?", Builder.COMMIT),
+        ('/bin/sh -c #(nop)  CMD ["sh"]', "", 'CMD ["sh"]', "CMD", BuilderKind.CLASSIC),
+        ("/bin/sh -c #(nop) ADD file:abc in / ", "", "ADD file:abc in /", "ADD", BuilderKind.CLASSIC),
+        ("/bin/sh -c #(nop) COPY dir:abc in /app ", "", "COPY dir:abc in /app", "COPY", BuilderKind.CLASSIC),
+        ("/bin/sh -c make -C /app", "", "RUN make -C /app", "RUN", BuilderKind.CLASSIC),
+        ("|1 VERSION=2 /bin/sh -c echo $VERSION", "", "RUN echo $VERSION", "RUN", BuilderKind.CLASSIC),
+        ("/bin/sh -c #(nop) WORKDIR /app", "", "WORKDIR /app", "WORKDIR", BuilderKind.CLASSIC),
+        ("RUN /bin/sh -c make -C /app # buildkit", "buildkit.dockerfile.v0", "RUN make -C /app", "RUN", BuilderKind.BUILDKIT),
+        ("COPY . /app # buildkit", "buildkit.dockerfile.v0", "COPY . /app", "COPY", BuilderKind.BUILDKIT),
+        ('CMD ["python" "/app/app.py"]', "buildkit.dockerfile.v0", 'CMD ["python" "/app/app.py"]', "CMD", BuilderKind.BUILDKIT),
+        ("RUN |1 A=1 /bin/sh -c echo $A # buildkit", "buildkit.dockerfile.v0", "RUN echo $A", "RUN", BuilderKind.BUILDKIT),
+        ("", "Imported from -", "IMPORT (docker import of a root filesystem tar)", "IMPORT", BuilderKind.IMPORT),
+        ("", "snapshot before the demo", "snapshot before the demo", "?", BuilderKind.COMMIT),
     ],
 )
 def test_parse_created_by(created_by, comment, instruction, keyword, builder):

@@ -16,13 +16,10 @@ import tarfile
 import pytest
 
 from layerlab.core.archive import ArchiveError
-from layerlab.core.filetree import (
-    ChunkStream,
-    EntryType,
-    Via,
-    index_saved_image,
-    normalize_path,
-)
+from layerlab.core.filetree import index_saved_image
+from layerlab.core.layertar import EntryType, normalize_path
+from layerlab.core.pathhistory import LayerChangeVia
+from layerlab.core.tarstream import ChunkStream
 from layerlab.core.model import ChangeKind
 
 A, C, D = ChangeKind.ADDED, ChangeKind.CHANGED, ChangeKind.DELETED
@@ -207,9 +204,9 @@ def test_whiteouts_and_opaque_directory_are_deletions(index):
     layer = index.layers[2]
     assert kinds(layer) == {"/etc": C, "/etc/old": D, "/gone": D, "/d": C, "/d/a": D, "/d/sub": D, "/d/new": A}
     old, gone, sub = layer.get("/etc/old"), layer.get("/gone"), layer.get("/d/sub")
-    assert (old.via, old.marker, old.hidden_size) == (Via.WHITEOUT, "/etc/.wh.old", 10)
-    assert (gone.via, gone.hidden_size, gone.type) == (Via.WHITEOUT, 7, EntryType.DIRECTORY)
-    assert (sub.via, sub.marker, sub.hidden_size) == (Via.OPAQUE, "/d/.wh..wh..opq", 4)
+    assert (old.via, old.marker, old.hidden_size) == (LayerChangeVia.WHITEOUT, "/etc/.wh.old", 10)
+    assert (gone.via, gone.hidden_size, gone.type) == (LayerChangeVia.WHITEOUT, 7, EntryType.DIRECTORY)
+    assert (sub.via, sub.marker, sub.hidden_size) == (LayerChangeVia.OPAQUE, "/d/.wh..wh..opq", 4)
     assert "D /etc/old (whiteout, hid 10 B)" in layer.summary()
     assert "D /d/sub/ (opaque directory, hid 4 B)" in layer.summary()
 
@@ -224,19 +221,19 @@ def test_which_added_then_overwritten(index):
 def test_which_deleted_by_whiteout_and_added_again(index):
     old = index.which("etc/old")
     assert [(e.layer_index, e.kind, e.via) for e in old.events] == [
-        (0, A, Via.CONTENT), (2, D, Via.WHITEOUT), (5, A, Via.CONTENT)]
+        (0, A, LayerChangeVia.CONTENT), (2, D, LayerChangeVia.WHITEOUT), (5, A, LayerChangeVia.CONTENT)]
     assert old.present and old.source.layer_index == 5 and old.source.size == 2
 
 
 def test_which_under_a_deleted_directory(index):
     gone = index.which("/gone/x")
-    assert [(e.layer_index, e.kind, e.via) for e in gone.events] == [(0, A, Via.CONTENT), (2, D, Via.PARENT_DELETED)]
+    assert [(e.layer_index, e.kind, e.via) for e in gone.events] == [(0, A, LayerChangeVia.CONTENT), (2, D, LayerChangeVia.PARENT_DELETED)]
     assert not gone.present and gone.source is None and "not in the image" in gone.summary()
     assert not index.exists("/gone")
 
 
 def test_which_in_an_opaque_directory(index):
-    assert [(e.layer_index, e.kind, e.via) for e in index.which("/d/sub/b").events] == [(0, A, Via.CONTENT), (2, D, Via.OPAQUE)]
+    assert [(e.layer_index, e.kind, e.via) for e in index.which("/d/sub/b").events] == [(0, A, LayerChangeVia.CONTENT), (2, D, LayerChangeVia.OPAQUE)]
     assert [(e.layer_index, e.kind) for e in index.which("/d/a").events] == [(0, A), (2, D)]
     assert index.which("/d/new").source.layer_index == 2
     assert [(e.layer_index, e.kind) for e in index.which("/d").events] == [(0, A), (2, C)]
@@ -298,7 +295,7 @@ def test_normalize_path(raw, normal):
 @pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
 def test_header_reader_agrees_with_tarfile(fmt):
     """Long names (ustar prefix, GNU ././@LongLink, PAX path), links, devices, big files."""
-    from layerlab.core.filetree import read_layer_tar
+    from layerlab.core.layertar import read_layer_tar
 
     deep = "/".join(["directory-with-a-long-name"] * 5)  # 134 characters: needs a prefix or long name
     buffer = io.BytesIO()
@@ -330,7 +327,7 @@ def test_header_reader_agrees_with_tarfile(fmt):
 
 
 def test_damaged_header_is_an_archive_error():
-    from layerlab.core.filetree import read_layer_tar
+    from layerlab.core.layertar import read_layer_tar
 
     data = bytearray(TARS[1])
     data[257:262] = b"XXXXX"  # no ustar magic: the checksum is checked, and fails
@@ -339,7 +336,8 @@ def test_damaged_header_is_an_archive_error():
 
 
 def test_which_follows_chains_of_links_and_dotdot():
-    from layerlab.core.filetree import RawEntry, stack_layers
+    from layerlab.core.filetree import stack_layers
+    from layerlab.core.layertar import RawEntry
 
     F, L, Dir = EntryType.FILE, EntryType.SYMLINK, EntryType.DIRECTORY
     base = [
@@ -360,7 +358,7 @@ def test_which_follows_chains_of_links_and_dotdot():
 @pytest.mark.parametrize("make", [legacy_archive, lambda: oci_archive(compress=True, nested=True, manifest_json=False)])
 def test_replay_recordings_keep_every_size(make):
     """Recordings drop file bytes and keep each size in a PAX field: the index must not change."""
-    from layerlab.core.filetree import RECORDED_SIZE
+    from layerlab.core.layertar import RECORDED_SIZE
     from layerlab.replay.store import SIZE_FIELD, reduce_saved_archive
 
     assert RECORDED_SIZE == SIZE_FIELD

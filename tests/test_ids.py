@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from layerlab.core.model import Builder, HistoryEntry
+from layerlab.core.model import BuilderKind, HistoryEntry
 
 from test_predict import entry, stack
 
@@ -13,7 +13,7 @@ def test_ids_table_maps_the_seeds_ids_onto_the_learners_stack():
     base = stack(entry(0, "ADD", True), entry(1, "CMD", False))
     built = stack(*base.entries, entry(2, "COPY", True), entry(3, "RUN", True), entry(4, "CMD", False),
                   HistoryEntry(index=5, instruction="LABEL layerlab.course=layerlab", keyword="LABEL",
-                               builder=Builder.CLASSIC, created_by="", size=0, created=None, comment="",
+                               builder=BuilderKind.CLASSIC, created_by="", size=0, created=None, comment="",
                                image_id=None, diff_id=None, layer_index=None))
     text = ids_table(built, base)
     rows = text.splitlines()

@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from layerlab.core.buildsteps import BuilderKind
+from layerlab.core.model import BuilderKind
 from layerlab.core.instructions import DEMOS, tar_listing, write_release
 from layerlab.engine.builds import run_demo, serve_on_loopback
 from layerlab.engine.prepare import base_for

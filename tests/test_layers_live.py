@@ -18,8 +18,9 @@ import time
 import pytest
 
 from layerlab.core.engineinfo import StorageKind
-from layerlab.core.filetree import EntryType, Via
-from layerlab.core.model import Builder, ChangeKind
+from layerlab.core.layertar import EntryType
+from layerlab.core.pathhistory import LayerChangeVia
+from layerlab.core.model import BuilderKind, ChangeKind
 from layerlab.core.sample_app import write_sample_context
 from layerlab.engine.layers import check_history, container_exists, image_files, image_layers, sharing, which
 from layerlab.engine.prepare import base_for
@@ -108,12 +109,12 @@ def test_build_drawn_entry_for_entry(engine, edits_image, ping_base):
     keywords = [e.keyword for e in stack.entries]
     mine = stack.entries[len(engine.image_stack(ping_base.reference).entries):]
     if edits_image.endswith(":buildkit"):
-        assert [e.builder for e in mine] == [Builder.BUILDKIT] * 7 and keywords[-1] == "CMD"
+        assert [e.builder for e in mine] == [BuilderKind.BUILDKIT] * 7 and keywords[-1] == "CMD"
         assert mine[0].instruction.startswith("RUN mkdir -p /data/keep")
         assert all(e.short_id == "<missing>" for e in stack.entries[:-1])
     else:
         assert keywords[-3:] == ["LABEL"] * 3  # the course's labels come last in a classic build
-        assert all(e.builder is Builder.CLASSIC for e in stack.entries)
+        assert all(e.builder is BuilderKind.CLASSIC for e in stack.entries)
     assert not any(e.is_layer for e in stack.entries if e.keyword in ("ENV", "CMD", "LABEL"))
     assert [e.keyword for e in stack.layer_entries] == ["ADD", "RUN", "RUN", "RUN", "RUN", "WORKDIR"]
     workdir = stack.layer_entries[-1]
@@ -135,7 +136,7 @@ def test_sample_app_drawn_entry_for_entry(engine, sample_image, app_base):
 
 def test_imported_base_drawn_entry_for_entry(engine, app_base):
     stack = assert_drawing_matches_engine(engine, app_base.reference)
-    assert [e.builder for e in stack.entries] == [Builder.IMPORT]
+    assert [e.builder for e in stack.entries] == [BuilderKind.IMPORT]
 
 
 def test_sample_layers_hold_the_app_and_what_make_built(engine, sample_image):
@@ -157,7 +158,7 @@ def test_which_added_overwritten_deleted(engine, edits_image):
     assert history.source.size == len("two-longer\n") and history.origin.size == len("one\n")
 
     gone = files.which("/data/gone")
-    assert [(e.layer_index, e.kind, e.via) for e in gone.events] == [(1, A, Via.CONTENT), (2, D, Via.WHITEOUT)]
+    assert [(e.layer_index, e.kind, e.via) for e in gone.events] == [(1, A, LayerChangeVia.CONTENT), (2, D, LayerChangeVia.WHITEOUT)]
     assert not gone.present
     assert files.layers[2].get("/data/gone").marker == "/data/.wh.gone"
 
@@ -169,12 +170,12 @@ def test_which_through_an_opaque_directory(engine, edits_image):
     whiteout per deleted entry: same result, other markers.
     """
     files = image_files(engine, edits_image)
-    via = Via.WHITEOUT if containerd_store(engine) else Via.OPAQUE
+    via = LayerChangeVia.WHITEOUT if containerd_store(engine) else LayerChangeVia.OPAQUE
     old = files.which("/data/dir/old")
-    assert [(e.layer_index, e.kind, e.via) for e in old.events] == [(1, A, Via.CONTENT), (3, D, via)]
+    assert [(e.layer_index, e.kind, e.via) for e in old.events] == [(1, A, LayerChangeVia.CONTENT), (3, D, via)]
     assert files.which("/data/dir/new").source.layer_index == 3
     layer = files.layers[3]
-    marker = "/data/dir/.wh.sub" if via is Via.WHITEOUT else "/data/dir/.wh..wh..opq"
+    marker = "/data/dir/.wh.sub" if via is LayerChangeVia.WHITEOUT else "/data/dir/.wh..wh..opq"
     assert layer.get("/data/dir/sub").marker == marker
     assert {c.path for c in layer.deleted} == {"/data/dir/old", "/data/dir/sub"}
 
@@ -182,8 +183,8 @@ def test_which_through_an_opaque_directory(engine, edits_image):
 def test_which_under_a_deleted_directory(engine, edits_image):
     files = image_files(engine, edits_image)
     keep = files.which("/data/keep/k")
-    assert [(e.layer_index, e.kind, e.via) for e in keep.events] == [(1, A, Via.CONTENT), (4, D, Via.PARENT_DELETED)]
-    assert files.layers[4].get("/data/keep").via is Via.WHITEOUT
+    assert [(e.layer_index, e.kind, e.via) for e in keep.events] == [(1, A, LayerChangeVia.CONTENT), (4, D, LayerChangeVia.PARENT_DELETED)]
+    assert files.layers[4].get("/data/keep").via is LayerChangeVia.WHITEOUT
     assert files.which("/bin/busybox").source.layer_index == 0
     assert files.layers[0].get("/bin/sh").type is EntryType.SYMLINK
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from layerlab.core.filetree import ChunkStream
+from layerlab.core.tarstream import ChunkStream
 from layerlab.engine.layers import Prefetch
 
 

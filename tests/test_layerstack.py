@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from layerlab.core.model import Builder, ContainerLayer, HistoryRecord, build_stack
+from layerlab.core.model import BuilderKind, ContainerLayer, HistoryRecord, build_stack
 from layerlab.core.sharing import ImageDiskUsage, SharingSnapshot
 from layerlab.core.stackcheck import compare_with_history
 from layerlab.views.layerstack import LayerStackView, drawn_entries, entry_details_html, is_bookkeeping
@@ -57,7 +57,7 @@ def buildkit():
 def test_buildkit_history_is_parsed(buildkit):
     entries = buildkit.entries
     assert [e.instruction for e in entries[2:]] == ["COPY . /app", "RUN make -C /app", 'CMD ["/bin/sh" "-c" "python /app/app.py"]']
-    assert [e.builder for e in entries[2:]] == [Builder.BUILDKIT] * 3
+    assert [e.builder for e in entries[2:]] == [BuilderKind.BUILDKIT] * 3
     assert [e.short_id for e in entries] == ["<missing>"] * 4 + ["f" * 12]
     assert [e.diff_id for e in entries] == [DIFF[0], None, DIFF[1], DIFF[2], None]
 

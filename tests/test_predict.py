@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 import pytest
 
 from layerlab.core.errors import LayerlabError
-from layerlab.core.model import Builder, HistoryEntry, ImageStack
+from layerlab.core.model import BuilderKind, HistoryEntry, ImageStack
 from layerlab.core.predict import Answer, guesses_in_advance, score
 from layerlab.core.progress import append_event, is_event, make_event, progress_path, read_events
 from layerlab.core.questions import (
@@ -27,7 +27,7 @@ from layerlab.views.predict import Prediction
 
 
 def entry(index, keyword, layer):
-    return HistoryEntry(index=index, instruction=f"{keyword} ...", keyword=keyword, builder=Builder.CLASSIC,
+    return HistoryEntry(index=index, instruction=f"{keyword} ...", keyword=keyword, builder=BuilderKind.CLASSIC,
                         created_by="", size=10 if layer else 0, created=None, comment="", image_id=None,
                         diff_id=f"sha256:{index:012x}{'f' * 52}" if layer else None, layer_index=index if layer else None)
 

@@ -15,7 +15,8 @@ import tarfile
 import pytest
 
 from layerlab.core.archive import ArchiveError, read_saved_image
-from layerlab.core.filetree import index_saved_image, normalize_path
+from layerlab.core.filetree import index_saved_image
+from layerlab.core.layertar import normalize_path
 from layerlab.core.tarstream import READ_SIZE, ChunkStream, TarError, tar_members
 from test_filetree import CONFIG, TARS, legacy_archive, oci_archive, outer
 

@@ -15,7 +15,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from .buildsteps import BuildRecord, CacheStatus, Instruction, parse_dockerfile
+from .build import BuildRecord, CacheStatus
+from .dockerfile import DockerfileLine, parse_dockerfile
 from .errors import LayerlabError
 from .model import truncate
 
@@ -66,7 +67,7 @@ def scenario(key: str) -> Scenario:
         ) from None
 
 
-def predictable_steps(dockerfile: str) -> list[Instruction]:
+def predictable_steps(dockerfile: str) -> list[DockerfileLine]:
     """The steps a learner predicts: every instruction but FROM (the base is never built)."""
     return [i for i in parse_dockerfile(dockerfile) if i.keyword != "FROM"]
 

@@ -57,6 +57,9 @@ class Form(enum.Enum):
         return {"none": "none", "exec": "exec form", "shell": "shell form"}[self.value]
 
 
+#: The forms in the order the course shows them (the rows and columns of Docker's table).
+FORMS: tuple[Form, ...] = (Form.NONE, Form.EXEC, Form.SHELL)
+
 @dataclass(frozen=True)
 class Instruction:
     """One CMD or ENTRYPOINT instruction as written in a Dockerfile (or its absence)."""
@@ -229,6 +232,13 @@ class Resolution:
     @property
     def program(self) -> str | None:
         return self.argv[0] if self.argv else None
+
+    def agrees_with(self, argv: Sequence[str] | None, error: str | None) -> bool:
+        """Whether what the engine did is this prediction: the same argv ran as PID 1, or,
+        where the rules say the engine refuses, nothing ran and its refusal says the same."""
+        if self.ok:
+            return argv == self.argv
+        return argv is None and bool(error) and self.error.lower() in error.lower()
 
     def docker_run(self, image: str = "IMAGE") -> str:
         """The `docker run` line this resolution answers, with the course's `--network none`
@@ -412,76 +422,3 @@ def ping_base_plan(reference: str, source: str, official: str = "alpine:3.20.3")
             "`ping` applet takes the same -c option. Nothing else needs installing."
         ),
     )
-
-
-# -- the matrix ----------------------------------------------------------------------------
-
-#: Values for Docker's CMD x ENTRYPOINT table, chosen so that PID 1 keeps running in every
-#: cell and can be read from inside: the exec-form ENTRYPOINT is a shell program (a shell
-#: takes any extra words as $0, $1... and carries on), and every shell script has two
-#: commands, because busybox sh, dash and bash replace themselves with a lone command.
-MATRIX_ENTRYPOINTS: dict[Form, Instruction] = {
-    Form.NONE: Instruction.none(),
-    Form.EXEC: Instruction.exec_form(["sh", "-c", "sleep 20; echo entry"]),
-    Form.SHELL: Instruction.shell_form("sleep 20; echo entry"),
-}
-MATRIX_CMDS: dict[Form, Instruction] = {
-    Form.NONE: Instruction.none(),
-    Form.EXEC: Instruction.exec_form(["sleep", "20"]),
-    Form.SHELL: Instruction.shell_form("sleep 20; echo cmd"),
-}
-FORMS: tuple[Form, ...] = (Form.NONE, Form.EXEC, Form.SHELL)
-
-
-@dataclass(frozen=True)
-class MatrixCell:
-    """One cell of the table: the prediction and, once run, what really ran."""
-
-    entrypoint_form: Form
-    cmd_form: Form
-    predicted: Resolution
-    observed: tuple[str, ...] | None = None
-    observed_error: str | None = None
-
-    @property
-    def checked(self) -> bool:
-        return self.observed is not None or self.observed_error is not None
-
-    @property
-    def matches(self) -> bool | None:
-        """True/False once run; None before."""
-        if not self.checked:
-            return None
-        if self.predicted.ok:
-            return self.observed == self.predicted.argv
-        return self.observed is None and is_no_command(self.observed_error)
-
-
-def matrix_cells(
-    inherited: ImageCommand = ImageCommand(),
-    run_args: Sequence[str] | None = None,
-    entrypoints: dict[Form, Instruction] | None = None,
-    cmds: dict[Form, Instruction] | None = None,
-) -> list[MatrixCell]:
-    """The 3 x 3 cells (CMD rows, ENTRYPOINT columns) with the pure function's answers."""
-    entrypoints = entrypoints or MATRIX_ENTRYPOINTS
-    cmds = cmds or MATRIX_CMDS
-    return [
-        MatrixCell(ef, cf, resolve(entrypoints[ef], cmds[cf], run_args, inherited=inherited))
-        for cf in FORMS
-        for ef in FORMS
-    ]
-
-
-def matrix_summary(cells: Sequence[MatrixCell]) -> str:
-    """The table as plain text, one line per cell (deterministic: good for nbval)."""
-    lines = []
-    for cell in cells:
-        predicted = cell.predicted.command_line if cell.predicted.ok else f"error: {cell.predicted.error}"
-        verdict = {None: "not run", True: "matches the engine", False: "DIFFERS from the engine"}[cell.matches]
-        lines.append(
-            f"ENTRYPOINT {cell.entrypoint_form.value:<5} CMD {cell.cmd_form.value:<5} -> {predicted}  [{verdict}]"
-        )
-        if cell.matches is False:
-            lines.append(f"    engine ran: {shlex.join(cell.observed) if cell.observed else cell.observed_error}")
-    return "\n".join(lines)

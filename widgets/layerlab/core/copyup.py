@@ -25,7 +25,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
-from .filetree import EntryType, FileIndex, normalize_path
+from .filetree import FileIndex
+from .layertar import EntryType, normalize_path
 from .model import ChangeKind, human_size, short_id, truncate
 
 #: How many events a state keeps (the oldest are dropped first; `events_total` keeps counting).
@@ -39,7 +40,7 @@ MIN_INTERVAL, MAX_INTERVAL = 0.02, 5.0
 MAX_SIZE_SAMPLES = 240
 
 
-class Via(enum.Enum):
+class RwPathOrigin(enum.Enum):
     """How a path of the R/W layer relates to the image layers below it."""
 
     NEW = "new in the R/W layer"
@@ -59,7 +60,7 @@ class Attribution:
     size of the file in that layer: what a copy-up copies, or what a whiteout hides.
     """
 
-    via: Via
+    via: RwPathOrigin
     layer: int | None = None
     diff_id: str | None = None
     instruction: str = ""
@@ -77,16 +78,16 @@ class Attribution:
         where = f"layer {self.layer}"
         if self.instruction:
             where += f" ({truncate(self.instruction, width)})"
-        if self.via is Via.COPY_UP:
+        if self.via is RwPathOrigin.COPY_UP:
             size = "" if self.lower_size is None else f", all {human_size(self.lower_size)} of it"
             text = f"copied up from {where}{size}"
-        elif self.via is Via.COPY_UP_DIRECTORY:
+        elif self.via is RwPathOrigin.COPY_UP_DIRECTORY:
             text = f"directory copied up from {where} (its entry only, not its files)"
-        elif self.via is Via.WHITEOUT:
+        elif self.via is RwPathOrigin.WHITEOUT:
             hidden = "" if self.lower_size is None or self.lower_type != EntryType.FILE.value else \
                 f" ({human_size(self.lower_size)} stay in the image)"
             text = f"hidden by a whiteout; it still lives in {where}{hidden}"
-        elif self.via is Via.RECREATED:
+        elif self.via is RwPathOrigin.RECREATED:
             text = f"re-created; {where} had deleted it"
         else:
             text = f"{self.via.value}: {where}"
@@ -128,18 +129,18 @@ class Attributor:
             if history.events and not history.present:
                 last = history.events[-1]
                 return Attribution(
-                    via=Via.RECREATED, layer=last.layer_index + 1, diff_id=last.diff_id,
+                    via=RwPathOrigin.RECREATED, layer=last.layer_index + 1, diff_id=last.diff_id,
                     instruction=self._instruction(last.layer_index), lower_type=last.type.value,
                 )
-            return Attribution(via=Via.NEW)
+            return Attribution(via=RwPathOrigin.NEW)
         source = history.source
         if source is None:
-            return Attribution(via=Via.NOT_IN_IMAGE)
+            return Attribution(via=RwPathOrigin.NOT_IN_IMAGE)
         directory = source.type is EntryType.DIRECTORY
         if kind is ChangeKind.DELETED:
-            via = Via.WHITEOUT
+            via = RwPathOrigin.WHITEOUT
         else:
-            via = Via.COPY_UP_DIRECTORY if directory else Via.COPY_UP
+            via = RwPathOrigin.COPY_UP_DIRECTORY if directory else RwPathOrigin.COPY_UP
         return Attribution(
             via=via,
             layer=source.layer_index + 1,
@@ -391,7 +392,7 @@ class CopyUpState:
         return sum(
             s.attribution.lower_size or 0
             for s in self.paths.values()
-            if s.attribution is not None and s.attribution.via is Via.COPY_UP and s.kind is ChangeKind.CHANGED
+            if s.attribution is not None and s.attribution.via is RwPathOrigin.COPY_UP and s.kind is ChangeKind.CHANGED
         )
 
     def headline(self) -> str:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Sequence
 
+from .dockerfile import instruction_keyword
+
 #: The digest of an empty layer tar (1024 zero bytes), as some builders record it.
 EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
 
@@ -67,8 +69,8 @@ class FileChange:
         return f"{self.kind.letter} {self.path}{size}"
 
 
-class Builder(enum.Enum):
-    """Which tool wrote a history entry, read from the entry's text."""
+class BuilderKind(enum.Enum):
+    """Which tool built an image: the builder a build ran on, or what wrote a history entry."""
 
     CLASSIC = "classic builder"
     BUILDKIT = "BuildKit"
@@ -101,7 +103,7 @@ class HistoryEntry:
     index: int
     instruction: str
     keyword: str
-    builder: Builder
+    builder: BuilderKind
     created_by: str
     size: int
     created: datetime | None
@@ -185,7 +187,7 @@ _CLASSIC_RUN = re.compile(r"^(?:\|\d+(?: \S+=\S*)* )?/bin/sh -c ")
 _BUILDKIT_SUFFIX = " # buildkit"
 
 
-def parse_created_by(created_by: str, comment: str = "") -> tuple[str, str, Builder]:
+def parse_created_by(created_by: str, comment: str = "") -> tuple[str, str, BuilderKind]:
     """Turn a raw `created_by` into (instruction, keyword, builder).
 
     >>> parse_created_by('/bin/sh -c #(nop)  CMD ["sh"]')[:2]
@@ -195,7 +197,7 @@ def parse_created_by(created_by: str, comment: str = "") -> tuple[str, str, Buil
     """
     text = created_by.strip()
     if not text and comment.startswith("Imported from"):
-        return "IMPORT (docker import of a root filesystem tar)", "IMPORT", Builder.IMPORT
+        return "IMPORT (docker import of a root filesystem tar)", "IMPORT", BuilderKind.IMPORT
     if comment.startswith("buildkit") or text.endswith(_BUILDKIT_SUFFIX):
         if text.endswith(_BUILDKIT_SUFFIX):
             text = text[: -len(_BUILDKIT_SUFFIX)]
@@ -204,23 +206,23 @@ def parse_created_by(created_by: str, comment: str = "") -> tuple[str, str, Buil
         elif text.startswith("RUN |"):
             # RUN |2 A=1 B=2 /bin/sh -c cmd : build args shown before the command
             text = "RUN " + _CLASSIC_RUN.sub("", text[4:])
-        return text, _keyword(text), Builder.BUILDKIT
+        return text, _keyword(text), BuilderKind.BUILDKIT
     match = _CLASSIC_NOP.match(text)
     if match:
         rest = text[match.end():]
-        return rest, _keyword(rest), Builder.CLASSIC
+        return rest, _keyword(rest), BuilderKind.CLASSIC
     match = _CLASSIC_RUN.match(text)
     if match:
         rest = "RUN " + text[match.end():]
-        return rest, "RUN", Builder.CLASSIC
+        return rest, "RUN", BuilderKind.CLASSIC
     if not text:
-        builder = Builder.COMMIT if comment else Builder.UNKNOWN
+        builder = BuilderKind.COMMIT if comment else BuilderKind.UNKNOWN
         return (comment or "(no instruction recorded)"), "?", builder
-    return text, _keyword(text), Builder.UNKNOWN
+    return text, _keyword(text), BuilderKind.UNKNOWN
 
 
 def _keyword(instruction: str) -> str:
-    word = instruction.split(None, 1)[0].upper() if instruction.strip() else "?"
+    word = instruction_keyword(instruction)
     known = METADATA_KEYWORDS | FILESYSTEM_KEYWORDS | AMBIGUOUS_KEYWORDS | {"FROM"}
     return word if word in known else "?"
 
@@ -244,7 +246,7 @@ def build_stack(
     if not history and diff_ids:
         # Some tools write no history at all: one anonymous entry per layer.
         history = [HistoryRecord(created_by="", size=0, comment="(no history recorded)") for _ in diff_ids]
-        parsed = [("(no history recorded)", "?", Builder.UNKNOWN)] * len(diff_ids)
+        parsed = [("(no history recorded)", "?", BuilderKind.UNKNOWN)] * len(diff_ids)
     exact = all(r.empty_layer is not None for r in history)
     if exact:
         is_layer = [not r.empty_layer for r in history]

@@ -9,7 +9,7 @@
   straight into the engine's image store: no `--load` is needed. BuildKit runs RUN steps in
   containers of its own inside the daemon, which `docker ps -a` never lists.
 
-Both return a `BuildRecord` (see `core.buildsteps`), filled in while the build runs: pass
+Both return a `BuildRecord` (see `core.build`), filled in while the build runs: pass
 `on_update(record)` to redraw a view after each change. A failed build is a record with a
 `failure`, not an exception (the view shows it); `check(record)` raises the course's short
 `BuildFailed` when a failure should stop a lesson.
@@ -24,17 +24,11 @@ import contextlib
 from pathlib import Path
 from typing import Callable
 
-from ..core.buildsteps import (
-    BuilderKind,
-    CacheStatus,
-    BuildKitStreamParser,
-    BuildRecord,
-    ClassicStreamParser,
-    attach_layers,
-    parse_dockerfile,
-)
+from ..core.build import attach_layers, BuildRecord, CacheStatus
+from ..core.buildstream import BuildKitStreamParser, ClassicStreamParser
+from ..core.dockerfile import parse_dockerfile
 from ..core.errors import BuildFailed, EngineRefused, LayerlabError
-from ..core.model import InconsistentImage
+from ..core.model import BuilderKind, InconsistentImage
 from ..core.naming import Namespace
 from .engine import Engine
 

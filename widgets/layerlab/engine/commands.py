@@ -24,16 +24,12 @@ from typing import Callable, Sequence
 from ..core.command import (
     ImageCommand,
     Instruction,
-    MatrixCell,
     is_no_command,
     PingBasePlan,
-    Resolution,
     Variant,
-    matrix_cells,
     parse_cmdline,
     ping_base_plan,
     render_dockerfile,
-    resolve,
     resolve_image,
 )
 from ..core.errors import BuildFailed, EngineRefused, LayerlabError, NotOnEngine
@@ -46,8 +42,16 @@ DEFAULT_LIMIT = 8.0
 PID1_WAIT = 5.0
 
 
+#: What the course says before the engine's own words when it would not start a container.
+REFUSAL_PREFIX = "The engine would not run it: "
+
+
 class RunFailed(LayerlabError):
-    """The engine would not create or start a container."""
+    """The engine would not create or start a container; `engine_message` is its own words."""
+
+    def __init__(self, what: str, fix: str = "", engine_message: str = ""):
+        super().__init__(what, fix)
+        self.engine_message = engine_message
 
 
 @dataclass(frozen=True)
@@ -210,7 +214,7 @@ def _start(lesson, name: str, image: str, run_args, entrypoint_override, **kwarg
         return lesson.run(name, image, command, entrypoint=entrypoint, **kwargs)
     except EngineRefused as refused:
         message = refused.explanation or refused.what
-        raise RunFailed(f"The engine would not run it: {message}", _run_fix(message)) from None
+        raise RunFailed(REFUSAL_PREFIX + message, _run_fix(message), engine_message=message) from None
 
 
 def _run_fix(message: str) -> str:
@@ -363,7 +367,7 @@ def observe(
     try:
         container = _start(lesson, name, image, run_args, entrypoint_override, stdin_open=True)
     except RunFailed as error:
-        return Observation(argv=None, error=error.what.replace("The engine would not run it: ", ""))
+        return Observation(argv=None, error=error.engine_message)
     try:
         if settle and not lesson.engine.notes.replaying:
             time.sleep(settle)
@@ -436,21 +440,6 @@ class LiveRunner:
         return self.images.dockerfile(Variant("explorer", "explorer", entrypoint=entrypoint, cmd=cmd))
 
 
-def fill_matrix(runner: LiveRunner, run_args: Sequence[str] | None = None,
-                progress: Callable[[int, int], None] | None = None) -> list[MatrixCell]:
-    """Docker's CMD x ENTRYPOINT table, each cell predicted and then run for real."""
-    from ..core.command import MATRIX_CMDS, MATRIX_ENTRYPOINTS
-
-    cells = matrix_cells(runner.inherited, run_args)
-    done = []
-    for index, cell in enumerate(cells):
-        _, seen = runner(MATRIX_ENTRYPOINTS[cell.entrypoint_form], MATRIX_CMDS[cell.cmd_form], run_args)
-        done.append(MatrixCell(cell.entrypoint_form, cell.cmd_form, cell.predicted, seen.argv, seen.error))
-        if progress:
-            progress(index + 1, len(cells))
-    return done
-
-
 # -- what the notebook calls ---------------------------------------------------------------
 
 
@@ -485,7 +474,7 @@ def show_run(
             on_line=on_line, max_lines=max_lines,
         )
     except RunFailed as error:
-        print(f"  the engine refused to start it: {refusal(error.what)}")
+        print(f"  the engine refused to start it: {refusal(error.engine_message)}")
         return
     if show_lines is not None and len(outcome.lines) > show_lines:
         print(f"{prefix}... ({len(outcome.lines) - show_lines} more lines)")
@@ -497,7 +486,7 @@ def refusal(message: str) -> str:
     match = re.search(r'exec: "([^"]*)": executable file not found in \$PATH', message)
     if match:
         return f'there is no program called "{match.group(1)}" in the image (executable file not found in $PATH)'
-    return message.replace("The engine would not run it: ", "")
+    return message
 
 
 def show_pid1(lesson, image: BuiltImage, run_args: Sequence[str] | None = None,

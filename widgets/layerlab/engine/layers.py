@@ -18,7 +18,9 @@ from typing import Iterable, Iterator
 
 from ..core.archive import ArchiveError
 from ..core.errors import EngineRefused, LayerlabError
-from ..core.filetree import ChunkStream, FileIndex, PathHistory, index_saved_image
+from ..core.filetree import FileIndex, index_saved_image
+from ..core.pathhistory import PathHistory
+from ..core.tarstream import ChunkStream
 from ..core.model import ContainerLayer, ImageStack, InconsistentImage
 from ..core.sharing import ImageDiskUsage, SharingSnapshot
 from ..core.stackcheck import HistoryCheck, compare_with_history

@@ -21,9 +21,9 @@ import html
 import time
 from dataclasses import dataclass, field
 
-from ..core.buildsteps import BuilderKind, BuildRecord, BuildStep, CacheStatus
+from ..core.build import BuildRecord, BuildStep, CacheStatus
 from ..core.errors import LayerlabError
-from ..core.model import short_id, truncate
+from ..core.model import BuilderKind, short_id, truncate
 
 STATUS_STYLE = {
     CacheStatus.PENDING: ("#f5f5f5", "#9e9e9e"),

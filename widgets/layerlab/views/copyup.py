@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 import time
 
-from ..core.copyup import DEFAULT_FULL_EVERY, DEFAULT_INTERVAL, ChangeEvent, CopyUpState, Via, WatchStatus
+from ..core.copyup import DEFAULT_FULL_EVERY, DEFAULT_INTERVAL, ChangeEvent, CopyUpState, RwPathOrigin, WatchStatus
 from ..core.model import ChangeKind, human_size, truncate
 from ..engine.watch import CopyUpWatcher
 from .banner import source_banner_html
@@ -51,7 +51,7 @@ def _where(attribution) -> str:
     if attribution is None:
         return '<span style="color:#888">(no attribution)</span>'
     text = html.escape(attribution.describe(width=48))
-    if attribution.via in (Via.COPY_UP, Via.WHITEOUT, Via.COPY_UP_DIRECTORY):
+    if attribution.via in (RwPathOrigin.COPY_UP, RwPathOrigin.WHITEOUT, RwPathOrigin.COPY_UP_DIRECTORY):
         return f'<span title="{html.escape(attribution.instruction)}">{text}</span>'
     return f'<span style="color:#555">{text}</span>'
 

@@ -26,19 +26,22 @@ import traitlets
 
 from ..core.command import (
     FORMS,
-    MATRIX_CMDS,
-    MATRIX_ENTRYPOINTS,
     Form,
     ImageCommand,
     Instruction,
     InstructionError,
-    MatrixCell,
     Resolution,
-    matrix_cells,
-    matrix_summary,
     render_dockerfile,
     resolve,
     Variant,
+)
+from ..core.commandmatrix import (
+    MATRIX_CMDS,
+    MATRIX_ENTRYPOINTS,
+    MatrixCell,
+    fill_matrix,
+    matrix_cells,
+    matrix_summary,
 )
 from ..core.errors import LayerlabError
 
@@ -169,10 +172,7 @@ class ExplorerModel(traitlets.HasTraits):
         """Whether the prediction equals what ran (None: nothing observed for these inputs)."""
         if self.observation is None or self.stale or self.resolution is None:
             return None
-        seen = self.observation
-        if self.resolution.ok:
-            return seen.argv == self.resolution.argv
-        return seen.argv is None and bool(seen.error) and self.resolution.error.lower() in seen.error.lower()
+        return self.resolution.agrees_with(self.observation.argv, self.observation.error)
 
     # -- live runs ----------------------------------------------------------------------
 
@@ -204,21 +204,22 @@ class ExplorerModel(traitlets.HasTraits):
 
     def fill_matrix(self, run_args: Sequence[str] | None = None, progress: Callable | None = None) -> None:
         """Run all nine cells of Docker's table for real (a few seconds)."""
-        cells = matrix_cells(self.inherited, run_args)
         if self.runner is None:
-            self.matrix = cells
+            self.matrix = matrix_cells(self.inherited, run_args)
             self.status = "No engine: the table shows predictions only."
             return
         self.busy = True
-        filled: list[MatrixCell] = []
+
+        def starting(number: int, total: int) -> None:
+            self.status = f"running cell {number} of {total}..."
+
+        def show(done: int, total: int, table: list[MatrixCell]) -> None:
+            self.matrix = table
+            if progress:
+                progress(done, total)
+
         try:
-            for index, cell in enumerate(cells):
-                self.status = f"running cell {index + 1} of {len(cells)}..."
-                _, seen = self.runner(MATRIX_ENTRYPOINTS[cell.entrypoint_form], MATRIX_CMDS[cell.cmd_form], run_args)
-                filled.append(MatrixCell(cell.entrypoint_form, cell.cmd_form, cell.predicted, seen.argv, seen.error))
-                self.matrix = filled + cells[len(filled):]
-                if progress:
-                    progress(index + 1, len(cells))
+            filled = fill_matrix(self.runner, run_args, show, inherited=self.inherited, starting=starting)
         finally:
             self.busy = False
         agree = sum(1 for cell in filled if cell.matches)

@@ -17,7 +17,8 @@ import html
 import secrets
 from dataclasses import dataclass
 
-from ..core.buildsteps import BuilderKind, BuildRecord, CacheStatus
+from ..core.build import BuildRecord, CacheStatus
+from ..core.model import BuilderKind
 from ..core.cachequiz import (
     Scenario,
     Score,
@@ -162,7 +163,7 @@ class CacheExercise:
 
 
 def _all(dockerfile: str):
-    from ..core.buildsteps import parse_dockerfile
+    from ..core.dockerfile import parse_dockerfile
 
     return parse_dockerfile(dockerfile)
 

@@ -1,4 +1,4 @@
-"""Build steps: what each instruction of a Dockerfile did in one build, and the build cache.
+"""The builders' progress streams, read line by line into a `BuildRecord` (core.build).
 
 Two builders write their progress differently:
 
@@ -10,13 +10,10 @@ Two builders write their progress differently:
   `cached: true` when the cache answered, and `error` when it failed. After a failure it
   prints, as plain text, the Dockerfile lines around the failing one and `ERROR: ...`.
 
-Both parsers fill one model, `BuildRecord`: a list of `BuildStep`s, one per instruction,
-each with its cache status (HIT, MISS...), the id it made, its time and its output. The
-steps are known before the build starts (`parse_dockerfile`), so a view can show the whole
-Dockerfile and light the steps up as they run.
-
-The rule the course teaches, `cache_rule`: every step before the first changed one is a
-cache hit; from that step on, every step is rebuilt (its cache key includes its parent).
+An engine adapter makes a record (`BuildRecord.for_dockerfile`), a parser on it, and calls
+`parser.feed_line(line)` for every line the builder writes, then `finish(...)` (or, for the
+classic builder, `fail(message)`); `feed_line` returns True when a step changed, so a view
+can redraw. `parse_classic_stream` and `parse_buildkit_stream` read a whole canned stream.
 
 Pure: no `docker`, no widgets. Times come from the caller (`now=`) so tests are exact.
 """
@@ -24,300 +21,23 @@ Pure: no `docker`, no widgets. Times come from the caller (`now=`) so tests are 
 from __future__ import annotations
 
 import base64
-import enum
 import json
 import re
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable
 
-from .model import short_id, truncate
+from .build import BuildFailure, BuildRecord, BuildStep, CacheStatus, classify_failure
+from .dockerfile import BUILDKIT_STEP_KEYWORDS, instruction_keyword
+from .model import BuilderKind
 
-#: Instructions that BuildKit turns into a build step (a vertex); the rest only go into the
-#: image's configuration.
-BUILDKIT_STEP_KEYWORDS = frozenset({"FROM", "RUN", "COPY", "ADD", "WORKDIR"})
 #: The course's own labels, which the classic builder adds as extra `LABEL` steps at the end.
 BOOKKEEPING_PREFIX = "LABEL layerlab."
-OUTPUT_LINES_KEPT = 40
-
-
-class BuilderKind(enum.Enum):
-    CLASSIC = "classic builder"
-    BUILDKIT = "BuildKit"
-
-
-class CacheStatus(enum.Enum):
-    """What the build cache did for one step."""
-
-    PENDING = "pending"  # known from the Dockerfile, not started yet
-    RUNNING = "running"
-    HIT = "HIT"  # reused from the build cache: nothing ran
-    MISS = "MISS"  # executed: a new layer or config entry was made
-    BASE = "base"  # FROM: the base image is looked up, never built
-    CONFIG = "no step"  # BuildKit: not a build step at all, only a line of the image's config
-    FAILED = "FAILED"
-    NOT_REACHED = "not reached"  # the build stopped before it
-
-    @property
-    def done(self) -> bool:
-        return self in (CacheStatus.HIT, CacheStatus.MISS, CacheStatus.BASE, CacheStatus.CONFIG)
-
-
-class FailureKind(enum.Enum):
-    SYNTAX = "the Dockerfile cannot be parsed"
-    MISSING_FILE = "a file the step needs is not in the build context"
-    COMMAND_FAILED = "a RUN command exited with an error"
-    BASE_MISSING = "the base image is not on this engine"
-    OTHER = "the engine stopped the build"
-
-
-@dataclass(frozen=True)
-class Instruction:
-    """One instruction of a Dockerfile, continuation lines joined."""
-
-    line: int  # 1-based line where it starts
-    keyword: str
-    text: str  # as written, on one line
-
-    @property
-    def makes_buildkit_step(self) -> bool:
-        return self.keyword in BUILDKIT_STEP_KEYWORDS
-
-
-_CONTINUATION = re.compile(r"\\\s*$")
-
-
-def parse_dockerfile(text: str) -> list[Instruction]:
-    """The instructions of a Dockerfile (comments, blank lines and directives left out).
-
-    >>> [i.text for i in parse_dockerfile("FROM a\\nRUN x \\\\\\n  && y\\n# note\\nCMD z\\n")]
-    ['FROM a', 'RUN x && y', 'CMD z']
-    """
-    instructions: list[Instruction] = []
-    pending: list[str] = []
-    start = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        stripped = raw.strip()
-        if not pending and (not stripped or stripped.startswith("#")):
-            continue
-        if pending and stripped.startswith("#"):
-            continue  # comment lines inside a continued instruction are dropped
-        if not pending:
-            start = number
-        if _CONTINUATION.search(raw):
-            pending.append(_CONTINUATION.sub("", raw).strip())
-            continue
-        pending.append(stripped)
-        joined = " ".join(part for part in pending if part)
-        pending = []
-        keyword = joined.split(None, 1)[0].upper()
-        instructions.append(Instruction(line=start, keyword=keyword, text=joined))
-    if pending:
-        joined = " ".join(part for part in pending if part)
-        instructions.append(Instruction(line=start, keyword=joined.split(None, 1)[0].upper(), text=joined))
-    return instructions
-
-
-@dataclass
-class BuildStep:
-    """One instruction in one build: its cache status, what it made, how long it took."""
-
-    index: int  # position in the Dockerfile, 1-based
-    instruction: str
-    keyword: str
-    line: int | None = None  # Dockerfile line
-    builder_label: str = ""  # how the builder numbered it: "2/4" (BuildKit skips config-only ones)
-    status: CacheStatus = CacheStatus.PENDING
-    made: str | None = None  # classic: id of the image the step produced (short)
-    container: str | None = None  # classic: the intermediate container it ran in
-    layer: str | None = None  # diff id of the layer it made (filled in after the build)
-    layer_size: int | None = None
-    makes_layer: bool | None = None
-    seconds: float | None = None
-    started: float | None = None
-    output: list[str] = field(default_factory=list)
-    error: str = ""
-    bookkeeping: bool = False
-    vertex: str = ""  # BuildKit: the vertex digest (its cache key for this build)
-
-    @property
-    def is_base(self) -> bool:
-        return self.keyword == "FROM"
-
-    def add_output(self, line: str) -> None:
-        self.output.append(line)
-        if len(self.output) > OUTPUT_LINES_KEPT:
-            del self.output[: len(self.output) - OUTPUT_LINES_KEPT]
-
-    def what_it_made(self, sizes: bool = True) -> str:
-        """`image 1a2b3c4d5e6f`, `layer 9f8e... (245 B)`, `no layer (config)`, or ``."""
-        from .model import human_size
-
-        if self.status is CacheStatus.CONFIG:
-            return ""  # the status says it all
-        if self.layer is not None and self.makes_layer:
-            size = "" if self.layer_size is None or not sizes else f" ({human_size(self.layer_size)})"
-            return f"layer {short_id(self.layer)}{size}"
-        if self.makes_layer is False:
-            return "no layer (config)"
-        if self.made:
-            return f"image {short_id(self.made)}"
-        return ""
-
-
-@dataclass
-class BuildFailure:
-    """Where and why a build stopped, in the engine's own words."""
-
-    kind: FailureKind
-    message: str
-    step: int | None = None  # index of the failing BuildStep
-    instruction: str = ""
-    line: int | None = None
-    excerpt: str = ""  # the Dockerfile lines around it, as BuildKit prints them
-    exit_code: int | None = None
-    output: tuple[str, ...] = ()
-
-    def headline(self) -> str:
-        where = f"step {self.step} ({truncate(self.instruction, 60)})" if self.step else (
-            f"Dockerfile line {self.line}" if self.line else "the start of the build"
-        )
-        return f"The build stopped at {where}: {self.kind.value}."
-
-    def fix(self) -> str:
-        return {
-            FailureKind.SYNTAX: "Fix the instruction on that line (a typo in the keyword, or a missing argument).",
-            FailureKind.MISSING_FILE: "Put the file in the build context folder, fix its name, or check .dockerignore.",
-            FailureKind.COMMAND_FAILED: "Run the command in a container of the step's parent image to see why, then fix the RUN line.",
-            FailureKind.BASE_MISSING: "Prepare the base (run the setup notebook) or fix the FROM line.",
-            FailureKind.OTHER: "Read the engine's message above, fix that step, and build again.",
-        }[self.kind]
-
-    def summary(self) -> str:
-        lines = [self.headline(), f"  engine: {self.message}"]
-        if self.exit_code is not None:
-            lines.append(f"  exit code: {self.exit_code}")
-        for out in self.output[-5:]:
-            lines.append(f"  output: {out}")
-        return "\n".join(lines)
-
-
-def classify_failure(message: str) -> tuple[FailureKind, int | None]:
-    """The kind of failure and, for a failed command, its exit code."""
-    lower = message.lower()
-    code = re.search(r"(?:exit code: |non-zero code: )(\d+)", message)
-    if code:
-        return FailureKind.COMMAND_FAILED, int(code.group(1))
-    if "parse error" in lower or "unknown instruction" in lower or "syntax" in lower:
-        return FailureKind.SYNTAX, None
-    if (
-        "not found in build context" in lower
-        or ("checksum" in lower and "not found" in lower)
-        or "no such file or directory" in lower
-        or "no source files were specified" in lower
-        or ("copy failed" in lower and ("not found" in lower or "not exist" in lower))
-    ):
-        return FailureKind.MISSING_FILE, None
-    if "pull access denied" in lower or "repository does not exist" in lower or (
-        "failed to resolve source metadata" in lower
-    ) or "no such image" in lower:
-        return FailureKind.BASE_MISSING, None
-    return FailureKind.OTHER, None
 
 
 def _line_from_message(message: str) -> int | None:
     match = re.search(r"\bline (\d+)\b", message)
     return int(match.group(1)) if match else None
-
-
-@dataclass
-class BuildRecord:
-    """One build by one builder: its steps in Dockerfile order, and how it ended."""
-
-    builder: BuilderKind
-    reference: str = ""
-    title: str = ""
-    steps: list[BuildStep] = field(default_factory=list)
-    image_id: str | None = None
-    failure: BuildFailure | None = None
-    seconds: float | None = None
-    finished: bool = False
-    raw: list[str] = field(default_factory=list)  # what the engine reported, line by line
-    dockerfile: str = ""
-
-    @classmethod
-    def for_dockerfile(cls, builder: BuilderKind, dockerfile: str, reference: str = "", title: str = "") -> "BuildRecord":
-        """A record with one PENDING step per instruction of the Dockerfile."""
-        record = cls(builder=builder, reference=reference, title=title, dockerfile=dockerfile)
-        for position, instruction in enumerate(parse_dockerfile(dockerfile), start=1):
-            record.steps.append(
-                BuildStep(index=position, instruction=instruction.text, keyword=instruction.keyword, line=instruction.line)
-            )
-        return record
-
-    # -- reading it ------------------------------------------------------------------------
-
-    @property
-    def ok(self) -> bool:
-        return self.finished and self.failure is None
-
-    @property
-    def lesson_steps(self) -> list[BuildStep]:
-        """The Dockerfile's own steps, without the course's bookkeeping labels."""
-        return [s for s in self.steps if not s.bookkeeping]
-
-    def step(self, index: int) -> BuildStep:
-        for step in self.steps:
-            if step.index == index:
-                return step
-        raise KeyError(index)
-
-    def statuses(self) -> list[CacheStatus]:
-        return [s.status for s in self.lesson_steps]
-
-    def cached_steps(self) -> list[int]:
-        return [s.index for s in self.lesson_steps if s.status is CacheStatus.HIT]
-
-    def rebuilt_steps(self) -> list[int]:
-        return [s.index for s in self.lesson_steps if s.status is CacheStatus.MISS]
-
-    def first_rebuilt(self) -> BuildStep | None:
-        return next((s for s in self.lesson_steps if s.status is CacheStatus.MISS), None)
-
-    def summary(self, show_times: bool = False, sizes: bool = False) -> str:
-        """Plain text, one line per step: what nbval compares (ids and times sanitized).
-
-        Layer sizes are left out unless asked for: a `COPY . /app` layer holds the
-        Dockerfile, whose FROM line names the learner, so its size differs per learner.
-        """
-        head = f"{self.builder.value}: {self.title or self.reference}"
-        lines = [head]
-        # The width ignores FROM, whose image name holds the learner's id: the other lines
-        # must not shift with it (nbval compares them across learners).
-        width = min(44, max((len(s.instruction) for s in self.lesson_steps if not s.is_base), default=10))
-        for step in self.lesson_steps:
-            what = step.what_it_made(sizes=sizes)
-            timing = f"  {step.seconds:.1f} s" if show_times and step.seconds is not None else ""
-            shown = step.instruction if step.is_base else truncate(step.instruction, width)
-            lines.append(
-                f"  {step.index:>2}. {shown:<{width}}  "
-                f"{step.status.value:<11} {what}{timing}".rstrip()
-            )
-        extra = [s for s in self.steps if s.bookkeeping]
-        if extra:
-            lines.append(f"  (+{len(extra)} LABEL steps the course adds, {_count(extra)})")
-        if self.failure is not None:
-            lines.append(self.failure.summary())
-        elif self.finished:
-            hits, misses = len(self.cached_steps()), len(self.rebuilt_steps())
-            lines.append(f"  -> {hits} from the cache, {misses} rebuilt")
-        return "\n".join(lines)
-
-
-def _count(steps: Sequence[BuildStep]) -> str:
-    hits = sum(1 for s in steps if s.status is CacheStatus.HIT)
-    return f"{hits} from the cache, {len(steps) - hits} rebuilt"
 
 
 # -- the classic builder ------------------------------------------------------------------
@@ -384,7 +104,7 @@ class ClassicStreamParser:
         return True
 
     def _step(self, number: int, instruction: str) -> BuildStep:
-        keyword = instruction.split(None, 1)[0].upper() if instruction.strip() else "?"
+        keyword = instruction_keyword(instruction)
         bookkeeping = instruction.startswith(BOOKKEEPING_PREFIX)
         for step in self.record.steps:
             if step.index == number and not bookkeeping:
@@ -518,7 +238,7 @@ class BuildKitStreamParser:
         self._by_label: dict[str, BuildStep] = {}
         self.trailer: list[str] = []
         self.vertex_errors: list[tuple[str, str]] = []  # (vertex name, error)
-        steps = [s for s in record.steps if Instruction(0, s.keyword, s.instruction).makes_buildkit_step]
+        steps = [s for s in record.steps if s.keyword in BUILDKIT_STEP_KEYWORDS]
         self._planned = {position: step for position, step in enumerate(steps, start=1)}
         for step in record.steps:
             if step.keyword not in BUILDKIT_STEP_KEYWORDS:
@@ -601,7 +321,7 @@ class BuildKitStreamParser:
         return True
 
     def _match_step(self, n: int, instruction: str, stage: str) -> BuildStep:
-        keyword = instruction.split(None, 1)[0].upper() if instruction.strip() else "?"
+        keyword = instruction_keyword(instruction)
         planned = self._planned.get(n) if not stage else None
         if planned is not None and planned.keyword == keyword:
             return planned  # keep the Dockerfile's words (BuildKit expands FROM to docker.io/...)
@@ -678,86 +398,3 @@ def parse_buildkit_stream(text: str, dockerfile: str = "", returncode: int = 0,
         parser.feed_line(line)
     parser.finish(returncode, image_id)
     return record
-
-
-# -- after the build: which layer each step made -------------------------------------------
-
-
-def attach_layers(record: BuildRecord, entries: Sequence, base_entries: int) -> None:
-    """Give each step the layer it made, from the finished image's history.
-
-    `entries` are the image's `HistoryEntry`s, oldest first; the first `base_entries` came
-    with the base image. Both builders write one history entry per instruction after FROM,
-    in order (the classic builder's bookkeeping labels included), so steps and entries are
-    paired by keyword, in order.
-    """
-    own = list(entries)[base_entries:]
-    position = 0
-    for step in record.steps:
-        if step.is_base:
-            continue
-        while position < len(own) and own[position].keyword not in (step.keyword, "?"):
-            position += 1
-        if position >= len(own):
-            break
-        entry = own[position]
-        position += 1
-        step.makes_layer = entry.is_layer
-        step.layer = entry.diff_id
-        step.layer_size = entry.size if entry.is_layer else 0
-        if entry.image_id and not step.made:
-            step.made = entry.image_id
-
-
-# -- the rule of the build cache ----------------------------------------------------------
-
-
-def cache_rule(steps: Sequence[str], first_changed: int | None) -> list[CacheStatus]:
-    """What the cache must do for `steps` (instructions) when step `first_changed` changed.
-
-    Steps are 1-based; FROM is BASE. Before the first changed step: HIT. From it on: MISS.
-    `first_changed=None`: nothing changed, every step is a HIT.
-    """
-    out = []
-    for index, instruction in enumerate(steps, start=1):
-        if instruction.split(None, 1)[0].upper() == "FROM":
-            out.append(CacheStatus.BASE)
-        elif first_changed is not None and index >= first_changed:
-            out.append(CacheStatus.MISS)
-        else:
-            out.append(CacheStatus.HIT)
-    return out
-
-
-def follows_cache_rule(record: BuildRecord) -> bool:
-    """True when the record's hits all come before its first miss (the chain rule)."""
-    seen_miss = False
-    for step in record.lesson_steps:
-        if step.status is CacheStatus.MISS:
-            seen_miss = True
-        elif step.status is CacheStatus.HIT and seen_miss:
-            return False
-    return True
-
-
-def rebuild_story(record: BuildRecord) -> str:
-    """The rule, checked on one build: reused before the first rebuilt step, rebuilt from it on."""
-    steps = [s for s in record.lesson_steps if not s.is_base and s.status is not CacheStatus.CONFIG]
-    first = record.first_rebuilt()
-    if record.failure is not None:
-        return "The build failed; the rule is about builds that finish."
-    if first is None:
-        return f"Nothing changed: all {len(steps)} steps came from the cache (nothing ran)."
-    before = [s for s in steps if s.index < first.index]
-    after = [s for s in steps if s.index >= first.index]
-    rebuilt = [s for s in after if s.status is CacheStatus.MISS]
-    holds = follows_cache_rule(record) and len(rebuilt) == len(after)
-    reused = sum(1 for s in before if s.status is CacheStatus.HIT)
-    lines = [
-        f"First rebuilt step: {first.index} ({first.instruction}).",
-        f"  before it: {reused} of {len(before)} step(s) from the cache: " + ", ".join(s.instruction for s in before)
-        if before else "  before it: only FROM (the base image is looked up, never built)",
-        f"  from it on: {len(rebuilt)} of {len(after)} step(s) rebuilt: " + ", ".join(s.instruction for s in after),
-        "  the rule holds" if holds else "  the rule does NOT hold here",
-    ]
-    return "\n".join(lines)

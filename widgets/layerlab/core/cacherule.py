@@ -1,0 +1,66 @@
+"""The rule of the build cache, the one the course teaches.
+
+Every step before the first changed one is a cache hit; from that step on, every step is
+rebuilt (its cache key includes its parent). `cache_rule` says what the rule predicts,
+`follows_cache_rule` and `rebuild_story` check one finished build against it.
+
+Pure: no `docker`, no widgets.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from .build import BuildRecord, CacheStatus
+from .dockerfile import instruction_keyword
+
+
+def cache_rule(steps: Sequence[str], first_changed: int | None) -> list[CacheStatus]:
+    """What the cache must do for `steps` (instructions) when step `first_changed` changed.
+
+    Steps are 1-based; FROM is BASE. Before the first changed step: HIT. From it on: MISS.
+    `first_changed=None`: nothing changed, every step is a HIT.
+    """
+    out = []
+    for index, instruction in enumerate(steps, start=1):
+        if instruction_keyword(instruction) == "FROM":
+            out.append(CacheStatus.BASE)
+        elif first_changed is not None and index >= first_changed:
+            out.append(CacheStatus.MISS)
+        else:
+            out.append(CacheStatus.HIT)
+    return out
+
+
+def follows_cache_rule(record: BuildRecord) -> bool:
+    """True when the record's hits all come before its first miss (the chain rule)."""
+    seen_miss = False
+    for step in record.lesson_steps:
+        if step.status is CacheStatus.MISS:
+            seen_miss = True
+        elif step.status is CacheStatus.HIT and seen_miss:
+            return False
+    return True
+
+
+def rebuild_story(record: BuildRecord) -> str:
+    """The rule, checked on one build: reused before the first rebuilt step, rebuilt from it on."""
+    steps = [s for s in record.lesson_steps if not s.is_base and s.status is not CacheStatus.CONFIG]
+    first = record.first_rebuilt()
+    if record.failure is not None:
+        return "The build failed; the rule is about builds that finish."
+    if first is None:
+        return f"Nothing changed: all {len(steps)} steps came from the cache (nothing ran)."
+    before = [s for s in steps if s.index < first.index]
+    after = [s for s in steps if s.index >= first.index]
+    rebuilt = [s for s in after if s.status is CacheStatus.MISS]
+    holds = follows_cache_rule(record) and len(rebuilt) == len(after)
+    reused = sum(1 for s in before if s.status is CacheStatus.HIT)
+    lines = [
+        f"First rebuilt step: {first.index} ({first.instruction}).",
+        f"  before it: {reused} of {len(before)} step(s) from the cache: " + ", ".join(s.instruction for s in before)
+        if before else "  before it: only FROM (the base image is looked up, never built)",
+        f"  from it on: {len(rebuilt)} of {len(after)} step(s) rebuilt: " + ", ".join(s.instruction for s in after),
+        "  the rule holds" if holds else "  the rule does NOT hold here",
+    ]
+    return "\n".join(lines)
