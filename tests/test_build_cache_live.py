@@ -24,11 +24,12 @@ from layerlab.core.model import BuilderKind
 from layerlab.core.cachequiz import mark_run, measured_trap
 from layerlab.core.sample_app import write_sample_context
 from layerlab.core.errors import LayerlabError
-from layerlab.engine.builds import build, containers_of
+from layerlab.course.builds import build, containers_of
 from layerlab.engine.prepare import base_for
-from layerlab.lesson import Lesson
-from layerlab.views.buildcache import BuildCacheView, build_cache_html
-from layerlab.views.exercise import CacheExercise
+from layerlab.course.lesson import Lesson
+from layerlab.course.build_cache import CacheBuilds
+from layerlab.views.buildcache import build_cache_html
+from layerlab.course.build_cache import CacheExercise
 
 pytestmark = pytest.mark.engine
 
@@ -334,7 +335,7 @@ def test_failure_shows_step_and_message_and_leaves_no_container(engine, lesson, 
         with pytest.raises(docker.errors.ImageNotFound):
             engine.client.api.inspect_image(made)  # no unlabeled image of the failed build is left
     with pytest.raises(LayerlabError):
-        from layerlab.engine.builds import check
+        from layerlab.course.builds import check
 
         check(record)
 
@@ -353,7 +354,7 @@ def _state(record):
 def test_view_updates_its_widget_while_building(engine, lesson, ping_base, tmp_path):
     (tmp_path / "a.txt").write_text("view\n")
     (tmp_path / "Dockerfile").write_text(story(ping_base, lesson))
-    view = BuildCacheView(lesson, "view", tmp_path, title="the view")
+    view = CacheBuilds(lesson, "view", tmp_path, title="the view")
     widget = view.widget()
     seen = []
     widget.observe(lambda change: seen.append(change["new"]), names="value")

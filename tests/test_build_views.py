@@ -22,7 +22,7 @@ from layerlab.core.cachequiz import (
     write_exercise_context,
 )
 from layerlab.core.errors import LayerlabError
-from layerlab.core.instructions import DEMOS, check_paths, tar_listing, write_context, write_release
+from layerlab.course.instructions import DEMOS, check_paths, tar_listing, write_context, write_release
 from layerlab.views.buildcache import BuildCacheState, agreement, build_cache_html, build_cache_text
 
 from test_buildsteps import CLASSIC_REBUILD, DOCKERFILE, rebuild_after_change
@@ -183,7 +183,7 @@ def test_expected_paths():
 def test_demo_verdicts_fill_the_url_and_tell_demos_with_one_instruction_apart():
     """Lesson 04's BuildKit check (its output is not compared by nbval): every line names the
     instruction as built, with the served URL, and two demos that both read `COPY . /app` differ."""
-    from layerlab.core.instructions import DemoResult
+    from layerlab.course.instructions import DemoResult
 
     def result(key, url="", missing=()):
         chosen = DEMOS[key]
@@ -239,7 +239,7 @@ def test_release_server_stops_when_the_cell_fails(tmp_path):
     (It was in the engine tier, where the bare tier found it passing with no engine.)"""
     import urllib.request
 
-    from layerlab.engine.builds import serve_on_loopback
+    from layerlab.course.instructions import serve_on_loopback
 
     write_release(tmp_path)
     with pytest.raises(RuntimeError):

@@ -28,18 +28,9 @@ from layerlab.core.command import (
 from layerlab.core.commandmatrix import fill_matrix, matrix_summary
 from layerlab.core.errors import BuildFailed
 from layerlab.core.naming import Namespace
-from layerlab.engine.commands import (
-    LiveRunner,
-    PingImages,
-    RunFailed,
-    build_from_text,
-    measure_stop,
-    observe,
-    read_image_command,
-    read_pid1,
-    stream_run,
-)
-from layerlab.lesson import Lesson
+from layerlab.course.cmd_entrypoint import LiveRunner, PingImages, build_from_text, read_image_command
+from layerlab.course.runs import RunFailed, measure_stop, observe, read_pid1, stream_run
+from layerlab.course.lesson import Lesson
 
 pytestmark = pytest.mark.engine
 LESSON = "05-cmd-entrypoint"

@@ -393,12 +393,12 @@ def test_bad_containers_get_short_errors():
 
 
 def test_monitor_widget_updates_from_the_watcher_without_a_browser():
-    from layerlab.views.copyup import CopyUpMonitor
+    from layerlab.course.copy_on_write import watch_copy_ups
 
     canned = CannedEngine([(0, None), (5, api(("/tmp", C), ("/tmp/a", A)))])
     engine = canned
     engine.facts = None
-    monitor = CopyUpMonitor("box", engine, interval=0.02, start=False)
+    monitor = watch_copy_ups(engine, "box", interval=0.02, start=False)
     monitor.watcher.attribute = False
     widget = monitor.widget
     monitor.start()
@@ -443,11 +443,11 @@ def ctrl_c():
 def test_follow_returns_quietly_on_keyboard_interrupt(capsys, ctrl_c):
     import _thread
 
-    from layerlab.views.copyup import CopyUpMonitor
+    from layerlab.course.copy_on_write import watch_copy_ups
 
     engine = CannedEngine([(0, None)])
     engine.facts = None
-    monitor = CopyUpMonitor("box", engine, interval=0.02)
+    monitor = watch_copy_ups(engine, "box", interval=0.02)
     monitor.sync(timeout=5)
     assert monitor.running and monitor.state.note.startswith("no layer attribution")
     timer = threading.Timer(0.3, _thread.interrupt_main)

@@ -48,7 +48,7 @@ SCRIPT = [
 
 @pytest.fixture(scope="module")
 def lesson(engine, test_learner):
-    from layerlab.lesson import Lesson
+    from layerlab.course.lesson import Lesson
 
     return Lesson(LESSON, engine=engine, quiet=True)
 
@@ -72,11 +72,11 @@ def our_containers(lesson) -> list[str]:
 
 
 def test_monitor_matches_docker_diff_and_attributes_every_path(lesson, image):
-    from layerlab.views.copyup import CopyUpMonitor
+    from layerlab.course.copy_on_write import watch_copy_ups
 
     base_layers = len(lesson.engine.image_stack(lesson.base("ping", quiet=True).reference).diff_ids)
     with lesson.container("diff", image, ["sleep", "300"]) as box:
-        monitor = CopyUpMonitor(box, lesson)
+        monitor = watch_copy_ups(lesson, box)
         try:
             monitor.sync()
             assert monitor.state.status is WatchStatus.WATCHING and not monitor.state.note
@@ -115,10 +115,10 @@ def test_monitor_matches_docker_diff_and_attributes_every_path(lesson, image):
 
 
 def test_removing_the_container_stops_the_watcher(lesson, image):
-    from layerlab.views.copyup import CopyUpMonitor
+    from layerlab.course.copy_on_write import watch_copy_ups
 
     box = lesson.run("gone", image, ["sleep", "300"])
-    monitor = CopyUpMonitor(box, lesson)
+    monitor = watch_copy_ups(lesson, box)
     box.exec_run(["sh", "-c", "dd if=/dev/zero of=/tmp/written bs=1024 count=64 2>/dev/null"])
     monitor.wait_for("/tmp/written", ChangeKind.ADDED)
     monitor.sync()
@@ -133,10 +133,10 @@ def test_removing_the_container_stops_the_watcher(lesson, image):
 
 
 def test_a_container_that_stops_stops_the_watcher(lesson, image):
-    from layerlab.views.copyup import CopyUpMonitor
+    from layerlab.course.copy_on_write import watch_copy_ups
 
     with lesson.container("stops", image, ["sh", "-c", "sleep 2; echo bye > /data/bye.txt"]) as box:
-        monitor = CopyUpMonitor(box, lesson)
+        monitor = watch_copy_ups(lesson, box)
         assert monitor.watcher.join(30)
         assert monitor.state.status is WatchStatus.CONTAINER_STOPPED
         assert monitor.state.current() == changes_from_api(lesson.engine.client.api.diff(box.id))
@@ -155,11 +155,11 @@ def ctrl_c():
 
 
 def test_interrupting_the_cell_stops_the_watcher_and_leaves_no_container(lesson, image, capsys, ctrl_c):
-    from layerlab.views.copyup import CopyUpMonitor
+    from layerlab.course.copy_on_write import watch_copy_ups
 
     timer = threading.Timer(1.5, _thread.interrupt_main)
     with lesson.container("interrupt", image, ["sleep", "300"]) as box:
-        monitor = CopyUpMonitor(box, lesson)
+        monitor = watch_copy_ups(lesson, box)
         timer.start()
         monitor.follow()  # blocks like a cell would, until the kernel is interrupted
     assert "stopped watching" in capsys.readouterr().out
@@ -169,12 +169,12 @@ def test_interrupting_the_cell_stops_the_watcher_and_leaves_no_container(lesson,
 
 
 def test_interrupting_a_plain_loop_then_leaving_the_block_stops_the_watcher(lesson, image, ctrl_c):
-    from layerlab.views.copyup import CopyUpMonitor
+    from layerlab.course.copy_on_write import watch_copy_ups
 
     timer = threading.Timer(1.0, _thread.interrupt_main)
     with pytest.raises(KeyboardInterrupt):
         with lesson.container("loop", image, ["sleep", "300"]) as box:
-            monitor = CopyUpMonitor(box, lesson)
+            monitor = watch_copy_ups(lesson, box)
             timer.start()
             while True:  # the learner's own loop in a cell
                 time.sleep(0.05)
@@ -186,15 +186,15 @@ def test_interrupting_a_plain_loop_then_leaving_the_block_stops_the_watcher(less
 
 def test_bad_containers_get_a_short_error(lesson, image):
     from layerlab.core.errors import LayerlabError
-    from layerlab.views.copyup import CopyUpMonitor
+    from layerlab.course.copy_on_write import watch_copy_ups
 
     with pytest.raises(LayerlabError, match="There is no container"):
-        CopyUpMonitor("layerlab-no-such-container", lesson)
+        watch_copy_ups(lesson, "layerlab-no-such-container")
     box = lesson.run("exited", image, ["true"])
     try:
         box.wait()
         with pytest.raises(LayerlabError, match="is not running") as error:
-            CopyUpMonitor(box, lesson)
+            watch_copy_ups(lesson, box)
         assert "docker start" in error.value.fix
     finally:
         box.remove()
@@ -305,7 +305,7 @@ def test_cli_ends_when_the_container_goes_and_explains_bad_names(lesson, image):
 def test_commit_turns_the_rw_layer_into_a_labeled_namespaced_image(lesson, image):
     from layerlab.core.naming import is_ours
     from layerlab.engine.layers import image_layers
-    from layerlab.engine.watch import commit_rw_layer
+    from layerlab.course.copy_on_write import commit_rw_layer
 
     with lesson.container("commit", image, ["sleep", "300"]) as box:
         box.exec_run(["sh", "-c", "echo -n x >> /data/big.bin && rm /data/keep.txt"])

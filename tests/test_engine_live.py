@@ -144,7 +144,7 @@ def test_import_from_a_tar_stream(engine, test_learner):
 def test_buildkit_absence_is_explained(engine, test_learner, tmp_path):
     """Where there is no BuildKit, asking for it says so plainly; where there is, doctor names it."""
     from layerlab.core.errors import LayerlabError
-    from layerlab.engine.builds import buildkit_build
+    from layerlab.course.builds import buildkit_build
 
     doctor = run_cli("doctor")
     if engine.facts.buildkit:

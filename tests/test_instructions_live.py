@@ -14,8 +14,8 @@ import urllib.request
 import pytest
 
 from layerlab.core.model import BuilderKind
-from layerlab.core.instructions import DEMOS, tar_listing, write_release
-from layerlab.engine.builds import run_demo, serve_on_loopback
+from layerlab.course.instructions import DEMOS, tar_listing, write_release
+from layerlab.course.instructions import run_demo, serve_on_loopback
 from layerlab.engine.prepare import base_for
 
 from test_build_cache_live import need_buildkit

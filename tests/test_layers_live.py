@@ -70,7 +70,7 @@ def edits_image(request, engine, namespace, ping_base, tmp_path_factory):
     if request.param == "classic":
         engine.build(namespace, "edits", folder)
         return namespace.image("edits")
-    from layerlab.engine.builds import buildkit_build, check
+    from layerlab.course.builds import buildkit_build, check
 
     check(buildkit_build(engine, namespace, "edits", folder, tag="buildkit"))
     return namespace.image("edits", "buildkit")

@@ -202,7 +202,7 @@ def test_a_registry_that_answers_without_the_image_is_an_error_not_a_fallback(mo
 def test_prepare_in_replay_runs_no_host_command_and_reads_no_cache(monkeypatch, tmp_path):
     """Lesson 00's recording, with every way prepare could ask the host refused."""
     from layerlab.engine import connect
-    from layerlab.views.setup import prepare_bases
+    from layerlab.course.setup import prepare_bases
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"a replay asked the host: {args[:1]}")

@@ -219,9 +219,9 @@ def test_time_limits_and_stop_times_replay_the_same_at_any_speed(engine, test_le
     """A run the engine refuses, one that ends by itself, one the course stops at its limit, and
     a timed stop: the replay tells the same story at the recorded pace, fifty times faster, and at once."""
     from layerlab.engine import connect
-    from layerlab.engine.commands import measure_stop, stream_run
+    from layerlab.course.runs import measure_stop, stream_run
     from layerlab.engine.prepare import base_for
-    from layerlab.lesson import Lesson
+    from layerlab.course.lesson import Lesson
 
     def story(source_engine):
         lesson = Lesson("replay-clock", engine=source_engine, quiet=True)

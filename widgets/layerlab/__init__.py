@@ -22,8 +22,8 @@ def connect(environ=None, lesson=None):
 
 
 def start_lesson(lesson_id, engine=None):
-    """Begin a lesson in a notebook (see `layerlab.lesson.Lesson`)."""
-    from .lesson import start_lesson as _start
+    """Begin a lesson in a notebook (see `layerlab.course.lesson.Lesson`)."""
+    from .course.lesson import start_lesson as _start
 
     return _start(lesson_id, engine=engine)
 

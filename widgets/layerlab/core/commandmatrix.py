@@ -5,7 +5,7 @@
     print(matrix_summary(cells))
 
 `fill_matrix` is the one loop that runs the table: it takes any `runner` with the call
-signature of `engine.commands.LiveRunner` and never touches the engine itself. Whether a cell
+signature of `course.cmd_entrypoint.LiveRunner` and never touches the engine itself. Whether a cell
 matches is `Resolution.agrees_with`, the same rule the explorer's single run uses.
 
 Nothing here imports docker or ipywidgets.

@@ -430,22 +430,3 @@ def active_watchers() -> list[CopyUpWatcher]:
 def _stop_all() -> None:
     for watcher in active_watchers():
         watcher._stop.set()
-
-
-def commit_rw_layer(engine: Engine, namespace, container, name: str, message: str = "") -> str:
-    """`docker commit`: the container's R/W layer becomes the top layer of a new image.
-
-    The image gets the course's labels (set here: a commit copies the container's config,
-    and the labels must not depend on it) and a name in the learner's namespace. Returns
-    the new image's reference.
-    """
-    reference = namespace.image(name)
-    repository, tag = reference.rsplit(":", 1)
-    labels = " ".join(f'{key}="{value}"' for key, value in namespace.labels().items())
-    container_id = getattr(container, "id", None) or resolve_container(engine, container).id
-    try:
-        engine.commit(container_id, repository, tag,
-                      message or "docker commit of a container's R/W layer (layerlab lesson)", [f"LABEL {labels}"])
-    except NotOnEngine:
-        raise LayerlabError(f"There is no container {container_id!r} to commit.", "Start it again (run the cells above).") from None
-    return reference

@@ -9,10 +9,10 @@ The state lives in `BuildCacheState` (the records of the builds); `build_cache_h
 and `build_cache_text` prints it, both pure functions of the state, tested without a browser.
 The widget only holds an `ipywidgets.HTML` whose value is redrawn as the records change.
 
-    view = BuildCacheView(lesson, "sample", folder)
-    view.show()                     # the live table (a widget)
-    view.build(title="rebuild")     # runs the builds; returns the records
-    print(view.text())              # plain text, for nbval
+    view = BuildCacheView(state)     # the live table of a state (`course.build_cache` runs the builds)
+    view.show()                      # display the widget
+    view.on_update(record)           # a record changed: redraw
+    print(view.text())               # plain text, for nbval
 """
 
 from __future__ import annotations
@@ -176,55 +176,18 @@ def agreement(classic: BuildRecord, buildkit: BuildRecord) -> str:
 
 
 class BuildCacheView:
-    """Build a context with every builder the engine has, showing each step as it runs."""
+    """The live table of a `BuildCacheState`: redrawn when a record changes (`on_update`).
 
-    def __init__(self, lesson, name: str, context, dockerfile: str = "Dockerfile", builders=None, title: str = ""):
-        from ..engine.builds import available_builders
+    It runs nothing: the course's `CacheBuilds` runs the builds and hands each record here.
+    """
 
-        self.lesson = lesson
-        self.engine = lesson.engine
-        self.namespace = lesson.namespace
-        self.name = name
-        self.context = context
-        self.dockerfile = dockerfile
-        have = available_builders(self.engine)
-        self.builders = [b for b in (builders or have) if b in have]
-        self.state = BuildCacheState(title=title)
-        if BuilderKind.BUILDKIT not in have:
-            self.state.absent[BuilderKind.BUILDKIT] = (
-                f"not on this engine (Docker {self.engine.facts.engine_version} has no `docker buildx`): "
-                "only the classic builder is shown"
-            )
+    def __init__(self, state: BuildCacheState):
+        self.state = state
         self._widget = None
         self._last_draw = 0.0
 
-    # -- running builds ----------------------------------------------------------------
-
-    def build(self, title: str = "", nocache: bool = False) -> dict[BuilderKind, BuildRecord]:
-        """Build once with each builder; the view redraws while the steps come in."""
-        from ..engine.builds import build
-
-        if title:
-            self.state.title = title
-        done = {}
-        for builder in self.builders:
-            record = build(
-                self.engine, builder, self.namespace, self.name, self.context,
-                dockerfile=self.dockerfile, nocache=nocache, on_update=self._on_update,
-                title=title or self.state.title,
-            )
-            self.state.put(record)
-            self.state.history.append(record)
-            done[builder] = record
-            self.redraw(force=True)
-        return done
-
-    def run(self, title: str = "", nocache: bool = False) -> None:
-        """Show the live table here, then build (the notebook's one-liner)."""
-        self.show()
-        self.build(title=title, nocache=nocache)
-
-    def _on_update(self, record: BuildRecord) -> None:
+    def on_update(self, record: BuildRecord) -> None:
+        """A build's record changed (a step started, hit, missed or failed)."""
         self.state.put(record)
         self.redraw()
 
@@ -234,14 +197,12 @@ class BuildCacheView:
         except KeyError:
             raise LayerlabError(f"No {builder.value} build has run in this view yet.", "Run view.build() first.") from None
 
-    # -- drawing -----------------------------------------------------------------------
-
     def html(self) -> str:
         return build_cache_html(self.state)
 
     def text(self, builder: BuilderKind | str | None = None) -> str:
         if isinstance(builder, str):
-            builder = {"classic": BuilderKind.CLASSIC, "buildkit": BuilderKind.BUILDKIT}[builder.lower()]
+            builder = BuilderKind[builder.upper()]  # "classic" or "buildkit"
         return build_cache_text(self.state, [builder] if builder else None)
 
     def agreement(self) -> str:
@@ -266,7 +227,7 @@ class BuildCacheView:
         return self._widget
 
     def show(self):
-        """Display the live widget in the notebook (call before `build`)."""
+        """Display the live widget in the notebook (before the builds run)."""
         from IPython.display import display
 
         display(self.widget())

@@ -1,12 +1,12 @@
 """`CopyUpMonitor`: a container's R/W layer, changing as you watch.
 
-    monitor = CopyUpMonitor(box, lesson)       # starts watching; display it in a cell
+    monitor = watch_copy_ups(lesson, box)      # (layerlab.course.copy_on_write) starts watching
     monitor.wait_for("/data/big.bin")          # the event, once the watcher has seen it
     print(monitor.summary())                   # plain text (what nbval compares)
     monitor.stop()
 
 The state lives in a `CopyUpState` (core.copyup), fed by one `CopyUpWatcher` thread
-(engine.watch). `render_html(state)` is a pure function from that state to HTML; the widget
+(engine.watch) that the course hands in: the view starts and stops it, and draws its state. `render_html(state)` is a pure function from that state to HTML; the widget
 is an `ipywidgets.HTML` whose value is set to it after each change, plus a button that stops watching (and watches again).
 """
 
@@ -15,9 +15,8 @@ from __future__ import annotations
 import html
 import time
 
-from ..core.copyup import DEFAULT_FULL_EVERY, DEFAULT_INTERVAL, ChangeEvent, CopyUpState, RwPathOrigin, WatchStatus
+from ..core.copyup import ChangeEvent, CopyUpState, RwPathOrigin, WatchStatus
 from ..core.model import ChangeKind, human_size, truncate
-from ..engine.watch import CopyUpWatcher
 from .banner import source_banner_html
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
@@ -163,20 +162,16 @@ def terminal_command(engine, name: str) -> str:
 
 
 class CopyUpMonitor:
-    """A live view of a running container's R/W layer. Pass the container and the lesson (or engine)."""
+    """A live view of a running container's R/W layer, fed by a watcher (see `watch_copy_ups`).
 
-    def __init__(
-        self,
-        container,
-        engine,
-        interval: float = DEFAULT_INTERVAL,
-        full_every: float = DEFAULT_FULL_EVERY,
-        start: bool = True,
-    ):
-        self.engine = getattr(engine, "engine", engine)  # a Lesson works too
-        self.watcher = CopyUpWatcher(
-            self.engine, container, interval=interval, full_every=full_every, on_update=self._updated
-        )
+    `engine` is only asked whether it is live, what its source says and where it is (for the
+    terminal command); the watcher does every request.
+    """
+
+    def __init__(self, watcher, engine, start: bool = True):
+        self.engine = engine
+        self.watcher = watcher
+        watcher.on_update = self._updated
         self._html = None
         self._button = None
         self._widget = None

@@ -1,6 +1,6 @@
 """`EntrypointExplorer`: pick ENTRYPOINT, CMD and run arguments; see what becomes PID 1.
 
-    explorer = EntrypointExplorer(runner)     # runner: layerlab.engine.commands.LiveRunner
+    explorer = EntrypointExplorer(runner)     # runner: layerlab.course.cmd_entrypoint.LiveRunner
     explorer                                  # the widget (JupyterLab)
     explorer.model.cmd_form = "shell"         # the same state, driven from Python
     explorer.run()                            # build + run for real, read PID 1 from inside

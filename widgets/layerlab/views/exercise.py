@@ -1,37 +1,22 @@
-"""`CacheExercise`: predict HIT or MISS for each step, then build, then see the score.
+"""The build-cache exercise's views: the scored result (`ExerciseResult`) and the widget of
+HIT/MISS toggles with its "Build and check" button (`exercise_widget`).
 
-    quiz = CacheExercise(lesson, "touch")   # writes the context, builds it once (warm cache)
-    quiz.widget()                            # one HIT/MISS toggle per step, and a Build button
-    quiz.answer("MISS", "MISS", "MISS")      # ... or answer in code
-    result = quiz.check()                    # makes the change, builds, scores, explains
-    print(result.summary())
-
+The exercise itself (writing the context, building, scoring) is `course.build_cache.CacheExercise`.
 Each builder the engine has is scored separately: the same prediction can be right for one
 and wrong for the other. Wrong answers get a sentence of explanation, built from what the
-engine measured (see `core.cachequiz`). Bad input is a short LayerlabError, never a traceback.
+engine measured (see `core.cachequiz`).
 """
 
 from __future__ import annotations
 
 import html
-import secrets
 from dataclasses import dataclass
+from typing import Callable
 
-from ..core.build import BuildRecord, CacheStatus
-from ..core.model import BuilderKind
-from ..core.cachequiz import (
-    Scenario,
-    Score,
-    apply_change,
-    check_prediction,
-    mark_run,
-    predictable_steps,
-    scenario,
-    score,
-    write_exercise_context,
-)
+from ..core.build import BuildRecord
+from ..core.cachequiz import Scenario, Score, predictable_steps
 from ..core.errors import LayerlabError
-from .buildcache import BuildCacheView
+from ..core.model import BuilderKind
 
 
 @dataclass
@@ -71,105 +56,51 @@ class ExerciseResult:
         return "<div class='layerlab-exercise-result'>" + "".join(parts) + "</div>"
 
 
-class CacheExercise:
-    """One scenario of the predict-then-build exercise, on the lesson's engine."""
+def exercise_widget(scenario_: Scenario, dockerfile: str, on_check: Callable[[dict[int, object]], str],
+                    below=None):
+    """One HIT/MISS toggle per predictable step and a "Build and check" button.
 
-    def __init__(self, lesson, scenario_key: str, warm: bool = True):
-        self.lesson = lesson
-        self.scenario = scenario(scenario_key)
-        base = lesson.base("app", quiet=True)
-        self.folder = lesson.context(f"quiz-{self.scenario.key}")
-        self.dockerfile = write_exercise_context(self.folder, base.reference, self.scenario.dockerfile)
-        # A shared engine shares its build cache: this run's context must be its own, or another
-        # learner's identical build (the same change included) would answer for it.
-        mark_run(self.folder, lesson.namespace.learner, secrets.token_hex(6))
-        self.steps = predictable_steps(self.dockerfile)
-        self.view = BuildCacheView(lesson, f"quiz-{self.scenario.key}", self.folder, title=self.scenario.title)
-        self.predictions: dict[int, CacheStatus] | None = None
-        self.result: ExerciseResult | None = None
-        self._toggles = {}
-        self._output = None
-        if warm:
-            # The first build fills the cache; the exercise is about the build after the change.
-            self.view.build(title=f"{self.scenario.title}: before the change")
+    A click hands the answers ({step number: "HIT"|"MISS"|None}) to `on_check`, which builds
+    and returns the result's HTML; any error it raises ends in a short box, never a traceback.
+    `below` is a widget shown under it (the live build table).
+    """
+    import ipywidgets
 
-    def describe(self) -> str:
-        numbered = "\n".join(
-            f"  {n}. {i.text}" for n, i in enumerate(_all(self.dockerfile), start=1) if i.keyword != "FROM"
-        )
-        return f"{self.scenario.title}. {self.scenario.what_you_do}\nPredict HIT or MISS for:\n{numbered}"
-
-    def answer(self, *answers) -> dict[int, CacheStatus]:
-        """`answer("HIT", "MISS", ...)` in step order (FROM left out), or `answer({2: "HIT"})`."""
-        given = answers[0] if len(answers) == 1 and isinstance(answers[0], dict) else list(answers)
-        self.predictions = check_prediction(self.dockerfile, given)
-        return self.predictions
-
-    def check(self) -> ExerciseResult:
-        """Make the change, build with every builder, score the prediction."""
-        if self.predictions is None:
-            raise LayerlabError("There is no prediction to check yet.", "Answer HIT or MISS for each step first.")
-        change = apply_change(self.folder, self.scenario, secrets.token_hex(6))
-        records = self.view.build(title=f"{self.scenario.title}: after the change")
-        scores = {builder: score(self.scenario, self.predictions, record) for builder, record in records.items()}
-        self.result = ExerciseResult(self.scenario, change, scores, records)
-        for builder, result in scores.items():
-            self.lesson.record_event("exercise", exercise=f"{self.lesson.id}.{self.scenario.key}",
-                                     builder=builder.value, right=result.right, total=result.total,
-                                     passed=result.perfect)
-        return self.result
-
-    # -- the widget -----------------------------------------------------------------------
-
-    def widget(self):
-        import ipywidgets
-
-        numbers = {i.line: n for n, i in enumerate(_all(self.dockerfile), start=1)}
-        rows = []
-        for instruction in self.steps:
-            number = numbers[instruction.line]
-            toggle = ipywidgets.ToggleButtons(options=["HIT", "MISS"], value=None, style={"button_width": "60px"})
-            self._toggles[number] = toggle
-            rows.append(ipywidgets.HBox([
-                ipywidgets.HTML(f"<code>{number}. {html.escape(instruction.text)}</code>",
-                                layout=ipywidgets.Layout(width="360px")),
-                toggle,
-            ]))
-        button = ipywidgets.Button(description="Build and check", button_style="primary")
-        self._button = button
-        self._output = ipywidgets.HTML()
-
-        def on_click(_):
-            try:
-                self.answer({n: t.value for n, t in self._toggles.items()})
-                self._output.value = "<i>building…</i>"
-                self._output.value = self.check().html()
-            except Exception as error:  # a click must end in a short box, never in a traceback
-                from .notebook import error_box_html
-
-                if not isinstance(error, LayerlabError):
-                    error = LayerlabError(
-                        f"The build could not run: {error}",
-                        "Check that the engine still answers (python -m layerlab doctor), then press the button again.",
-                    )
-                self._output.value = error_box_html(error)
-
-        button.on_click(on_click)
-        intro = ipywidgets.HTML(
-            f"<b>{html.escape(self.scenario.title)}</b>: {html.escape(self.scenario.what_you_do)} "
-            "Predict each step, then build."
-        )
-        return ipywidgets.VBox([intro, *rows, button, self._output, self.view.widget()])
-
-
-def _all(dockerfile: str):
     from ..core.dockerfile import parse_dockerfile
 
-    return parse_dockerfile(dockerfile)
+    numbers = {i.line: n for n, i in enumerate(parse_dockerfile(dockerfile), start=1)}
+    toggles = {}
+    rows = []
+    for instruction in predictable_steps(dockerfile):
+        number = numbers[instruction.line]
+        toggle = ipywidgets.ToggleButtons(options=["HIT", "MISS"], value=None, style={"button_width": "60px"})
+        toggles[number] = toggle
+        rows.append(ipywidgets.HBox([
+            ipywidgets.HTML(f"<code>{number}. {html.escape(instruction.text)}</code>",
+                            layout=ipywidgets.Layout(width="360px")),
+            toggle,
+        ]))
+    button = ipywidgets.Button(description="Build and check", button_style="primary")
+    output = ipywidgets.HTML()
 
+    def on_click(_):
+        try:
+            output.value = "<i>building…</i>"
+            output.value = on_check({n: t.value for n, t in toggles.items()})
+        except Exception as error:  # a click must end in a short box, never in a traceback
+            from .notebook import error_box_html
 
-def measure_touch(lesson) -> dict[BuilderKind, BuildRecord]:
-    """The mtime trap, measured: build, touch a file of the context, build again."""
-    quiz = CacheExercise(lesson, "touch")
-    apply_change(quiz.folder, quiz.scenario, "")
-    return quiz.view.build(title="after touching message.txt")
+            if not isinstance(error, LayerlabError):
+                error = LayerlabError(
+                    f"The build could not run: {error}",
+                    "Check that the engine still answers (python -m layerlab doctor), then press the button again.",
+                )
+            output.value = error_box_html(error)
+
+    button.on_click(on_click)
+    intro = ipywidgets.HTML(
+        f"<b>{html.escape(scenario_.title)}</b>: {html.escape(scenario_.what_you_do)} "
+        "Predict each step, then build."
+    )
+    box = ipywidgets.VBox([intro, *rows, button, output] + ([below] if below is not None else []))
+    return box

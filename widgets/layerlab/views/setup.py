@@ -104,15 +104,3 @@ class PrepareProgress:
         from IPython.display import display
 
         display(self.widget)
-
-
-def prepare_bases(engine, keys=None, show: bool = True):
-    """Prepare the course's base images with a progress bar; returns the PreparedBase list."""
-    from ..engine.prepare import prepare
-
-    bars = PrepareProgress(keys)
-    if show:
-        from IPython.display import display
-
-        display(bars.widget)
-    return prepare(engine, keys=keys, progress=bars)

@@ -13,14 +13,11 @@ Both return a `BuildRecord` (see `core.build`), filled in while the build runs: 
 `on_update(record)` to redraw a view after each change. A failed build is a record with a
 `failure`, not an exception (the view shows it); `check(record)` raises the course's short
 `BuildFailed` when a failure should stop a lesson.
-
-For the instructions lesson: `serve_on_loopback` (the HTTP server `ADD <url>` downloads
-from) and `run_demo` / `show_instruction` (one instruction built, its layer's files read).
+Used by lessons 03 (the build cache) and 04 (the instructions).
 """
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Callable
 
@@ -30,7 +27,8 @@ from ..core.dockerfile import parse_dockerfile
 from ..core.errors import BuildFailed, EngineRefused, LayerlabError
 from ..core.model import BuilderKind, InconsistentImage
 from ..core.naming import Namespace
-from .engine import Engine
+from ..engine.engine import Engine
+from ..engine.layers import image_files
 
 OnUpdate = Callable[[BuildRecord], None]
 BUILDKIT_TIMEOUT = 900
@@ -217,8 +215,6 @@ def step_files(engine: Engine, record: BuildRecord, index: int):
 
     One small wrapper around the file index of `engine.layers`, so that lessons ask by step.
     """
-    from .layers import image_files
-
     if not record.ok or not record.image_id:
         raise LayerlabError("This build did not finish, so its layers cannot be read.", "Fix the build first.")
     step = record.step(index)
@@ -233,104 +229,3 @@ def step_files(engine: Engine, record: BuildRecord, index: int):
 def containers_of(engine: Engine, record: BuildRecord) -> list[str]:
     """Containers that still exist among those this build ran steps in (should be none)."""
     return [step.container for step in record.steps if step.container and engine.container_exists(step.container)]
-
-
-# -- the instructions lesson: ADD <url> from loopback, and one build per instruction ---------
-
-@contextlib.contextmanager
-def serve_on_loopback(folder: Path):
-    """Serve `folder` over HTTP on 127.0.0.1 (a free port) while the block runs; yields the URL.
-
-    The daemon, not a build container, downloads `ADD <url>`, and it runs on this machine, so
-    the host's loopback reaches it. The server is stopped when the block ends, however it ends.
-    """
-    import functools
-    import http.server
-    import threading
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):  # no request lines in the notebook
-            pass
-
-    handler = functools.partial(Quiet, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="layerlab-add-url", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-def run_demo(engine: Engine, namespace: Namespace, key: str, folder: Path, base: str, url: str = "",
-             builder: BuilderKind = BuilderKind.CLASSIC, modes_of: tuple[str, ...] = ()):
-    """Build `FROM base` + one instruction and read what that instruction's layer holds."""
-    from ..core.instructions import DemoResult, check_paths, demo, write_context
-    from ..core.model import ChangeKind
-
-    chosen = demo(key)
-    dockerfile = write_context(Path(folder), chosen, base, url)
-    record = build(engine, builder, namespace, key, Path(folder))
-    check(record)
-    step = record.lesson_steps[-1]
-    files = step_files(engine, record, step.index)
-    paths = tuple(c.path for c in files.changes if c.kind is not ChangeKind.DELETED)
-    changes = tuple(
-        (c.kind.letter, c.path, c.type.value == "directory", c.size) for c in files.changes
-    )
-    missing, unexpected = check_paths(chosen, paths)
-    modes = []
-    for path in modes_of:
-        modes.append((path, _mode_in_container(engine, namespace, record.image_id, path)))
-    return DemoResult(
-        demo=chosen, builder=record.builder.value, dockerfile=dockerfile,
-        changes=changes, paths=paths, missing=missing, unexpected=unexpected,
-        modes=tuple(modes),
-    )
-
-
-def _mode_in_container(engine: Engine, namespace: Namespace, image: str, path: str) -> str:
-    """`stat -c %a PATH` in a container of the image (no network; removed right away)."""
-    box = engine.run(namespace, "stat", image, ["stat", "-c", "%a", path])
-    try:
-        box.wait(timeout=60)
-        return box.logs().strip()
-    finally:
-        box.remove()
-
-
-def show_instruction(lesson, key: str, base, url: str = "", builder: BuilderKind = BuilderKind.CLASSIC,
-                     modes_of: tuple[str, ...] = ()):
-    """A notebook's one call: build the demo `key` in a fresh folder of the lesson; a DemoResult."""
-    reference = getattr(base, "reference", base)
-    return run_demo(lesson.engine, lesson.namespace, key, lesson.context(f"{key}-{builder.name.lower()}"),
-                    reference, url=url, builder=builder, modes_of=modes_of)
-
-
-def show_from(lesson, base) -> str:
-    """`FROM name:tag` alone: the new image is the base's layers, nothing more."""
-    reference = getattr(base, "reference", base)
-    folder = lesson.context("from")
-    (folder / "Dockerfile").write_text(f"FROM {reference}\n", encoding="utf-8")
-    record = check(classic_build(lesson.engine, lesson.namespace, "from", folder))
-    repository, tag = reference.rsplit(":", 1)
-    mine = lesson.engine.image(record.image_id).diff_ids
-    theirs = lesson.engine.image(reference).diff_ids
-    return "\n".join([
-        f"FROM {reference}",
-        f"  repository {repository}, tag {tag}",
-        f"  the new image has {len(mine)} layer(s), the very ones of the base: {mine == theirs}",
-    ])
-
-
-def check_every_demo(lesson, base, release_folder: Path, builder: BuilderKind) -> list:
-    """Every instruction demo with one builder (ADD <url> served from loopback meanwhile)."""
-    from ..core.instructions import DEMOS
-
-    results = []
-    with serve_on_loopback(release_folder) as url:
-        for key, chosen in DEMOS.items():
-            results.append(show_instruction(lesson, key, base, url=url if chosen.needs_url else "", builder=builder))
-    return results

@@ -1,4 +1,4 @@
-"""The seed's Dockerfile instructions, one small build each, and what each one's layer must hold.
+"""Lesson 04: the seed's Dockerfile instructions, one small build each, and what each one's layer must hold.
 
 The build context comes from `layerlab/lessons/instructions/context/` (conf/ with a nested
 folder, two .js files, a README, source/ which is packed into `source.tar`, `source.tar.gz`
@@ -10,11 +10,14 @@ Each `Demo` is `FROM <base>` plus the instruction itself, so the image's top lay
 exactly what that instruction made. `expect_present` and `expect_absent` say what that
 layer must and must not hold: the tests check them on a live engine, the notebook shows them.
 
-Pure: no `docker`, no widgets (it writes files and tars only).
+The demo data and the files are pure (they write files and tars only); `run_demo` and the
+`show_*` walkthroughs build on the lesson's engine, and `serve_on_loopback` is the HTTP server
+`ADD <url>` downloads from.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import shutil
 import tarfile
@@ -23,8 +26,17 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .errors import LayerlabError
-from .model import human_size
+from ..core.errors import LayerlabError
+from ..core.model import BuilderKind, ChangeKind, human_size
+from ..core.naming import Namespace
+from ..engine.engine import Engine
+from ..core.questions import ARCHIVES, answer_archives
+from .builds import build, check, classic_build, step_files
+
+__all__ = [
+    "ARCHIVES", "BuilderKind", "answer_archives", "check_every_demo", "serve_on_loopback", "show_from",
+    "show_instruction", "source_tar", "tar_listing", "write_release",
+]
 
 DOCKERIGNORE = "# Never sent to the builder:\nsecret.env\nNOTES.md\n"
 
@@ -224,3 +236,99 @@ def check_paths(demo_: Demo, paths) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def source_tar(folder: Path) -> Path:
     """The lesson's `source.tar`, packed into `folder` (as `write_context` packs it)."""
     return pack_tar(fixtures_dir() / "context" / "source", Path(folder) / "source.tar")
+
+
+# -- the instructions lesson: ADD <url> from loopback, and one build per instruction ---------
+
+@contextlib.contextmanager
+def serve_on_loopback(folder: Path):
+    """Serve `folder` over HTTP on 127.0.0.1 (a free port) while the block runs; yields the URL.
+
+    The daemon, not a build container, downloads `ADD <url>`, and it runs on this machine, so
+    the host's loopback reaches it. The server is stopped when the block ends, however it ends.
+    """
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # no request lines in the notebook
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="layerlab-add-url", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def run_demo(engine: Engine, namespace: Namespace, key: str, folder: Path, base: str, url: str = "",
+             builder: BuilderKind = BuilderKind.CLASSIC, modes_of: tuple[str, ...] = ()):
+    """Build `FROM base` + one instruction and read what that instruction's layer holds."""
+    chosen = demo(key)
+    dockerfile = write_context(Path(folder), chosen, base, url)
+    record = build(engine, builder, namespace, key, Path(folder))
+    check(record)
+    step = record.lesson_steps[-1]
+    files = step_files(engine, record, step.index)
+    paths = tuple(c.path for c in files.changes if c.kind is not ChangeKind.DELETED)
+    changes = tuple(
+        (c.kind.letter, c.path, c.type.value == "directory", c.size) for c in files.changes
+    )
+    missing, unexpected = check_paths(chosen, paths)
+    modes = []
+    for path in modes_of:
+        modes.append((path, _mode_in_container(engine, namespace, record.image_id, path)))
+    return DemoResult(
+        demo=chosen, builder=record.builder.value, dockerfile=dockerfile,
+        changes=changes, paths=paths, missing=missing, unexpected=unexpected,
+        modes=tuple(modes),
+    )
+
+
+def _mode_in_container(engine: Engine, namespace: Namespace, image: str, path: str) -> str:
+    """`stat -c %a PATH` in a container of the image (no network; removed right away)."""
+    box = engine.run(namespace, "stat", image, ["stat", "-c", "%a", path])
+    try:
+        box.wait(timeout=60)
+        return box.logs().strip()
+    finally:
+        box.remove()
+
+
+def show_instruction(lesson, key: str, base, url: str = "", builder: BuilderKind = BuilderKind.CLASSIC,
+                     modes_of: tuple[str, ...] = ()):
+    """A notebook's one call: build the demo `key` in a fresh folder of the lesson; a DemoResult."""
+    reference = getattr(base, "reference", base)
+    return run_demo(lesson.engine, lesson.namespace, key, lesson.context(f"{key}-{builder.name.lower()}"),
+                    reference, url=url, builder=builder, modes_of=modes_of)
+
+
+def show_from(lesson, base) -> str:
+    """`FROM name:tag` alone: the new image is the base's layers, nothing more."""
+    reference = getattr(base, "reference", base)
+    folder = lesson.context("from")
+    (folder / "Dockerfile").write_text(f"FROM {reference}\n", encoding="utf-8")
+    record = check(classic_build(lesson.engine, lesson.namespace, "from", folder))
+    repository, tag = reference.rsplit(":", 1)
+    mine = lesson.engine.image(record.image_id).diff_ids
+    theirs = lesson.engine.image(reference).diff_ids
+    return "\n".join([
+        f"FROM {reference}",
+        f"  repository {repository}, tag {tag}",
+        f"  the new image has {len(mine)} layer(s), the very ones of the base: {mine == theirs}",
+    ])
+
+
+def check_every_demo(lesson, base, release_folder: Path, builder: BuilderKind) -> list:
+    """Every instruction demo with one builder (ADD <url> served from loopback meanwhile)."""
+    results = []
+    with serve_on_loopback(release_folder) as url:
+        for key, chosen in DEMOS.items():
+            results.append(show_instruction(lesson, key, base, url=url if chosen.needs_url else "", builder=builder))
+    return results

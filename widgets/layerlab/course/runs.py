@@ -1,40 +1,23 @@
-"""Running the CMD/ENTRYPOINT lesson on a live engine.
+"""Running a lesson's containers on its engine: output streamed as it comes with a time limit,
+PID 1's argv read from inside (/proc/1/cmdline), and how long `docker stop` takes.
 
-Builds images from Dockerfile text, runs containers with their output streamed as it comes and
-a time limit, reads PID 1's argv from inside a container (/proc/1/cmdline), and measures how
-long `docker stop` takes. Every image and container goes through `Lesson` (so it carries the
-course's labels and the learner's names), and every container is removed when its function
-returns, whether it ended, was stopped at its time limit, or the cell was interrupted.
-
-The truth about what *should* run is computed in `layerlab.core.command`; this module only
-observes what did.
+Every container goes through `Lesson` (so it carries the course's labels and the learner's
+names), and every one is removed when its function returns, whether it ended, was stopped
+at its time limit, or the cell was interrupted.
 """
 
 from __future__ import annotations
 
-import hashlib
 import queue
-import re
 import shlex
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ..core.command import (
-    ImageCommand,
-    Instruction,
-    is_no_command,
-    PingBasePlan,
-    Variant,
-    parse_cmdline,
-    ping_base_plan,
-    render_dockerfile,
-    resolve_image,
-)
-from ..core.errors import BuildFailed, EngineRefused, LayerlabError, NotOnEngine
-from .containers import Container
-from .engine import Engine
+from ..core.command import is_no_command, parse_cmdline
+from ..core.errors import EngineRefused, LayerlabError
+from ..engine.containers import Container
 
 #: Longest a lesson lets any container run before the course stops it.
 DEFAULT_LIMIT = 8.0
@@ -52,21 +35,6 @@ class RunFailed(LayerlabError):
     def __init__(self, what: str, fix: str = "", engine_message: str = ""):
         super().__init__(what, fix)
         self.engine_message = engine_message
-
-
-@dataclass(frozen=True)
-class BuiltImage:
-    """An image the lesson built, with the Dockerfile it was built from."""
-
-    name: str
-    reference: str
-    image_id: str
-    dockerfile: str
-    config: ImageCommand
-
-    def show(self) -> str:
-        text = "\n".join(f"    {line}" for line in self.dockerfile.rstrip("\n").splitlines())
-        return f"{self.reference}, built from:\n{text}\n  config: {self.config.describe()}"
 
 
 @dataclass
@@ -143,70 +111,6 @@ class StopMeasurement:
 # -- images -------------------------------------------------------------------------------
 
 
-def read_image_command(engine: Engine, reference: str) -> ImageCommand:
-    """An image's Entrypoint and Cmd, as the engine stores them."""
-    try:
-        config = engine.image(reference).config
-    except NotOnEngine:
-        raise LayerlabError(f"There is no image {reference!r}.", "Build it first (run the cells above).") from None
-    return ImageCommand.of(config.get("Entrypoint"), config.get("Cmd"))
-
-
-def build_from_text(
-    lesson,
-    name: str,
-    dockerfile: str,
-    tag: str = "latest",
-    on_line: Callable[[str], None] | None = None,
-    allow_network: bool = False,
-) -> BuiltImage:
-    """Build `dockerfile` (text) in a fresh context folder of the lesson's."""
-    folder = lesson.context(f"{name}-{tag}" if tag != "latest" else name)
-    (folder / "Dockerfile").write_text(dockerfile)
-    build_kwargs = {"tag": tag}
-    if allow_network:
-        build_kwargs["allow_network"] = True
-    if on_line is not None:
-        build_kwargs["on_line"] = lambda line: on_line(line.text)
-    try:
-        image_id = lesson.build(name, folder, **build_kwargs)
-    except BuildFailed:
-        raise
-    reference = lesson.image(name, tag)
-    return BuiltImage(name, reference, image_id, dockerfile, read_image_command(lesson.engine, reference))
-
-
-def dockerfile_tag(dockerfile: str) -> str:
-    """A tag that names a Dockerfile's content (so each choice gets an image of its own)."""
-    return "d" + hashlib.sha256(dockerfile.encode()).hexdigest()[:10]
-
-
-class PingImages:
-    """The lesson's ping base plan and the images built on it."""
-
-    def __init__(self, lesson, base):
-        self.lesson = lesson
-        self.base = base
-        self.plan: PingBasePlan = ping_base_plan(base.reference, base.source)
-        self.inherited: ImageCommand = read_image_command(lesson.engine, base.reference)
-
-    def dockerfile(self, variant: Variant) -> str:
-        return render_dockerfile(self.plan.lines, variant)
-
-    def build(self, variant: Variant, tag: str = "latest") -> BuiltImage:
-        return build_from_text(
-            self.lesson, variant.name, self.dockerfile(variant), tag=tag, allow_network=self.plan.needs_network
-        )
-
-    def build_instructions(self, name: str, entrypoint: Instruction, cmd: Instruction) -> BuiltImage:
-        """An image with exactly these ENTRYPOINT/CMD, tagged by its Dockerfile's content."""
-        variant = Variant(name, name, entrypoint=entrypoint, cmd=cmd)
-        return self.build(variant, tag=dockerfile_tag(self.dockerfile(variant)))
-
-
-# -- containers ---------------------------------------------------------------------------
-
-
 def _start(lesson, name: str, image: str, run_args, entrypoint_override, **kwargs):
     entrypoint = None if entrypoint_override is None else [entrypoint_override]
     command = list(run_args) if run_args else None
@@ -264,52 +168,8 @@ def stream_run(
     plan = notes.replayed("stream-run")
     if plan is not None:
         limit, max_lines = float("inf"), (plan["lines"] if plan["stopped"] else None)
-    chunks: "queue.Queue[bytes | BaseException | None]" = queue.Queue()
-
-    def pump() -> None:
-        try:
-            for chunk in container.follow_logs():
-                chunks.put(chunk)
-        except BaseException as error:  # the container went away under the stream
-            chunks.put(error)
-        finally:
-            chunks.put(None)
-
-    pending = b""
-
-    def emit(line: bytes) -> None:
-        text = line.decode("utf-8", errors="replace").rstrip("\r")
-        outcome.lines.append(text)
-        if on_line is not None:
-            on_line(text)
-
     try:
-        threading.Thread(target=pump, name=f"layerlab-logs-{name}", daemon=True).start()
-        deadline = started + limit
-        if max_lines == 0:  # a replayed run that was stopped before its first line
-            outcome.stopped_at_limit = True
-        while not outcome.stopped_at_limit:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                outcome.stopped_at_limit = True
-                break
-            try:
-                item = chunks.get(timeout=min(remaining, 0.25))
-            except queue.Empty:
-                continue
-            if item is None or isinstance(item, BaseException):
-                break
-            pending += item
-            while b"\n" in pending and not outcome.stopped_at_limit:
-                line, pending = pending.split(b"\n", 1)
-                emit(line)
-                if max_lines is not None and len(outcome.lines) >= max_lines:
-                    outcome.stopped_at_limit = True
-            if outcome.stopped_at_limit:
-                pending = b""
-                break
-        if pending:
-            emit(pending)
+        _stream_lines(container, name, outcome, started + limit, max_lines, on_line)
         if outcome.stopped_at_limit:
             container.stop(timeout=_api_seconds(stop_timeout))
         outcome.exit_code = container.wait(timeout=max(stop_timeout, 1) + 10)
@@ -325,6 +185,62 @@ def stream_run(
     else:
         outcome.seconds = plan["seconds"]
     return outcome
+
+
+def _follow(container: Container, name: str) -> "queue.Queue[bytes | BaseException | None]":
+    """The container's output, chunk by chunk, from a thread of its own; None when it ends."""
+    chunks: "queue.Queue[bytes | BaseException | None]" = queue.Queue()
+
+    def pump() -> None:
+        try:
+            for chunk in container.follow_logs():
+                chunks.put(chunk)
+        except BaseException as error:  # the container went away under the stream
+            chunks.put(error)
+        finally:
+            chunks.put(None)
+
+    threading.Thread(target=pump, name=f"layerlab-logs-{name}", daemon=True).start()
+    return chunks
+
+
+def _stream_lines(container: Container, name: str, outcome: "RunOutcome", deadline: float,
+                  max_lines: int | None, on_line: Callable[[str], None] | None) -> None:
+    """Hand each output line to `on_line` (from this thread) until the container ends, the
+    deadline passes or `max_lines` lines came; say in `outcome` which one it was."""
+    chunks = _follow(container, name)
+    pending = b""
+
+    def emit(line: bytes) -> None:
+        text = line.decode("utf-8", errors="replace").rstrip("\r")
+        outcome.lines.append(text)
+        if on_line is not None:
+            on_line(text)
+
+    if max_lines == 0:  # a replayed run that was stopped before its first line
+        outcome.stopped_at_limit = True
+    while not outcome.stopped_at_limit:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            outcome.stopped_at_limit = True
+            break
+        try:
+            item = chunks.get(timeout=min(remaining, 0.25))
+        except queue.Empty:
+            continue
+        if item is None or isinstance(item, BaseException):
+            break
+        pending += item
+        while b"\n" in pending and not outcome.stopped_at_limit:
+            line, pending = pending.split(b"\n", 1)
+            emit(line)
+            if max_lines is not None and len(outcome.lines) >= max_lines:
+                outcome.stopped_at_limit = True
+        if outcome.stopped_at_limit:
+            pending = b""
+            break
+    if pending:
+        emit(pending)
 
 
 def read_pid1(container: Container, wait: float = PID1_WAIT) -> tuple[str, ...] | None:
@@ -414,96 +330,3 @@ def measure_stop(
 
 # -- the explorer's live side ------------------------------------------------------------
 
-
-class LiveRunner:
-    """What `EntrypointExplorer` calls to check a prediction against the engine."""
-
-    def __init__(self, lesson, base):
-        self.images = PingImages(lesson, base)
-        self.lesson = lesson
-
-    @property
-    def inherited(self) -> ImageCommand:
-        return self.images.inherited
-
-    def __call__(
-        self,
-        entrypoint: Instruction,
-        cmd: Instruction,
-        run_args: Sequence[str] | None = None,
-        entrypoint_override: str | None = None,
-    ) -> tuple[BuiltImage, Observation]:
-        built = self.images.build_instructions("explorer", entrypoint, cmd)
-        return built, observe(self.lesson, "explorer", built.reference, run_args, entrypoint_override)
-
-    def dockerfile(self, entrypoint: Instruction, cmd: Instruction) -> str:
-        return self.images.dockerfile(Variant("explorer", "explorer", entrypoint=entrypoint, cmd=cmd))
-
-
-# -- what the notebook calls ---------------------------------------------------------------
-
-
-def show_run(
-    lesson,
-    image: BuiltImage,
-    run_args: Sequence[str] | None = None,
-    entrypoint_override: str | None = None,
-    limit: float = DEFAULT_LIMIT,
-    max_lines: int | None = None,
-    show_lines: int | None = None,
-    prefix: str = "  | ",
-) -> None:
-    """Print the `docker run` line and the predicted PID 1, then stream the run's output.
-
-    `max_lines` stops the container after that many lines; `show_lines` only shortens what
-    is printed. An engine refusal is printed as one line (it is part of the lesson).
-    """
-    result = resolve_image(image.config, run_args, entrypoint_override)
-    print(f"$ {result.docker_run(image.reference)}")
-    print(f"  the rules say PID 1 is: {result.command_line}")
-    shown = [0]
-
-    def on_line(line: str) -> None:
-        shown[0] += 1
-        if show_lines is None or shown[0] <= show_lines:
-            print(prefix + line, flush=True)
-
-    try:
-        outcome = stream_run(
-            lesson, image.name, image.reference, run_args, entrypoint_override, limit=limit,
-            on_line=on_line, max_lines=max_lines,
-        )
-    except RunFailed as error:
-        print(f"  the engine refused to start it: {refusal(error.engine_message)}")
-        return
-    if show_lines is not None and len(outcome.lines) > show_lines:
-        print(f"{prefix}... ({len(outcome.lines) - show_lines} more lines)")
-    print(f"  -> {outcome.summary().split(': ', 1)[-1]}")
-
-
-def refusal(message: str) -> str:
-    """The engine's refusal in a few words (runc's message is long and engine-specific)."""
-    match = re.search(r'exec: "([^"]*)": executable file not found in \$PATH', message)
-    if match:
-        return f'there is no program called "{match.group(1)}" in the image (executable file not found in $PATH)'
-    return message
-
-
-def show_pid1(lesson, image: BuiltImage, run_args: Sequence[str] | None = None,
-              entrypoint_override: str | None = None, settle: float = 0.5) -> None:
-    """Print what the engine was asked to start, and what runs as PID 1 a moment later."""
-    result = resolve_image(image.config, run_args, entrypoint_override)
-    seen = observe(lesson, image.name, image.reference, run_args, entrypoint_override, settle=settle)
-    print(f"$ {result.docker_run(image.reference)}")
-    print(f"  the engine starts:          {result.command_line}")
-    if seen.argv is not None:
-        print(f"  PID 1 (from /proc/1/cmdline): {shlex.join(seen.argv)}")
-    else:
-        print(f"  PID 1 could not be read: {seen.error or 'it had already ended'}")
-
-
-def show_stops(measurements: Sequence[StopMeasurement]) -> None:
-    """One line per measurement; seconds rounded to a tenth."""
-    for m in measurements:
-        print(f"{m.label}\n  PID 1: {shlex.join(m.pid1) if m.pid1 else '?'}\n"
-              f"  docker stop took {m.seconds:.1f} s: {m.verdict()}")

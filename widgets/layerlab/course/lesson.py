@@ -15,16 +15,16 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from .core.naming import Namespace
-from .core.workspace import context_dir
-from .views.notebook import install_error_display
-from .views.replay_marks import install_replay_marks
+from ..core.naming import Namespace
+from ..core.workspace import context_dir
+from ..views.notebook import install_error_display
+from ..views.replay_marks import install_replay_marks
 
 
 class Lesson:
     def __init__(self, lesson_id: str, engine=None, quiet: bool = False):
         if engine is None:
-            from .engine import connect
+            from ..engine import connect
 
             engine = connect(lesson=lesson_id)
         self.engine = engine
@@ -44,15 +44,15 @@ class Lesson:
 
         The learner is the person running the notebook (their own id, also in a replay, whose
         engine objects carry the recording's names)."""
-        from .core.naming import learner_id
-        from .core.progress import append_event, make_event, progress_path
+        from ..core.naming import learner_id
+        from ..core.progress import append_event, make_event, progress_path
 
         learner = learner_id()
         return append_event(make_event(kind, learner, self.id, self.source, **fields), progress_path(learner))
 
     def predict(self, question):
         """Ask the learner to commit a guess before the engine answers (see `views.predict`)."""
-        from .views.predict import Prediction
+        from ..views.predict import Prediction
 
         def recorded(outcome) -> None:
             self.record_event("prediction", question=outcome.question.key, guess=outcome.guess,
@@ -65,7 +65,7 @@ class Lesson:
 
     def base(self, key: str, quiet: bool = False):
         """The prepared base image for `key` ('ping' or 'app'), prepared now if missing."""
-        from .engine.prepare import base_for
+        from ..engine.prepare import base_for
 
         base = base_for(self.engine, key)
         if not quiet:
@@ -97,7 +97,7 @@ class Lesson:
                 pass
 
     def cleanup(self, quiet: bool = False):
-        from .engine.cleanup import cleanup
+        from ..engine.cleanup import cleanup
 
         report = cleanup(self.engine, lesson=self.id)
         self.engine.flush()

@@ -1,0 +1,166 @@
+"""Lesson 03, the build cache: builds with every builder the engine has, shown as they run,
+and the predict-then-build exercise.
+
+    view = CacheBuilds(lesson, "sample", folder)
+    view.run("build 1: from scratch", nocache=True)   # shows the live table, then builds
+    print(view.text("classic"))
+
+    quiz = CacheExercise(lesson, "touch")   # writes the context, builds it once (warm cache)
+    quiz.widget()                            # one HIT/MISS toggle per step, and a Build button
+    quiz.answer("MISS", "MISS", "MISS")      # ... or answer in code
+    result = quiz.check()                    # makes the change, builds, scores, explains
+    print(result.summary())
+
+The notebook imports everything it uses from here.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from ..core.build import BuildRecord, CacheStatus
+from ..core.cacherule import rebuild_story
+from ..core.cachequiz import (
+    apply_change,
+    check_prediction,
+    mark_run,
+    predictable_steps,
+    scenario,
+    score,
+    write_exercise_context,
+)
+from ..core.errors import LayerlabError
+from ..core.model import BuilderKind
+from ..core.sample_app import write_sample_context
+from ..views.buildcache import BuildCacheState, BuildCacheView
+from ..views.exercise import ExerciseResult, exercise_widget
+from .builds import available_builders, build
+from .lesson import Lesson
+
+__all__ = [
+    "BuilderKind", "CacheBuilds", "CacheExercise", "apply_change", "mark_run", "rebuild_story", "scenario",
+    "write_sample_context",
+]
+
+
+class CacheBuilds:
+    """Build a context with every builder the engine has; the view shows each step as it runs."""
+
+    def __init__(self, lesson: Lesson, name: str, context, dockerfile: str = "Dockerfile", builders=None,
+                 title: str = ""):
+        self.lesson = lesson
+        self.engine = lesson.engine
+        self.name = name
+        self.context = context
+        self.dockerfile = dockerfile
+        have = available_builders(self.engine)
+        self.builders = [b for b in (builders or have) if b in have]
+        state = BuildCacheState(title=title)
+        if BuilderKind.BUILDKIT not in have:
+            state.absent[BuilderKind.BUILDKIT] = (
+                f"not on this engine (Docker {self.engine.facts.engine_version} has no `docker buildx`): "
+                "only the classic builder is shown"
+            )
+        self.view = BuildCacheView(state)
+
+    @property
+    def state(self) -> BuildCacheState:
+        return self.view.state
+
+    def build(self, title: str = "", nocache: bool = False) -> dict[BuilderKind, BuildRecord]:
+        """Build once with each builder; the view redraws while the steps come in."""
+        if title:
+            self.state.title = title
+        done = {}
+        for builder in self.builders:
+            record = build(
+                self.engine, builder, self.lesson.namespace, self.name, self.context,
+                dockerfile=self.dockerfile, nocache=nocache, on_update=self.view.on_update,
+                title=title or self.state.title,
+            )
+            self.state.put(record)
+            self.state.history.append(record)
+            done[builder] = record
+            self.view.redraw(force=True)
+        return done
+
+    def run(self, title: str = "", nocache: bool = False) -> None:
+        """Show the live table here, then build (the notebook's one-liner)."""
+        self.view.show()
+        self.build(title=title, nocache=nocache)
+
+    def record(self, builder: BuilderKind = BuilderKind.CLASSIC) -> BuildRecord:
+        return self.view.record(builder)
+
+    def text(self, builder: BuilderKind | str | None = None) -> str:
+        return self.view.text(builder)
+
+    def html(self) -> str:
+        return self.view.html()
+
+    def agreement(self) -> str:
+        return self.view.agreement()
+
+    def widget(self):
+        return self.view.widget()
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return self.view._repr_mimebundle_(include, exclude)
+
+
+class CacheExercise:
+    """One scenario of the predict-then-build exercise, on the lesson's engine."""
+
+    def __init__(self, lesson: Lesson, scenario_key: str, warm: bool = True):
+        self.lesson = lesson
+        self.scenario = scenario(scenario_key)
+        base = lesson.base("app", quiet=True)
+        self.folder = lesson.context(f"quiz-{self.scenario.key}")
+        self.dockerfile = write_exercise_context(self.folder, base.reference, self.scenario.dockerfile)
+        # A shared engine shares its build cache: this run's context must be its own, or another
+        # learner's identical build (the same change included) would answer for it.
+        mark_run(self.folder, lesson.namespace.learner, secrets.token_hex(6))
+        self.steps = predictable_steps(self.dockerfile)
+        self.view = CacheBuilds(lesson, f"quiz-{self.scenario.key}", self.folder, title=self.scenario.title)
+        self.predictions: dict[int, CacheStatus] | None = None
+        self.result: ExerciseResult | None = None
+        if warm:
+            # The first build fills the cache; the exercise is about the build after the change.
+            self.view.build(title=f"{self.scenario.title}: before the change")
+
+    def describe(self) -> str:
+        from ..core.dockerfile import parse_dockerfile
+
+        numbered = "\n".join(
+            f"  {n}. {i.text}" for n, i in enumerate(parse_dockerfile(self.dockerfile), start=1) if i.keyword != "FROM"
+        )
+        return f"{self.scenario.title}. {self.scenario.what_you_do}\nPredict HIT or MISS for:\n{numbered}"
+
+    def answer(self, *answers) -> dict[int, CacheStatus]:
+        """`answer("HIT", "MISS", ...)` in step order (FROM left out), or `answer({2: "HIT"})`."""
+        given = answers[0] if len(answers) == 1 and isinstance(answers[0], dict) else list(answers)
+        self.predictions = check_prediction(self.dockerfile, given)
+        return self.predictions
+
+    def check(self) -> ExerciseResult:
+        """Make the change, build with every builder, score the prediction."""
+        if self.predictions is None:
+            raise LayerlabError("There is no prediction to check yet.", "Answer HIT or MISS for each step first.")
+        change = apply_change(self.folder, self.scenario, secrets.token_hex(6))
+        records = self.view.build(title=f"{self.scenario.title}: after the change")
+        scores = {builder: score(self.scenario, self.predictions, record) for builder, record in records.items()}
+        self.result = ExerciseResult(self.scenario, change, scores, records)
+        for builder, result in scores.items():
+            self.lesson.record_event("exercise", exercise=f"{self.lesson.id}.{self.scenario.key}",
+                                     builder=builder.value, right=result.right, total=result.total,
+                                     passed=result.perfect)
+        return self.result
+
+    def widget(self):
+        """The toggles and the button (the view); a click answers, builds and checks."""
+        def on_check(answers) -> str:
+            self.answer(answers)
+            return self.check().html()
+
+        return exercise_widget(self.scenario, self.dockerfile, on_check, below=self.view.widget())
+
