@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 
 import pytest
 
@@ -43,6 +44,37 @@ def test_learner(engine):
         engine.environ.pop("LAYERLAB_LEARNER", None)
     else:
         engine.environ["LAYERLAB_LEARNER"] = old
+
+
+@pytest.fixture(scope="module")
+def ping_base(engine, test_learner):
+    """The test learner's prepared ping base (busybox or alpine)."""
+    from layerlab.engine.prepare import base_for
+
+    return base_for(engine, "ping")
+
+
+@pytest.fixture(scope="module")
+def app_base(engine, test_learner):
+    """The test learner's prepared app base (Debian with make and python3)."""
+    from layerlab.engine.prepare import base_for
+
+    return base_for(engine, "app")
+
+
+@pytest.fixture
+def ctrl_c():
+    """Ctrl-C raises KeyboardInterrupt in this test, whatever SIGINT disposition the suite inherited.
+
+    A suite started by `nohup` or a shell's `&` inherits SIGINT ignored, and then
+    `_thread.interrupt_main()` does nothing: a test that waits for it would wait forever.
+    The test installs the handler it needs and puts the old one back.
+    """
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def pytest_configure(config):

@@ -25,7 +25,6 @@ from layerlab.core.cachequiz import mark_run, measured_trap
 from layerlab.core.sample_app import write_sample_context
 from layerlab.core.errors import LayerlabError
 from layerlab.course.builds import build, containers_of
-from layerlab.engine.prepare import base_for
 from layerlab.course.lesson import Lesson
 from layerlab.course.build_cache import CacheBuilds
 from layerlab.views.buildcache import build_cache_html
@@ -57,11 +56,6 @@ def builder(request, engine):
 @pytest.fixture(scope="module")
 def lesson(engine, test_learner):
     return Lesson("t-cache", engine=engine, quiet=True)
-
-
-@pytest.fixture(scope="module")
-def ping_base(engine, test_learner):
-    return base_for(engine, "ping")
 
 
 # -- what the engine reported, read from the raw output -----------------------------------

@@ -8,7 +8,6 @@ container is left behind, also after an interrupt.
 from __future__ import annotations
 
 import _thread
-import signal
 import threading
 import time
 
@@ -61,17 +60,6 @@ def runner(lesson, base):
 def our_containers(engine, lesson):
     filters = {"label": Namespace.for_lesson(LESSON, engine.environ).label_filters()}
     return engine.client.containers.list(all=True, filters=filters)
-
-
-@pytest.fixture
-def ctrl_c():
-    """Ctrl-C raises KeyboardInterrupt in this test, whatever SIGINT disposition the suite inherited
-    (under `nohup` or a shell's `&` it is ignored, and `_thread.interrupt_main()` does nothing)."""
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def wait_until(predicate, timeout: float, what: str, every: float = 0.05):

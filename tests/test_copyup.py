@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -423,21 +422,6 @@ def test_monitor_widget_updates_from_the_watcher_without_a_browser():
     assert button.disabled and button.description == "Not watching"
     assert "docker exec" not in widget.children[0].value
     assert not _threads()
-
-
-@pytest.fixture
-def ctrl_c():
-    """Ctrl-C raises KeyboardInterrupt in this test, whatever SIGINT disposition the suite inherited.
-
-    A suite started by `nohup` or a shell's `&` inherits SIGINT ignored, and then
-    `_thread.interrupt_main()` does nothing: a test that waits for it would wait forever.
-    The test installs the handler it needs and puts the old one back.
-    """
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def test_follow_returns_quietly_on_keyboard_interrupt(capsys, ctrl_c):

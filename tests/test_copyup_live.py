@@ -143,17 +143,6 @@ def test_a_container_that_stops_stops_the_watcher(lesson, image):
     assert not copyup_threads()
 
 
-@pytest.fixture
-def ctrl_c():
-    """Ctrl-C raises KeyboardInterrupt in this test, whatever SIGINT disposition the suite inherited
-    (under `nohup` or a shell's `&` it is ignored, and `_thread.interrupt_main()` does nothing)."""
-    old = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-
-
 def test_interrupting_the_cell_stops_the_watcher_and_leaves_no_container(lesson, image, capsys, ctrl_c):
     from layerlab.course.copy_on_write import watch_copy_ups
 

@@ -16,7 +16,6 @@ import pytest
 from layerlab.core.model import BuilderKind
 from layerlab.course.instructions import DEMOS, tar_listing, write_release
 from layerlab.course.instructions import run_demo, serve_on_loopback
-from layerlab.engine.prepare import base_for
 
 from test_build_cache_live import need_buildkit
 
@@ -34,11 +33,6 @@ def builder(request, engine):
 @pytest.fixture(scope="module")
 def namespace(engine, test_learner):
     return engine.namespace("t-instructions")
-
-
-@pytest.fixture(scope="module")
-def ping_base(engine, test_learner):
-    return base_for(engine, "ping")
 
 
 @pytest.fixture(scope="module")

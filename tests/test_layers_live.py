@@ -23,7 +23,6 @@ from layerlab.core.pathhistory import LayerChangeVia
 from layerlab.core.model import BuilderKind, ChangeKind
 from layerlab.core.sample_app import write_sample_context
 from layerlab.engine.layers import check_history, container_exists, image_files, image_layers, sharing, which
-from layerlab.engine.prepare import base_for
 from layerlab.views.layerstack import LayerStackView, drawn_entries
 from layerlab.views.sharing import sharing_graph
 
@@ -50,16 +49,6 @@ CMD ["cat", "/data/file"]
 @pytest.fixture(scope="module")
 def namespace(engine, test_learner):
     return engine.namespace("t-layers")
-
-
-@pytest.fixture(scope="module")
-def ping_base(engine, test_learner):
-    return base_for(engine, "ping")
-
-
-@pytest.fixture(scope="module")
-def app_base(engine, test_learner):
-    return base_for(engine, "app")
 
 
 @pytest.fixture(scope="module", params=["classic", pytest.param("buildkit", marks=pytest.mark.buildkit)])
