@@ -27,6 +27,7 @@ LAYER_HEIGHT = 40
 METADATA_HEIGHT = 24
 BOOKKEEPING_HEIGHT = 12
 CONTAINER_HEIGHT = 26
+HEADER = 44  # the image's name and figures, above the blocks
 GAP = 3
 CHAR = 7.2  # width of one 12px monospace character
 
@@ -86,97 +87,136 @@ def _bracket(x: float, top: float, bottom: float, label: str, sub: str = "") -> 
     return "".join(out)
 
 
-def layer_stack_svg(
-    stack: ImageStack,
-    container: ContainerLayer | None = None,
-    base_entries: int = 0,
-    base_name: str = "",
-    title: str | None = None,
-) -> str:
-    """Draw the stack as SVG. `base_entries`: how many bottom entries came from the base image."""
-    blocks: list[tuple[str, float, HistoryEntry | None]] = []
+@dataclass(frozen=True)
+class _Block:
+    """One drawn block of the stack: its role, where it sits, and its entry (None: the container's)."""
+
+    role: str
+    top: int
+    height: int
+    entry: HistoryEntry | None
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.height
+
+
+@dataclass(frozen=True)
+class _StackLayout:
+    """Where everything goes, worked out before anything is drawn."""
+
+    name: str
+    blocks: tuple[_Block, ...]  # top first
+    legend_items: tuple[tuple[str, str], ...]
+    height: int
+
+    @property
+    def blocks_bottom(self) -> int:
+        """The y just below the last block's gap (where the legend starts counting from)."""
+        return self.blocks[-1].bottom + GAP if self.blocks else HEADER
+
+
+def _legend_items(container: ContainerLayer | None, base_entries: int) -> list[tuple[str, str]]:
+    items = [("layer", "filesystem layer"), ("metadata", "history entry, no layer (0 B)"),
+             ("bookkeeping", "course label (layerlab.*)")]
+    if base_entries:
+        items.insert(1, ("base", "base image layer"))
     if container is not None:
-        blocks.append(("container", CONTAINER_HEIGHT, None))
+        items.append(("container", "container R/W layer"))
+    return items
+
+
+def _stack_layout(stack: ImageStack, container: ContainerLayer | None, base_entries: int, title: str | None) -> _StackLayout:
+    """The blocks top first (the container's R/W layer, then the entries newest first), and the height."""
+    sized: list[tuple[str, int, HistoryEntry | None]] = []
+    if container is not None:
+        sized.append(("container", CONTAINER_HEIGHT, None))
     for entry in reversed(stack.entries):
         role = entry_role(entry, base_entries)
-        height = {"bookkeeping": BOOKKEEPING_HEIGHT, "metadata": METADATA_HEIGHT}.get(role, LAYER_HEIGHT)
-        blocks.append((role, height, entry))
-    header = 44
-    legend_items = [("layer", "filesystem layer"), ("metadata", "history entry, no layer (0 B)"),
-                    ("bookkeeping", "course label (layerlab.*)")]
-    if base_entries:
-        legend_items.insert(1, ("base", "base image layer"))
-    if container is not None:
-        legend_items.append(("container", "container R/W layer"))
+        sized.append((role, {"bookkeeping": BOOKKEEPING_HEIGHT, "metadata": METADATA_HEIGHT}.get(role, LAYER_HEIGHT), entry))
+    blocks, y = [], HEADER
+    for role, height, entry in sized:
+        blocks.append(_Block(role, y, height, entry))
+        y += height + GAP
+    legend_items = _legend_items(container, base_entries)
     legend_width = 16 + sum(24 + len(label) * 5.2 + 12 for _, label in legend_items)
     legend = 72 + (18 if legend_width > WIDTH else 0)
-    height = header + sum(h + GAP for _, h, _ in blocks) + legend
+    height = HEADER + sum(h + GAP for _, h, _ in sized) + legend
     name = title or (stack.tags[0] if stack.tags else short_id(stack.image_id))
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="layerlab-layer-stack" width="{WIDTH}" height="{height:.0f}" '
-        f'viewBox="0 0 {WIDTH} {height:.0f}" data-image-id="{html.escape(stack.image_id)}" '
-        f'data-entries="{len(stack.entries)}" data-layers="{len(stack.diff_ids)}">',
-        f"<title>{html.escape(name)}: {len(stack.entries)} history entries, {len(stack.diff_ids)} layers</title>",
+    return _StackLayout(name, tuple(blocks), tuple(legend_items), height)
+
+
+def _stack_heading(stack: ImageStack, layout: _StackLayout) -> list[str]:
+    """The `<svg>` element's opening, its hover title, the background, and the name and figures on top."""
+    entries, layers = len(stack.entries), len(stack.diff_ids)
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="layerlab-layer-stack" width="{WIDTH}" height="{layout.height:.0f}" '
+        f'viewBox="0 0 {WIDTH} {layout.height:.0f}" data-image-id="{html.escape(stack.image_id)}" '
+        f'data-entries="{entries}" data-layers="{layers}">',
+        f"<title>{html.escape(layout.name)}: {entries} history entries, {layers} layers</title>",
         '<rect width="100%" height="100%" fill="#ffffff"/>',
-        _text(LEFT, 20, name, size=14, mono=False, weight="bold"),
-        _text(LEFT, 36, f"{len(stack.entries)} history entries, {len(stack.diff_ids)} filesystem layers, "
+        _text(LEFT, 20, layout.name, size=14, mono=False, weight="bold"),
+        _text(LEFT, 36, f"{entries} history entries, {layers} filesystem layers, "
               f"{human_size(stack.size)}", size=11, mono=False, fill="#555"),
     ]
-    y = header
-    positions: dict[str, list[tuple[float, float]]] = {}
-    entry_spans: dict[int, tuple[float, float]] = {}
+
+
+def _container_block(container: ContainerLayer, block: _Block) -> str:
+    """The container's thin R/W layer, on top of the image."""
+    fill, stroke = COLORS["container"]
+    top = block.top
+    return (
+        f'<g class="container-layer" data-container-id="{html.escape(container.container_id)}" '
+        f'data-size-rw="{container.size_rw}">'
+        f"<title>{html.escape(f'R/W layer of container {container.name} ({container.container_id})')}\n"
+        f"{container.size_rw} bytes written; every change the container makes lands here\n"
+        f"removed with the container</title>"
+        f'<rect x="{LEFT}" y="{top:.1f}" width="{RIGHT - LEFT}" height="{block.height}" rx="3" fill="{fill}" '
+        f'stroke="{stroke}" stroke-width="1.5"/>'
+        + _text(LEFT + 8, top + 17, truncate(f"R/W container layer: {container.name}", 52), fill="#6b4a00")
+        + _text(RIGHT - 8, top + 17, f"{container.short_id} · {human_size(container.size_rw)}", anchor="end", fill="#6b4a00")
+        + "</g>"
+    )
+
+
+def _entry_block(entry: HistoryEntry, block: _Block) -> list[str]:
+    """One history entry: a solid layer, a dashed configuration-only entry, or a thin course label."""
+    role, top, block_height = block.role, block.top, block.height
+    fill, stroke = COLORS[role]
     width = RIGHT - LEFT
-    for role, block_height, entry in blocks:
-        fill, stroke = COLORS[role]
-        top = y
-        positions.setdefault(role, []).append((top, top + block_height))
-        if entry is None:
-            assert container is not None
-            out.append(
-                f'<g class="container-layer" data-container-id="{html.escape(container.container_id)}" '
-                f'data-size-rw="{container.size_rw}">'
-                f"<title>{html.escape(f'R/W layer of container {container.name} ({container.container_id})')}\n"
-                f"{container.size_rw} bytes written; every change the container makes lands here\n"
-                f"removed with the container</title>"
-                f'<rect x="{LEFT}" y="{top:.1f}" width="{width}" height="{block_height}" rx="3" fill="{fill}" '
-                f'stroke="{stroke}" stroke-width="1.5"/>'
-                + _text(LEFT + 8, top + 17, truncate(f"R/W container layer: {container.name}", 52), fill="#6b4a00")
-                + _text(RIGHT - 8, top + 17, f"{container.short_id} · {human_size(container.size_rw)}", anchor="end", fill="#6b4a00")
-                + "</g>"
-            )
-            y += block_height + GAP
-            continue
-        entry_spans[entry.index] = (top, top + block_height)
-        dashed = ' stroke-dasharray="5,3"' if role == "metadata" else ""
-        attributes = (
-            f'class="entry {role}" data-index="{entry.index}" data-diff-id="{entry.diff_id or ""}" '
-            f'data-size="{entry.size}" data-created-by="{html.escape(entry.created_by, quote=True)}"'
-        )
-        out.append(f"<g {attributes}><title>{html.escape(entry_tooltip(entry))}</title>")
-        out.append(
-            f'<rect x="{LEFT}" y="{top:.1f}" width="{width}" height="{block_height}" rx="3" fill="{fill}" '
-            f'stroke="{stroke}" stroke-width="1.2"{dashed}/>'
-        )
-        if role == "bookkeeping":
-            out.append(_text(LEFT + 8, top + 9.5, truncate(entry.instruction, 58) + "  (course label, no layer)",
-                             size=8, fill="#8a8a8a"))
-        else:
-            right = f"{entry.short_id} · {entry.describe_size()}"
-            room = int((width - 24 - len(right) * CHAR) / CHAR)
-            text_y = top + (block_height / 2) + 4
-            color = "#555" if role == "metadata" else "#1f1f1f"
-            out.append(_text(LEFT + 8, text_y, truncate(entry.instruction, max(room, 12)), fill=color))
-            out.append(_text(RIGHT - 8, text_y, right, anchor="end", fill=color))
-        out.append("</g>")
-        y += block_height + GAP
-    # Brackets on the left: what is read-only, what is writable, what came from the base.
-    image_top = positions.get("container", [(header, header)])[-1][1] + GAP if container else header
-    image_bottom = y - GAP
+    dashed = ' stroke-dasharray="5,3"' if role == "metadata" else ""
+    attributes = (
+        f'class="entry {role}" data-index="{entry.index}" data-diff-id="{entry.diff_id or ""}" '
+        f'data-size="{entry.size}" data-created-by="{html.escape(entry.created_by, quote=True)}"'
+    )
+    out = [
+        f"<g {attributes}><title>{html.escape(entry_tooltip(entry))}</title>",
+        f'<rect x="{LEFT}" y="{top:.1f}" width="{width}" height="{block_height}" rx="3" fill="{fill}" '
+        f'stroke="{stroke}" stroke-width="1.2"{dashed}/>',
+    ]
+    if role == "bookkeeping":
+        out.append(_text(LEFT + 8, top + 9.5, truncate(entry.instruction, 58) + "  (course label, no layer)",
+                         size=8, fill="#8a8a8a"))
+    else:
+        right = f"{entry.short_id} · {entry.describe_size()}"
+        room = int((width - 24 - len(right) * CHAR) / CHAR)
+        text_y = top + (block_height / 2) + 4
+        color = "#555" if role == "metadata" else "#1f1f1f"
+        out.append(_text(LEFT + 8, text_y, truncate(entry.instruction, max(room, 12)), fill=color))
+        out.append(_text(RIGHT - 8, text_y, right, anchor="end", fill=color))
+    out.append("</g>")
+    return out
+
+
+def _stack_brackets(layout: _StackLayout, container: ContainerLayer | None, base_entries: int, base_name: str) -> list[str]:
+    """The brackets on the left: what is read/write, what is read-only, what came from the base."""
+    out = []
+    image_top = layout.blocks[0].bottom + GAP if container is not None else HEADER
+    image_bottom = layout.blocks_bottom - GAP
     if container is not None:
-        top, bottom = positions["container"][0]
-        out.append(_bracket(LEFT - 8, top, bottom, "container layer", "read/write"))
+        out.append(_bracket(LEFT - 8, layout.blocks[0].top, layout.blocks[0].bottom, "container layer", "read/write"))
     out.append(_bracket(LEFT - 20 if base_entries else LEFT - 8, image_top, image_bottom, "image layers", "read-only"))
-    base_spans = [entry_spans[i] for i in range(base_entries) if i in entry_spans]
+    base_spans = [(b.top, b.bottom) for b in layout.blocks if b.entry is not None and b.entry.index < base_entries]
     if base_spans:
         top, bottom = min(s[0] for s in base_spans), max(s[1] for s in base_spans)
         out.append(_bracket(LEFT - 8, top, bottom, "", ""))
@@ -184,10 +224,15 @@ def layer_stack_svg(
         if base_name:
             short = base_name.rsplit("/", 1)[-1]
             out.append(_text(LEFT - 14, bottom - 4, truncate(short, 24), size=9, anchor="end", mono=False, fill="#5b4fa3"))
-    # Legend.
-    y += 10
+    return out
+
+
+def _stack_legend(stack: ImageStack, layout: _StackLayout) -> list[str]:
+    """The legend under the stack (wrapping when it is wider than the drawing), then the hover note."""
+    out = []
+    y = layout.blocks_bottom + 10
     x = 16
-    for role, label in legend_items:
+    for role, label in layout.legend_items:
         width_needed = 24 + len(label) * 5.2 + 12
         if x + width_needed > WIDTH:
             x, y = 16, y + 18
@@ -203,6 +248,27 @@ def layer_stack_svg(
                 "(one history entry per label in a classic build). " + note)
     for number, line in enumerate(_wrap(note, 100)):
         out.append(_text(LEFT, y + 30 + 13 * number, line, size=10, mono=False, fill="#666", style="italic"))
+    return out
+
+
+def layer_stack_svg(
+    stack: ImageStack,
+    container: ContainerLayer | None = None,
+    base_entries: int = 0,
+    base_name: str = "",
+    title: str | None = None,
+) -> str:
+    """Draw the stack as SVG. `base_entries`: how many bottom entries came from the base image."""
+    layout = _stack_layout(stack, container, base_entries, title)
+    out = _stack_heading(stack, layout)
+    for block in layout.blocks:
+        if block.entry is None:
+            assert container is not None
+            out.append(_container_block(container, block))
+        else:
+            out.extend(_entry_block(block.entry, block))
+    out.extend(_stack_brackets(layout, container, base_entries, base_name))
+    out.extend(_stack_legend(stack, layout))
     out.append("</svg>")
     return "".join(out)
 

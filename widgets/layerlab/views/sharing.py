@@ -37,6 +37,7 @@ BOX_LEFT = 570
 BOX_RIGHT = WIDTH - 12
 HEADER = 50
 CAPTION = 20  # the column headings above the stack and the containers
+STACK_TOP = HEADER + CAPTION
 LAYER_HEIGHT = 34
 METADATA_HEIGHT = 22
 BOX_HEIGHT = 38
@@ -123,158 +124,207 @@ def df_lines(snapshot: SharingSnapshot) -> list[str]:
     return lines
 
 
-def sharing_svg(snapshot: SharingSnapshot, show_metadata: bool = False, note: str = "") -> str:
-    """The built-in drawing: one read-only stack, each container's R/W layer reading it."""
-    stack = snapshot.stack
-    name = image_name(snapshot)
-    rows = _rows(snapshot, show_metadata)
+@dataclass(frozen=True)
+class _Row:
+    """One entry of the stack as drawn: where it sits, and whether other images hold its layer."""
+
+    entry: HistoryEntry
+    top: float
+    height: int
+    shared: bool
+
+
+@dataclass(frozen=True)
+class _SharingLayout:
+    """Where everything goes, worked out before anything is drawn."""
+
+    rows: tuple[_Row, ...]  # top first
+    shared_ids: frozenset[str] | None
+    stack_height: int
+    boxes: tuple[tuple[ContainerLayer, bool], ...]  # (container, removed): the live ones first
+    df: tuple[str, ...]  # the lines under "docker system df -v counts them this way"
+    captions: tuple[str, ...]
+    footer_top: int
+    legend_top: int
+    height: int
+    shared_spans: tuple[tuple[float, float], ...]  # the rows other images hold too, top to bottom
+
+
+def _sharing_layout(snapshot: SharingSnapshot, show_metadata: bool, note: str) -> _SharingLayout:
+    entries = _rows(snapshot, show_metadata)
     shared_ids = snapshot.layers_shared_with_images()
-    readers = len(snapshot.containers)
-    stack_top = HEADER + CAPTION
-    stack_height = sum((LAYER_HEIGHT if e.is_layer else METADATA_HEIGHT) + GAP for e in rows) - GAP if rows else LAYER_HEIGHT
-    boxes: list[tuple[ContainerLayer, bool]] = [(c, False) for c in snapshot.containers] + [(c, True) for c in snapshot.removed]
-    boxes_height = len(boxes) * (BOX_HEIGHT + BOX_GAP) - BOX_GAP if boxes else BOX_HEIGHT
-    body_bottom = stack_top + max(stack_height, boxes_height)
-    lines = df_lines(snapshot)
-    if shared_ids is None and snapshot.usage.shared_size > 0:
-        lines.append("which layers other images hold cannot be told from these figures: none is tinted")
-    footer_top = body_bottom + 40
-    legend_top = footer_top + 16 + 15 * len(lines) + 6
-    caption_lines = _wrap(note + " Hover a block for its digest and size." if note else
-                          "Hover a block for its digest and size.", 130)
-    height = legend_top + 24 + 14 * len(caption_lines) + 6
-    layer_count = len(stack.diff_ids)
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="layerlab-sharing" width="{WIDTH}" height="{height:.0f}" '
-        f'viewBox="0 0 {WIDTH} {height:.0f}" style="max-width:100%;height:auto" '
-        f'data-image-id="{html.escape(stack.image_id)}" data-layers="{layer_count}" '
-        f'data-containers="{readers}" data-removed="{len(snapshot.removed)}" data-renderer="{BUILTIN}">',
-        f"<title>{html.escape(name)}: {layer_count} image layers stored once, read by {readers} "
-        f"container{'s' if readers != 1 else ''}, each with its own R/W layer</title>",
-        '<rect width="100%" height="100%" fill="#ffffff"/>',
-        _text(16, 20, f"{readers} container{'s' if readers != 1 else ''} of {truncate(name, 70)}", size=14, mono=False, weight="bold"),
-        _text(16, 38, f"{layer_count} read-only image layers, stored once ({human_size(snapshot.usage.size)}); "
-              "each container writes only to its own thin R/W layer", size=11, mono=False, fill="#555"),
-        _text(LEFT, HEADER + 10, "image layers (top first)", size=11, mono=False, weight="bold", fill="#444"),
-        _text(BOX_LEFT, HEADER + 10, "containers, each with its own R/W layer", size=11, mono=False, weight="bold", fill="#444"),
-    ]
-    # The stack, drawn once.
-    y = float(stack_top)
-    shared_spans: list[tuple[float, float]] = []
-    width = STACK_RIGHT - LEFT
-    if not rows:
-        out.append(f'<rect x="{LEFT}" y="{y:.1f}" width="{width}" height="{LAYER_HEIGHT}" rx="3" fill="#ffffff" '
-                   f'stroke="#8a8a8a" stroke-dasharray="5,3"/>')
-        out.append(_text(LEFT + 8, y + 21, "no filesystem layer", size=11, fill="#555"))
-    for entry in rows:
-        shared = entry.is_layer and shared_ids is not None and entry.diff_id in shared_ids
+    rows, y = [], float(STACK_TOP)
+    for entry in entries:
         row_height = LAYER_HEIGHT if entry.is_layer else METADATA_HEIGHT
-        if not entry.is_layer:
-            fill, stroke = COLORS["metadata"]
-        elif shared:
-            fill, stroke = SHARED_FILL, SHARED_STROKE
-        else:
-            fill, stroke = COLORS["layer"]
-        if shared:
-            shared_spans.append((y, y + row_height))
-        dashed = "" if entry.is_layer else ' stroke-dasharray="5,3"'
-        kind = "layer" if entry.is_layer else "metadata"
-        tooltip = _layer_tooltip(entry, readers, shared if shared_ids is not None else None)
-        out.append(
-            f'<g class="{kind}{" shared" if shared else ""}" data-index="{entry.index}" '
-            f'data-diff-id="{entry.diff_id or ""}" data-size="{entry.size}" '
-            f'data-shared-with-images="{"unknown" if shared_ids is None else str(bool(shared)).lower()}">'
-            f"<title>{html.escape(tooltip)}</title>"
-            f'<rect x="{LEFT}" y="{y:.1f}" width="{width}" height="{row_height}" rx="3" fill="{fill}" '
-            f'stroke="{stroke}" stroke-width="1.2"{dashed}/>'
-        )
-        right = human_size(entry.size) if entry.is_layer else "no layer, 0 B"
-        room = int((width - 24 - len(right) * CHAR) / CHAR)
-        color = "#1f1f1f" if entry.is_layer else "#555"
-        text_y = y + row_height / 2 + 4
-        out.append(_text(LEFT + 8, text_y, truncate(entry.instruction, max(room, 8)), size=11, fill=color))
-        out.append(_text(STACK_RIGHT - 8, text_y, right, size=11, anchor="end", fill=color, weight="bold" if entry.is_layer else "normal"))
-        out.append("</g>")
+        rows.append(_Row(entry, y, row_height, entry.is_layer and shared_ids is not None and entry.diff_id in shared_ids))
         y += row_height + GAP
-    stack_bottom = stack_top + stack_height
-    out.append(_bracket(LEFT - 20 if shared_spans else LEFT - 8, stack_top, stack_bottom, "image layers", "read-only"))
-    if shared_spans:
-        top, bottom = shared_spans[0][0], shared_spans[-1][1]
-        out.append(_bracket(LEFT - 8, top, bottom, "", ""))
-        out.append(_text(LEFT - 14, bottom - 16, "other images", size=10, anchor="end", mono=False, fill=SHARED_STROKE, weight="bold"))
-        out.append(_text(LEFT - 14, bottom - 4, "hold these too", size=9, anchor="end", mono=False, fill=SHARED_STROKE))
-    # The rail the containers read through: every container reads every layer.
-    if readers:
-        out.append(f'<rect x="{RAIL_X - 2}" y="{stack_top:.1f}" width="4" height="{stack_height:.1f}" rx="2" fill="{READ_COLOR}"/>')
-        out.append(_text(RAIL_X + 2, stack_bottom + 16, f"every layer stored once, read by {readers} container"
+    stack_height = sum(r.height + GAP for r in rows) - GAP if rows else LAYER_HEIGHT
+    boxes = [(c, False) for c in snapshot.containers] + [(c, True) for c in snapshot.removed]
+    boxes_height = len(boxes) * (BOX_HEIGHT + BOX_GAP) - BOX_GAP if boxes else BOX_HEIGHT
+    footer_top = STACK_TOP + max(stack_height, boxes_height) + 40
+    df = df_lines(snapshot)
+    if shared_ids is None and snapshot.usage.shared_size > 0:
+        df.append("which layers other images hold cannot be told from these figures: none is tinted")
+    legend_top = footer_top + 16 + 15 * len(df) + 6
+    captions = _wrap(note + " Hover a block for its digest and size." if note else "Hover a block for its digest and size.", 130)
+    height = legend_top + 24 + 14 * len(captions) + 6
+    shared_spans = tuple((row.top, row.top + row.height) for row in rows if row.shared)
+    return _SharingLayout(tuple(rows), shared_ids, stack_height, tuple(boxes), tuple(df), tuple(captions),
+                          footer_top, legend_top, height, shared_spans)
+
+
+def _stack_row(row: _Row, shared_ids: frozenset[str] | None, readers: int) -> str:
+    """One layer (tinted when other images hold it too) or one dashed configuration-only entry."""
+    entry, y, row_height, shared, width = row.entry, row.top, row.height, row.shared, STACK_RIGHT - LEFT
+    fill, stroke = COLORS["metadata"] if not entry.is_layer else (SHARED_FILL, SHARED_STROKE) if shared else COLORS["layer"]
+    dashed = "" if entry.is_layer else ' stroke-dasharray="5,3"'
+    kind = "layer" if entry.is_layer else "metadata"
+    tooltip = _layer_tooltip(entry, readers, shared if shared_ids is not None else None)
+    right = human_size(entry.size) if entry.is_layer else "no layer, 0 B"
+    room = int((width - 24 - len(right) * CHAR) / CHAR)
+    color = "#1f1f1f" if entry.is_layer else "#555"
+    text_y = y + row_height / 2 + 4
+    return (
+        f'<g class="{kind}{" shared" if shared else ""}" data-index="{entry.index}" '
+        f'data-diff-id="{entry.diff_id or ""}" data-size="{entry.size}" '
+        f'data-shared-with-images="{"unknown" if shared_ids is None else str(bool(shared)).lower()}">'
+        f"<title>{html.escape(tooltip)}</title>"
+        f'<rect x="{LEFT}" y="{y:.1f}" width="{width}" height="{row_height}" rx="3" fill="{fill}" '
+        f'stroke="{stroke}" stroke-width="1.2"{dashed}/>'
+        + _text(LEFT + 8, text_y, truncate(entry.instruction, max(room, 8)), size=11, fill=color)
+        + _text(STACK_RIGHT - 8, text_y, right, size=11, anchor="end", fill=color, weight="bold" if entry.is_layer else "normal")
+        + "</g>"
+    )
+
+
+def _image_stack(layout: _SharingLayout, readers: int) -> list[str]:
+    """The image's stack, drawn once, with its brackets and the rail every container reads it through."""
+    top, bottom, out = STACK_TOP, STACK_TOP + layout.stack_height, []
+    if not layout.rows:
+        out.append(f'<rect x="{LEFT}" y="{top:.1f}" width="{STACK_RIGHT - LEFT}" height="{LAYER_HEIGHT}" rx="3" '
+                   f'fill="#ffffff" stroke="#8a8a8a" stroke-dasharray="5,3"/>')
+        out.append(_text(LEFT + 8, top + 21, "no filesystem layer", size=11, fill="#555"))
+    out.extend(_stack_row(row, layout.shared_ids, readers) for row in layout.rows)
+    out.append(_bracket(LEFT - 20 if layout.shared_spans else LEFT - 8, top, bottom, "image layers", "read-only"))
+    if layout.shared_spans:
+        shared_top, shared_bottom = layout.shared_spans[0][0], layout.shared_spans[-1][1]
+        out.append(_bracket(LEFT - 8, shared_top, shared_bottom, "", ""))
+        out.append(_text(LEFT - 14, shared_bottom - 16, "other images", size=10, anchor="end", mono=False, fill=SHARED_STROKE, weight="bold"))
+        out.append(_text(LEFT - 14, shared_bottom - 4, "hold these too", size=9, anchor="end", mono=False, fill=SHARED_STROKE))
+    if readers:  # every container reads every layer
+        out.append(f'<rect x="{RAIL_X - 2}" y="{top:.1f}" width="4" height="{layout.stack_height:.1f}" rx="2" fill="{READ_COLOR}"/>')
+        out.append(_text(RAIL_X + 2, bottom + 16, f"every layer stored once, read by {readers} container"
                          f"{'s' if readers != 1 else ''}", size=10, anchor="end", mono=False, fill="#8a6d2f", style="italic"))
-    # The containers.
-    y = float(stack_top)
-    live_index = 0
-    for container, removed in boxes:
+    return out
+
+
+def _live_box(container: ContainerLayer, name_text: str, y: float, layer_count: int) -> str:
+    """A running (or stopped) container: its own R/W layer, reading every image layer."""
+    fill, stroke = COLORS["container"]
+    return (
+        f'<g class="container" data-container-id="{html.escape(container.container_id)}" '
+        f'data-size-rw="{container.size_rw}">'
+        f"<title>{html.escape(f'container {container.name} ({container.container_id})')}\n"
+        f"R/W layer: {container.size_rw} bytes written, removed with the container\n"
+        f"reads all {layer_count} image layers, which it does not own</title>"
+        f'<rect x="{BOX_LEFT}" y="{y:.1f}" width="{BOX_RIGHT - BOX_LEFT}" height="{BOX_HEIGHT}" rx="3" '
+        f'fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
+        + _text(BOX_LEFT + 8, y + 15, name_text, size=11, fill="#1f1f1f")
+        + _text(BOX_LEFT + 8, y + 30, f"R/W layer {human_size(container.size_rw)}", size=11, fill="#6b4a00", weight="bold")
+        + _text(BOX_RIGHT - 8, y + 30, container.short_id, size=10, anchor="end", fill="#8a6d2f")
+        + "</g>"
+    )
+
+
+def _removed_box(container: ContainerLayer, name_text: str, y: float) -> str:
+    """A removed container, greyed out and crossed out: its R/W layer went with it."""
+    crossed = _text(BOX_LEFT + 8, y + 15, name_text, size=11, fill="#999999")
+    return (
+        f'<g class="container removed" data-container-id="{html.escape(container.container_id)}" '
+        f'data-size-rw="{container.size_rw}">'
+        f"<title>{html.escape(f'container {container.name} ({container.container_id}), removed')}\n"
+        f"its R/W layer ({container.size_rw} bytes) is gone with it; the image layers stayed</title>"
+        f'<rect x="{BOX_LEFT}" y="{y:.1f}" width="{BOX_RIGHT - BOX_LEFT}" height="{BOX_HEIGHT}" rx="3" '
+        f'fill="{REMOVED_FILL}" stroke="{REMOVED_STROKE}" stroke-width="1.2" stroke-dasharray="5,3"/>'
+        + crossed.replace("<text ", '<text text-decoration="line-through" ', 1)
+        + _text(BOX_LEFT + 8, y + 30, f"removed: its R/W layer ({human_size(container.size_rw)}) is gone", size=10, mono=False, fill="#999999")
+        + "</g>"
+    )
+
+
+def _container_boxes(layout: _SharingLayout, readers: int, layer_count: int) -> list[str]:
+    """The containers on the right, each with its arrow to the rail (a broken link once removed)."""
+    out, y, live_index = [], float(STACK_TOP), 0
+    for container, removed in layout.boxes:
         middle = y + BOX_HEIGHT / 2
         name_text = fit(container.name, int((BOX_RIGHT - BOX_LEFT - 16) / CHAR))
         if removed:
-            # A broken link: the container no longer reads anything.
             out.append(f'<path d="M{BOX_LEFT},{middle:.1f} h-26" fill="none" stroke="{REMOVED_STROKE}" '
                        f'stroke-width="1.5" stroke-dasharray="2,3"/>')
-            out.append(
-                f'<g class="container removed" data-container-id="{html.escape(container.container_id)}" '
-                f'data-size-rw="{container.size_rw}">'
-                f"<title>{html.escape(f'container {container.name} ({container.container_id}), removed')}\n"
-                f"its R/W layer ({container.size_rw} bytes) is gone with it; the image layers stayed</title>"
-                f'<rect x="{BOX_LEFT}" y="{y:.1f}" width="{BOX_RIGHT - BOX_LEFT}" height="{BOX_HEIGHT}" rx="3" '
-                f'fill="{REMOVED_FILL}" stroke="{REMOVED_STROKE}" stroke-width="1.2" stroke-dasharray="5,3"/>'
-                + _text(BOX_LEFT + 8, y + 15, name_text, size=11, fill="#999999").replace("<text ", '<text text-decoration="line-through" ', 1)
-                + _text(BOX_LEFT + 8, y + 30, f"removed: its R/W layer ({human_size(container.size_rw)}) is gone",
-                        size=10, mono=False, fill="#999999")
-                + "</g>"
-            )
+            out.append(_removed_box(container, name_text, y))
         else:
             live_index += 1
-            target = stack_top + stack_height * live_index / (readers + 1)
+            target = STACK_TOP + layout.stack_height * live_index / (readers + 1)
             out.append(_edge(BOX_LEFT, middle, RAIL_X + 9, target, READ_COLOR))
             out.append(_arrow(RAIL_X + 3, target, READ_COLOR))
-            fill, stroke = COLORS["container"]
-            out.append(
-                f'<g class="container" data-container-id="{html.escape(container.container_id)}" '
-                f'data-size-rw="{container.size_rw}">'
-                f"<title>{html.escape(f'container {container.name} ({container.container_id})')}\n"
-                f"R/W layer: {container.size_rw} bytes written, removed with the container\n"
-                f"reads all {layer_count} image layers, which it does not own</title>"
-                f'<rect x="{BOX_LEFT}" y="{y:.1f}" width="{BOX_RIGHT - BOX_LEFT}" height="{BOX_HEIGHT}" rx="3" '
-                f'fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
-                + _text(BOX_LEFT + 8, y + 15, name_text, size=11, fill="#1f1f1f")
-                + _text(BOX_LEFT + 8, y + 30, f"R/W layer {human_size(container.size_rw)}", size=11, fill="#6b4a00", weight="bold")
-                + _text(BOX_RIGHT - 8, y + 30, container.short_id, size=10, anchor="end", fill="#8a6d2f")
-                + "</g>"
-            )
+            out.append(_live_box(container, name_text, y, layer_count))
         y += BOX_HEIGHT + BOX_GAP
-    if not boxes:
-        out.append(f'<rect x="{BOX_LEFT}" y="{stack_top:.1f}" width="{BOX_RIGHT - BOX_LEFT}" height="{BOX_HEIGHT}" rx="3" '
-                   f'fill="#ffffff" stroke="#c4c4c4" stroke-dasharray="5,3"/>')
-        out.append(_text(BOX_LEFT + 8, stack_top + 23, "no container: no R/W layer", size=11, mono=False, fill="#777"))
-    # What `docker system df -v` counts.
-    out.append(_text(16, footer_top, "docker system df -v counts them this way:", size=11, mono=False, weight="bold", fill="#444"))
-    for number, line in enumerate(lines):
-        out.append(_text(28, footer_top + 16 + 15 * number, line, size=11, mono=False, fill="#333"))
-    # Legend.
-    x = 16
-    legend = [(COLORS["layer"], "", "image layer")] if any(e.is_layer for e in rows) and len(shared_spans) < layer_count else []
+    if not layout.boxes:
+        out.append(f'<rect x="{BOX_LEFT}" y="{STACK_TOP:.1f}" width="{BOX_RIGHT - BOX_LEFT}" '
+                   f'height="{BOX_HEIGHT}" rx="3" fill="#ffffff" stroke="#c4c4c4" stroke-dasharray="5,3"/>')
+        out.append(_text(BOX_LEFT + 8, STACK_TOP + 23, "no container: no R/W layer", size=11, mono=False, fill="#777"))
+    return out
+
+
+def _sharing_footer(snapshot: SharingSnapshot, layout: _SharingLayout, show_metadata: bool) -> list[str]:
+    """What `docker system df -v` counts, the legend, and the captions under it."""
+    out = [_text(16, layout.footer_top, "docker system df -v counts them this way:", size=11, mono=False, weight="bold", fill="#444")]
+    for number, line in enumerate(layout.df):
+        out.append(_text(28, layout.footer_top + 16 + 15 * number, line, size=11, mono=False, fill="#333"))
+    legend = []
+    if any(row.entry.is_layer for row in layout.rows) and len(layout.shared_spans) < len(snapshot.stack.diff_ids):
+        legend.append((COLORS["layer"], "", "image layer"))
     if show_metadata:
         legend.append((COLORS["metadata"], ' stroke-dasharray="5,3"', "history entry, no layer (0 B)"))
-    if shared_spans:
+    if layout.shared_spans:
         legend.append(((SHARED_FILL, SHARED_STROKE), "", "layer other images hold too"))
     legend.append((COLORS["container"], "", "container R/W layer"))
     if snapshot.removed:
         legend.append(((REMOVED_FILL, REMOVED_STROKE), ' stroke-dasharray="5,3"', "removed container"))
+    x, top = 16, layout.legend_top
     for (fill, stroke), dashed, label in legend:
-        out.append(f'<rect x="{x}" y="{legend_top:.1f}" width="18" height="12" rx="2" fill="{fill}" stroke="{stroke}"{dashed}/>')
-        out.append(_text(x + 24, legend_top + 10, label, size=10, mono=False, fill="#444"))
+        out.append(f'<rect x="{x}" y="{top:.1f}" width="18" height="12" rx="2" fill="{fill}" stroke="{stroke}"{dashed}/>')
+        out.append(_text(x + 24, top + 10, label, size=10, mono=False, fill="#444"))
         x += 24 + int(len(label) * 5.2) + 16
-    for number, line in enumerate(caption_lines):
-        out.append(_text(16, legend_top + 32 + 14 * number, line, size=10, mono=False, fill="#666", style="italic"))
-    out.append("</svg>")
+    for number, line in enumerate(layout.captions):
+        out.append(_text(16, top + 32 + 14 * number, line, size=10, mono=False, fill="#666", style="italic"))
+    return out
+
+
+def sharing_svg(snapshot: SharingSnapshot, show_metadata: bool = False, note: str = "") -> str:
+    """The built-in drawing: one read-only stack, each container's R/W layer reading it."""
+    layout = _sharing_layout(snapshot, show_metadata, note)
+    stack, name = snapshot.stack, image_name(snapshot)
+    readers, layer_count = len(snapshot.containers), len(stack.diff_ids)
+    plural = "s" if readers != 1 else ""
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="layerlab-sharing" width="{WIDTH}" height="{layout.height:.0f}" '
+        f'viewBox="0 0 {WIDTH} {layout.height:.0f}" style="max-width:100%;height:auto" '
+        f'data-image-id="{html.escape(stack.image_id)}" data-layers="{layer_count}" '
+        f'data-containers="{readers}" data-removed="{len(snapshot.removed)}" data-renderer="{BUILTIN}">',
+        f"<title>{html.escape(name)}: {layer_count} image layers stored once, read by {readers} "
+        f"container{plural}, each with its own R/W layer</title>",
+        '<rect width="100%" height="100%" fill="#ffffff"/>',
+        _text(16, 20, f"{readers} container{plural} of {truncate(name, 70)}", size=14, mono=False, weight="bold"),
+        _text(16, 38, f"{layer_count} read-only image layers, stored once ({human_size(snapshot.usage.size)}); "
+              "each container writes only to its own thin R/W layer", size=11, mono=False, fill="#555"),
+        _text(LEFT, HEADER + 10, "image layers (top first)", size=11, mono=False, weight="bold", fill="#444"),
+        _text(BOX_LEFT, HEADER + 10, "containers, each with its own R/W layer", size=11, mono=False, weight="bold", fill="#444"),
+        *_image_stack(layout, readers),
+        *_container_boxes(layout, readers, layer_count),
+        *_sharing_footer(snapshot, layout, show_metadata),
+        "</svg>",
+    ]
     return "".join(out)
 
 
