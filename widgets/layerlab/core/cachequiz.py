@@ -11,6 +11,8 @@ Pure: no `docker`, no widgets.
 
 from __future__ import annotations
 
+from .text import tr
+
 import enum
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
@@ -144,7 +146,7 @@ class Score:
         return not self.failed and self.right == self.total
 
     def summary(self) -> str:
-        lines = [f"{self.builder}, {self.scenario.title}: {self.right}/{self.total} right"]
+        lines = [f"{self.builder}, {tr(self.scenario.title)}: {self.right}/{self.total} right"]
         if self.failed:
             lines.append(f"  the build failed: {self.failed}")
         for v in self.verdicts:

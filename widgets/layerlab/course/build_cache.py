@@ -32,6 +32,7 @@ from ..core.cachequiz import (
 from ..core.errors import LayerlabError
 from ..core.model import BuilderKind
 from ..core.sample_app import write_sample_context
+from ..core.text import tr
 from ..views.buildcache import BuildCacheState, BuildCacheView
 from ..views.exercise import ExerciseResult, exercise_widget
 from .builds import available_builders, build
@@ -121,12 +122,12 @@ class CacheExercise:
         # learner's identical build (the same change included) would answer for it.
         mark_run(self.folder, lesson.namespace.learner, secrets.token_hex(6))
         self.steps = predictable_steps(self.dockerfile)
-        self.view = CacheBuilds(lesson, f"quiz-{self.scenario.key}", self.folder, title=self.scenario.title)
+        self.view = CacheBuilds(lesson, f"quiz-{self.scenario.key}", self.folder, title=tr(self.scenario.title))
         self.predictions: dict[int, CacheStatus] | None = None
         self.result: ExerciseResult | None = None
         if warm:
             # The first build fills the cache; the exercise is about the build after the change.
-            self.view.build(title=f"{self.scenario.title}: before the change")
+            self.view.build(title=f"{tr(self.scenario.title)}: before the change")
 
     def describe(self) -> str:
         from ..core.dockerfile import parse_dockerfile
@@ -134,7 +135,7 @@ class CacheExercise:
         numbered = "\n".join(
             f"  {n}. {i.text}" for n, i in enumerate(parse_dockerfile(self.dockerfile), start=1) if i.keyword != "FROM"
         )
-        return f"{self.scenario.title}. {self.scenario.what_you_do}\nPredict HIT or MISS for:\n{numbered}"
+        return f"{tr(self.scenario.title)}. {tr(self.scenario.what_you_do)}\nPredict HIT or MISS for:\n{numbered}"
 
     def answer(self, *answers) -> dict[int, CacheStatus]:
         """`answer("HIT", "MISS", ...)` in step order (FROM left out), or `answer({2: "HIT"})`."""
@@ -147,7 +148,7 @@ class CacheExercise:
         if self.predictions is None:
             raise LayerlabError("There is no prediction to check yet.", "Answer HIT or MISS for each step first.")
         change = apply_change(self.folder, self.scenario, secrets.token_hex(6))
-        records = self.view.build(title=f"{self.scenario.title}: after the change")
+        records = self.view.build(title=f"{tr(self.scenario.title)}: after the change")
         scores = {builder: score(self.scenario, self.predictions, record) for builder, record in records.items()}
         self.result = ExerciseResult(self.scenario, change, scores, records)
         for builder, result in scores.items():

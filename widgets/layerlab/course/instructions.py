@@ -31,6 +31,7 @@ from ..core.model import BuilderKind, ChangeKind, human_size
 from ..core.naming import Namespace
 from ..engine.engine import Engine
 from ..core.questions import ARCHIVES, answer_archives
+from ..core.text import tr
 from .builds import build, check, classic_build, step_files
 
 __all__ = [
@@ -205,10 +206,10 @@ class DemoResult:
         instruction as built, and whether its layer held what it must."""
         outcome = "as expected" if self.as_expected else (
             f"NOT as expected: missing {list(self.missing)}, unexpected {list(self.unexpected)}")
-        return f"{builder_name}, {self.demo.title} (`{self.instruction}`): {outcome}"
+        return f"{builder_name}, {tr(self.demo.title)} (`{self.instruction}`): {outcome}"
 
     def summary(self) -> str:
-        lines = [f"{self.demo.title}", f"  the layer of `{self.instruction}` holds:"]
+        lines = [tr(self.demo.title), f"  the layer of `{self.instruction}` holds:"]
         for letter, path, is_dir, size in self.changes:
             if is_dir and letter == "C":
                 continue  # a parent directory, repeated in every layer tar

@@ -17,6 +17,7 @@ from typing import Callable, Sequence
 
 from ..core.command import is_no_command, parse_cmdline
 from ..core.errors import EngineRefused, LayerlabError
+from ..core.text import tr
 from ..engine.containers import Container
 
 #: Longest a lesson lets any container run before the course stops it.
@@ -118,7 +119,7 @@ def _start(lesson, name: str, image: str, run_args, entrypoint_override, **kwarg
         return lesson.run(name, image, command, entrypoint=entrypoint, **kwargs)
     except EngineRefused as refused:
         message = refused.explanation or refused.what
-        raise RunFailed(REFUSAL_PREFIX + message, _run_fix(message), engine_message=message) from None
+        raise RunFailed(tr(REFUSAL_PREFIX) + message, _run_fix(message), engine_message=message) from None
 
 
 def _run_fix(message: str) -> str:

@@ -19,6 +19,7 @@ from ..core.engineinfo import (
     classify_storage,
     resolve_docker_host,
 )
+from ..core.text import tr
 from ..core.errors import (
     DockerHostUnreachable,
     EngineError,
@@ -135,11 +136,11 @@ def translate_connection_error(exc: BaseException, host: str, source: str) -> En
     if from_env:
         return DockerHostUnreachable(
             f"DOCKER_HOST is {host} but no Docker engine answers there ({_reason(chain)}).",
-            "Start the engine, fix DOCKER_HOST, or unset it to use the default socket. " + START_ENGINE_HINT,
+            "Start the engine, fix DOCKER_HOST, or unset it to use the default socket. " + tr(START_ENGINE_HINT),
         )
     return EngineUnreachable(
         f"No Docker engine answers at {host} ({_reason(chain)}).",
-        START_ENGINE_HINT,
+        tr(START_ENGINE_HINT),
     )
 
 

@@ -17,6 +17,7 @@ from ..core.build import BuildRecord
 from ..core.cachequiz import Scenario, Score, predictable_steps
 from ..core.errors import LayerlabError
 from ..core.model import BuilderKind
+from ..core.text import tr
 
 
 @dataclass
@@ -27,14 +28,14 @@ class ExerciseResult:
     records: dict[BuilderKind, BuildRecord]
 
     def summary(self, builders=None) -> str:
-        lines = [f"{self.scenario.title}: {self.change}"]
+        lines = [f"{tr(self.scenario.title)}: {self.change}"]
         for builder in builders or self.scores:
             if builder in self.scores:
                 lines.append(self.scores[builder].summary())
         return "\n".join(lines)
 
     def html(self) -> str:
-        parts = [f"<div><b>{html.escape(self.scenario.title)}</b>: {html.escape(self.change)}</div>"]
+        parts = [f"<div><b>{html.escape(tr(self.scenario.title))}</b>: {html.escape(self.change)}</div>"]
         for builder, result in self.scores.items():
             colour = "#2e7d32" if result.perfect else "#e65100"
             rows = []
@@ -99,7 +100,7 @@ def exercise_widget(scenario_: Scenario, dockerfile: str, on_check: Callable[[di
 
     button.on_click(on_click)
     intro = ipywidgets.HTML(
-        f"<b>{html.escape(scenario_.title)}</b>: {html.escape(scenario_.what_you_do)} "
+        f"<b>{html.escape(tr(scenario_.title))}</b>: {html.escape(tr(scenario_.what_you_do))} "
         "Predict each step, then build."
     )
     box = ipywidgets.VBox([intro, *rows, button, output] + ([below] if below is not None else []))

@@ -11,6 +11,8 @@ guess cannot be changed after the answer is known.
 
 from __future__ import annotations
 
+from ..core.text import tr
+
 import html
 
 from ..core.errors import LayerlabError
@@ -58,8 +60,8 @@ class Prediction:
 
         if self._widget is not None:
             return self._widget
-        prompt = w.HTML(f"<b>Predict first.</b> {html.escape(self.question.prompt)}")
-        choices = w.RadioButtons(options=list(self.question.choices), value=None,
+        prompt = w.HTML(f"<b>Predict first.</b> {html.escape(tr(self.question.prompt))}")
+        choices = w.RadioButtons(options=[(tr(c), c) for c in self.question.choices], value=None,
                                  layout=w.Layout(width="auto"))
         lock = w.Button(description="Lock in my guess", button_style="primary", disabled=True)
         status = w.HTML("")
@@ -92,7 +94,7 @@ class Prediction:
         lock.disabled = frozen or choices.value is None
         if self.outcome is not None:
             mark = {True: "✔ right", False: "✘ not this time", None: "shown"}[self.outcome.right]
-            status.value = f"<span>{html.escape(mark)}: {html.escape(self.outcome.answer.choice)}</span>"
+            status.value = f"<span>{html.escape(mark)}: {html.escape(tr(self.outcome.answer.choice))}</span>"
         elif self.guess is not None:
             status.value = (f"<span>locked in: {html.escape(self.guess)}. Run the next cells: the engine "
                             "answers.</span>")
