@@ -33,16 +33,12 @@ busybox, no debootstrap, no cache folder, no registry): it uses the bases the re
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
-
 
 from ..core.bases import BASES, BaseSpec, base_spec, pinned_digests
 from ..core.errors import EngineRefused, LayerlabError, NoRegistryAndNoRecipe
@@ -53,13 +49,12 @@ from ..core.naming import (
     LABEL_RECIPE,
     Namespace,
 )
+from ..host import standins
 
 REGISTRY_ENV = "LAYERLAB_REGISTRY"
 REGISTRY_TIMEOUT_ENV = "LAYERLAB_REGISTRY_TIMEOUT"
 #: Seconds the registry gets to answer before the course falls back to stand-ins.
 REGISTRY_TIMEOUT = 10.0
-CACHE_ENV = "LAYERLAB_CACHE"
-DEBIAN_SUITE = "bookworm"
 HUB = "docker.io"
 
 
@@ -152,14 +147,6 @@ def registry_timeout(environ) -> float:
         return float(environ.get(REGISTRY_TIMEOUT_ENV) or REGISTRY_TIMEOUT)
     except ValueError:
         return REGISTRY_TIMEOUT
-
-
-def cache_dir(environ=None) -> Path:
-    environ = os.environ if environ is None else environ
-    root = environ.get(CACHE_ENV) or os.path.join(
-        environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "layerlab"
-    )
-    return Path(root)
 
 
 @dataclass(frozen=True)
@@ -277,7 +264,7 @@ def prepare_one(engine, spec: BaseSpec, progress: ProgressCallback) -> PreparedB
     if online:
         recipe, built_from = official_recipe, f"{spec.official}@{pin}"
     else:
-        versions = standin_package_versions(spec)
+        versions = standins.standin_package_versions(spec)
         recipe = spec.recipe_fingerprint(versions)
         built_from = f"Debian packages {versions}"
         for image in existing:
@@ -427,50 +414,15 @@ def _tools_check(spec: BaseSpec) -> str:
     return step
 
 
-def standin_package_versions(spec: BaseSpec) -> str:
-    if spec.key == "app":
-        return f"debootstrap {DEBIAN_SUITE} minbase +{'+'.join(spec.standin_packages)}"
-    versions = []
-    for package in spec.standin_packages:
-        result = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True
-        ) if shutil.which("dpkg-query") else None
-        if result is None or result.returncode != 0 or not result.stdout:
-            raise NoRegistryAndNoRecipe(
-                f"No registry answers, and the Debian package {package} is not installed to build "
-                f"the {spec.key} base locally.",
-                f"Install it (as root: `apt-get install -y {package}`), or connect to a network "
-                "where the engine can pull images.",
-            )
-        versions.append(f"{package}={result.stdout.strip()}")
-    return " ".join(versions)
+def _say(spec: BaseSpec, progress: ProgressCallback):
+    """The host layer's `say(fraction, message)`, as this base's progress."""
+    return lambda fraction, message: progress(Progress(spec.key, fraction, message))
 
 
 def _busybox_standin(engine, ns, spec, labels, progress):
-    busybox = Path("/bin/busybox")
-    if not busybox.exists():
-        raise NoRegistryAndNoRecipe(
-            "busybox-static is registered as installed but /bin/busybox is missing.",
-            "Reinstall it: `apt-get install --reinstall -y busybox-static`.",
-        )
-    version = re.search(r"v(\d+\.\d+\.\d+)", subprocess.run([str(busybox)], capture_output=True, text=True).stdout)
-    tag = version.group(1) if version else "debian"
-    reference = ns.image(spec.standin_name, tag)
-    progress(Progress(spec.key, 0.2, f"{spec.key}: packing busybox and its applets into a root filesystem"))
+    reference = ns.image(spec.standin_name, standins.busybox_version())
     with tempfile.TemporaryDirectory(prefix="layerlab-busybox-") as context:
-        root = Path(context, "rootfs")
-        for folder in ("bin", "etc", "tmp", "root", "proc", "sys", "dev", "usr/bin", "var"):
-            (root / folder).mkdir(parents=True, exist_ok=True)
-        (root / "tmp").chmod(0o1777)
-        shutil.copy2(busybox, root / "bin" / "busybox")
-        applets = subprocess.run([str(busybox), "--list"], capture_output=True, text=True, check=True).stdout.split()
-        for applet in applets:
-            if applet != "busybox" and not (root / "bin" / applet).exists():
-                (root / "bin" / applet).symlink_to("busybox")
-        (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
-        (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
-        subprocess.run(["tar", "--numeric-owner", "-C", str(root), "-cf", str(Path(context, "rootfs.tar")), "."], check=True)
-        shutil.rmtree(root)
+        standins.busybox_rootfs_tar(spec, Path(context), _say(spec, progress))
         Path(context, "Dockerfile").write_text(
             "FROM scratch\nADD rootfs.tar /\nENV PATH=/bin:/usr/bin\nCMD [\"sh\"]\n"
         )
@@ -481,57 +433,9 @@ def _busybox_standin(engine, ns, spec, labels, progress):
     return reference, engine.image(reference).id
 
 
-def debian_mirror() -> str:
-    """The Debian mirror this machine's apt already uses (never a name written into the course)."""
-    candidates = []
-    sources = Path("/etc/apt/sources.list.d")
-    for path in sorted(sources.glob("*.sources")) if sources.exists() else []:
-        for block in path.read_text(errors="replace").split("\n\n"):
-            fields = dict(
-                (line.split(":", 1)[0].strip().lower(), line.split(":", 1)[1].strip())
-                for line in block.splitlines()
-                if ":" in line and not line.lstrip().startswith("#")
-            )
-            suites = fields.get("suites", "").split()
-            for uri in fields.get("uris", "").split():
-                candidates.append((DEBIAN_SUITE in suites, "security" not in uri, uri))
-    legacy = Path("/etc/apt/sources.list")
-    if legacy.exists():
-        for line in legacy.read_text(errors="replace").splitlines():
-            parts = line.split()
-            if len(parts) >= 3 and parts[0] == "deb":
-                uri_index = 2 if parts[1].startswith("[") else 1
-                uri, suite = parts[uri_index], parts[uri_index + 1] if len(parts) > uri_index + 1 else ""
-                candidates.append((suite == DEBIAN_SUITE, "security" not in uri, uri))
-    candidates.sort(reverse=True)
-    if not candidates or not candidates[0][1]:
-        raise NoRegistryAndNoRecipe(
-            "No registry answers, and this machine has no Debian mirror in its apt sources to "
-            "build the app base from.",
-            "Connect the engine to a registry, or run prepare on a Debian machine.",
-        )
-    return candidates[0][2]
-
-
 def _debian_standin(engine, ns, spec, labels, progress):
-    reference = ns.image(spec.standin_name, DEBIAN_SUITE)
-    cache = cache_dir(engine.environ) / "rootfs"
-    tarball = cache / f"debian-{DEBIAN_SUITE}-app-{labels[LABEL_RECIPE]}.tar"
-    if not tarball.exists():
-        if not shutil.which("debootstrap"):
-            raise NoRegistryAndNoRecipe(
-                "No registry answers, and debootstrap is not installed to build the app base locally.",
-                "Install it (as root: `apt-get install -y debootstrap`), or use an engine that can pull images.",
-            )
-        if os.geteuid() != 0:
-            raise NoRegistryAndNoRecipe(
-                "Building the Debian stand-in needs root (debootstrap creates device files and owners).",
-                "Run `python -m layerlab prepare` once as root, or use an engine that can pull images.",
-            )
-        cache.mkdir(parents=True, exist_ok=True)
-        _debootstrap_to_tar(spec, tarball, progress)
-    else:
-        progress(Progress(spec.key, 0.8, f"{spec.key}: reusing the root filesystem cached in {tarball}"))
+    reference = ns.image(spec.standin_name, standins.DEBIAN_SUITE)
+    tarball = standins.debian_rootfs_tar(spec, labels[LABEL_RECIPE], engine.environ, _say(spec, progress))
     progress(Progress(spec.key, 0.85, f"{spec.key}: importing it as {reference} (docker import)"))
     changes = [f'LABEL "{k}"="{v}"' for k, v in labels.items()] + [
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -539,62 +443,6 @@ def _debian_standin(engine, ns, spec, labels, progress):
     ]
     repository, tag = reference.rsplit(":", 1)
     return reference, engine.import_image(str(tarball), repository, tag, changes)
-
-
-_DEBOOTSTRAP_STAGES = (
-    ("Retrieving Release", 0.05), ("Retrieving Packages", 0.1), ("Retrieving", 0.2),
-    ("Extracting", 0.35), ("Installing core", 0.45), ("Unpacking", 0.55),
-    ("Configuring", 0.65), ("Base system installed", 0.75),
-)
-
-
-def _debootstrap_to_tar(spec, tarball: Path, progress) -> None:
-    mirror = debian_mirror()
-    work = Path(tempfile.mkdtemp(prefix="layerlab-debootstrap-", dir=tarball.parent))
-    root = work / "rootfs"
-    command = [
-        "debootstrap", "--variant=minbase", f"--include={','.join(spec.standin_packages)}",
-        DEBIAN_SUITE, str(root), mirror,
-    ]
-    progress(Progress(spec.key, 0.02, f"{spec.key}: debootstrap {DEBIAN_SUITE} (about a minute)"))
-    try:
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        tail = []
-        assert process.stdout is not None
-        fraction = 0.02
-        for line in process.stdout:
-            tail = (tail + [line.rstrip()])[-15:]
-            for marker, value in _DEBOOTSTRAP_STAGES:
-                if marker in line and value > fraction:
-                    fraction = value
-                    progress(Progress(spec.key, fraction, f"{spec.key}: {line.strip()[2:][:70]}"))
-                    break
-        if process.wait() != 0:
-            raise NoRegistryAndNoRecipe(
-                "debootstrap failed: " + " | ".join(tail[-3:]),
-                "Check that apt can reach the Debian mirror (`apt-get update`), then run prepare again.",
-            )
-        progress(Progress(spec.key, 0.78, f"{spec.key}: trimming docs, locales and apt lists"))
-        for trash in ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale", "var/lib/apt/lists", "var/cache/apt", "var/log"):
-            target = root / trash
-            if target.exists():
-                shutil.rmtree(target)
-                target.mkdir(parents=True)
-        (root / "usr/local/bin").mkdir(parents=True, exist_ok=True)
-        python_link = root / "usr/local/bin/python"
-        if not python_link.exists():
-            python_link.symlink_to("/usr/bin/python3")  # the seed's `CMD python /app/app.py`
-        partial = tarball.with_suffix(".partial")
-        subprocess.run(
-            ["tar", "--numeric-owner", "--exclude=./dev/*", "--exclude=./proc/*", "--exclude=./sys/*",
-             "-C", str(root), "-cf", str(partial), "."],
-            check=True,
-        )
-        partial.rename(tarball)
-    finally:
-        for mount in ("proc", "sys"):
-            subprocess.run(["umount", "-l", str(root / mount)], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def base_for(engine, key: str, prepare_if_missing: bool = True, progress: ProgressCallback | None = None) -> PreparedBase:
