@@ -135,7 +135,7 @@ def run_in(engine, reference: str, command: list[str], name: str) -> tuple[int, 
     namespace = engine.namespace("registry-test")
     box = engine.run(namespace, name, reference, command)
     try:
-        status = box.wait(timeout=60)["StatusCode"]
+        status = box.wait(timeout=60)
         return status, box.logs()
     finally:
         box.remove()
