@@ -13,6 +13,7 @@ from layerlab.core.errors import EngineRefused, LayerlabError, NotOnEngine
 from layerlab.core.objects import ImageInfo
 from layerlab.engine import prepare as prep
 from layerlab.engine.building import BuildEvent
+from layerlab.host import standins
 
 PIN = "sha256:" + "1" * 64
 OTHER = "sha256:" + "2" * 64
@@ -132,7 +133,7 @@ class FakeEngine:
 
 def _prepare(monkeypatch, api, spec_key="ping", extra=None):
     environ = {prep.REGISTRY_ENV: "127.0.0.1:5999", DIGESTS_ENV: f"alpine:3.20.3={PIN}", **(extra or {})}
-    monkeypatch.setattr(prep, "standin_package_versions", lambda spec: pytest.fail("no stand-in was asked for"))
+    monkeypatch.setattr(standins, "standin_package_versions", lambda spec: pytest.fail("no stand-in was asked for"))
     api.environ.update(environ)
     return prep.prepare_one(api, BASES[spec_key], lambda p: None)
 
@@ -178,7 +179,7 @@ def test_a_silent_registry_means_stand_ins_with_a_note_that_states_the_bound(mon
             raise EngineRefused("500", status=500, explanation="dial tcp 127.0.0.1:5999: connect: connection refused")
 
     built = []
-    monkeypatch.setattr(prep, "standin_package_versions", lambda spec: "busybox-static=1")
+    monkeypatch.setattr(standins, "standin_package_versions", lambda spec: "busybox-static=1")
     monkeypatch.setattr(prep, "_busybox_standin", lambda *a: (built.append(1), ("layerlab-unit/base-busybox:1", "sha256:s"))[1])
     engine = Silent(PIN, PIN, environ={prep.REGISTRY_ENV: "127.0.0.1:5999", prep.REGISTRY_TIMEOUT_ENV: "3"})
     result = prep.prepare_one(engine, BASES["ping"], lambda p: None)
@@ -210,8 +211,9 @@ def test_prepare_in_replay_runs_no_host_command_and_reads_no_cache(monkeypatch, 
     for name in ("run", "Popen", "check_output", "call"):
         monkeypatch.setattr(subprocess, name, refuse)
     monkeypatch.setattr(shutil, "which", refuse)
-    monkeypatch.setattr(prep, "cache_dir", refuse)
-    monkeypatch.setattr(prep, "debian_mirror", refuse)
+    for name in ("cache_dir", "debian_mirror", "standin_package_versions", "busybox_version",
+                 "busybox_rootfs_tar", "debian_rootfs_tar", "debootstrap_to_tar"):
+        monkeypatch.setattr(standins, name, refuse)  # every host step prepare calls, by the name it calls
     monkeypatch.setattr(prep, "ask_registry", refuse)
     replayed = connect({"LAYERLAB_SOURCE": "replay", "LAYERLAB_REPLAY_SPEED": "instant",
                         "DOCKER_HOST": f"unix://{tmp_path}/none.sock", prep.REGISTRY_ENV: "127.0.0.1:5999"},

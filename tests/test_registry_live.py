@@ -30,6 +30,7 @@ from support import ROOT, need
 
 from layerlab.core.bases import BASES, DIGESTS_ENV
 from layerlab.engine import prepare as prep
+from layerlab.engine import registry_seed
 
 pytestmark = pytest.mark.engine
 
@@ -89,9 +90,9 @@ def official_names_lock(engine):
 @pytest.fixture(scope="module")
 def seeded(engine, test_learner, registry, official_names_lock):
     """{official: digest} of the stand-ins pushed under the official names."""
-    digests = prep.seed_registry(engine, registry, seed_learner=f"{test_learner}-seed")
+    digests = registry_seed.seed_registry(engine, registry, seed_learner=f"{test_learner}-seed")
     assert set(digests) == set(OFFICIAL)
-    assert prep.served_digests(registry) == digests, "the registry serves what the push reported"
+    assert registry_seed.served_digests(registry) == digests, "the registry serves what the push reported"
     return digests
 
 
@@ -134,7 +135,7 @@ def run_in(engine, reference: str, command: list[str], name: str) -> tuple[int, 
     namespace = engine.namespace("registry-test")
     box = engine.run(namespace, name, reference, command)
     try:
-        status = box.wait(timeout=60)["StatusCode"]
+        status = box.wait(timeout=60)
         return status, box.logs()
     finally:
         box.remove()
@@ -143,7 +144,7 @@ def run_in(engine, reference: str, command: list[str], name: str) -> tuple[int, 
 @pytest.mark.timeout(300)
 def test_prepare_pulls_retags_and_builds_labeled_bases_that_lessons_can_run(
         engine, test_learner, registry, seeded, official_names, registry_env):
-    registry_env(**{prep.REGISTRY_ENV: registry, DIGESTS_ENV: prep.digests_setting(seeded)})
+    registry_env(**{prep.REGISTRY_ENV: registry, DIGESTS_ENV: registry_seed.digests_setting(seeded)})
     started = time.monotonic()
     ping, app = prep.prepare(engine)
     print(f"pull + retag + labeled bases: {time.monotonic() - started:.1f} s")
