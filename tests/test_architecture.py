@@ -8,13 +8,15 @@
     course   one module per lesson: demos, walkthroughs, orchestration  all but cli
     cli      `python -m layerlab`                                        all
 
-Only the engine's door modules import `docker`; only views import `ipywidgets`. Imports inside
-functions count as much as those at the top.
+Only the engine's door modules import `docker`; only views import `ipywidgets`; core and host
+import nothing outside the standard library. Imports inside functions count as much as those
+at the top.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -84,6 +86,8 @@ def test_each_layer_imports_only_what_it_may(path):
             wrong.append(name + " (only the engine door imports docker)")
         if top == "ipywidgets" and layer != "views":
             wrong.append(name + " (only views import ipywidgets)")
+        if layer in ("core", "host") and top not in sys.stdlib_module_names and top not in ("layerlab", "__future__"):
+            wrong.append(name + f" ({layer} uses the standard library only)")
     assert not wrong, f"{path.relative_to(PACKAGE)} ({layer}) may not import {wrong}"
 
 
