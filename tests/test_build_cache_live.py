@@ -364,12 +364,17 @@ def test_view_updates_its_widget_while_building(engine, lesson, ping_base, tmp_p
 
 
 def test_exercise_widget_answers_in_boxes_not_tracebacks(engine, lesson):
+    import ipywidgets
+
     quiz = CacheExercise(lesson, "edit", warm=False)
-    quiz.widget()
-    quiz._button.click()  # nothing predicted yet
-    assert "layerlab-error" in quiz._output.value and "No prediction yet" in quiz._output.value
-    for toggle in quiz._toggles.values():
+    parts = quiz.widget().children
+    button = next(part for part in parts if isinstance(part, ipywidgets.Button))
+    output = parts[parts.index(button) + 1]
+    toggles = [row.children[1] for row in parts if isinstance(row, ipywidgets.HBox)]
+    button.click()  # nothing predicted yet
+    assert "layerlab-error" in output.value and "No prediction yet" in output.value
+    for toggle in toggles:
         toggle.value = "MISS"
-    quiz._button.click()
-    assert "layerlab-exercise-result" in quiz._output.value
+    button.click()
+    assert "layerlab-exercise-result" in output.value
     assert quiz.result is not None and set(quiz.result.scores) == set(quiz.view.builders)

@@ -200,7 +200,7 @@ def test_sharing_counts_and_the_rw_layer_goes_with_its_container(engine, namespa
     ]
     try:
         for box in boxes:
-            assert box.wait(timeout=60)["StatusCode"] == 0
+            assert box.wait(timeout=60) == 0
         # The engine answers concurrent `docker system df` calls with one computation: with a
         # second learner on the engine, the answer can predate our containers' writes. Wait on
         # the state (both R/W layers counted), with a margin.
