@@ -133,3 +133,26 @@ def test_nobody_asks_an_engine_whether_it_is_live_by_getattr():
     wrong = [str(p.relative_to(PACKAGE)) for p in modules() if 'getattr(engine, "live"' in p.read_text()
              or 'getattr(self.engine, "live"' in p.read_text()]
     assert not wrong, wrong
+
+
+def test_each_notebook_imports_the_course_through_its_lesson_module_only():
+    """A lesson's code cells reach the package through `layerlab` (to start the lesson) and one
+    module of `layerlab.course`; no two lessons share a module."""
+    import nbformat
+
+    notebooks = sorted((PACKAGE.parent.parent / "notebooks").glob("[0-9][0-9]-*.ipynb"))
+    assert len(notebooks) >= 6
+    used = {}
+    for path in notebooks:
+        source = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        reached = set()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("layerlab"):
+                reached.add(node.module)
+            elif isinstance(node, ast.Import):
+                reached |= {a.name for a in node.names if a.name.startswith("layerlab")}
+        course = {name for name in reached if name.startswith("layerlab.course.")}
+        assert reached - course <= {"layerlab"}, f"{path.name} imports {sorted(reached - course - {'layerlab'})}"
+        assert len(course) == 1, f"{path.name} imports the course through {sorted(course)}"
+        used[path.name] = course.pop()
+    assert len(set(used.values())) == len(used), used

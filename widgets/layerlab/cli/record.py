@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from ..core.engineinfo import EngineFacts
+from ..core.build import BOTH_BUILDERS
 from ..core.errors import LayerlabError
 from ..replay.fingerprint import lesson_fingerprint, notebook_lesson_id
 from ..replay.store import PACKAGE_RECORDINGS, Recording
@@ -111,7 +112,7 @@ PROVENANCE_TAG = "layerlab-provenance"
 def provenance_text(header: dict) -> str:
     """The first cell of a recorded notebook: where its stored outputs came from."""
     facts = header.get("facts", {})
-    builders = "the classic builder and BuildKit" if facts.get("buildkit") else "the classic builder"
+    builders = BOTH_BUILDERS if facts.get("buildkit") else "the classic builder"
     try:
         flavour = EngineFacts.from_dict(facts).flavour
     except (KeyError, TypeError):

@@ -12,6 +12,9 @@ Pure: no `docker`, no widgets.
 
 from __future__ import annotations
 
+#: How the course names the two builders together (the setup lesson and `record` say it).
+BOTH_BUILDERS = "the classic builder and BuildKit"
+
 import enum
 import re
 from dataclasses import dataclass, field

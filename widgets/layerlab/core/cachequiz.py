@@ -299,11 +299,9 @@ def mark_run(folder, learner: str, token: str) -> str:
     id and a fresh `token`, makes the steps whose point is a MISS miss for this run alone.
     Nothing prints it: the lesson's outputs stay the same from run to run.
     """
-    from pathlib import Path
+    from .workspace import build_context
 
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise LayerlabError(f"The build context {folder} is not a folder.", "Write the lesson's files first (run the cells above).")
+    folder = build_context(folder)
     if not token:
         raise LayerlabError("mark_run needs a fresh token.", "Pass secrets.token_hex(6).")
     (folder / RUN_FILE).write_text(f"learner {learner}, run {token}\n", encoding="utf-8")

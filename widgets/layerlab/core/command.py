@@ -30,7 +30,7 @@ from __future__ import annotations
 import enum
 import json
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from .errors import LayerlabError
@@ -39,6 +39,9 @@ from .errors import LayerlabError
 SHELL_PREFIX: tuple[str, ...] = ("/bin/sh", "-c")
 #: The engine's words when a container would have no command at all.
 NO_COMMAND = "No command specified"
+#: Shown when a container's PID 1 ended before the course could read its argv.
+PID1_UNREAD = "PID 1 ended before it could be read"
+QUOTE_EVERY_WORD = 'Quote every word, numbers too: ["ping", "-c", "3", "127.0.0.1"].'
 
 
 class InstructionError(LayerlabError):
@@ -78,7 +81,7 @@ class Instruction:
         if not all(isinstance(w, str) for w in words):
             raise InstructionError(
                 f"Exec form must be a list of strings, got {list(words)!r}.",
-                'Quote every word, numbers too: ["ping", "-c", "3", "127.0.0.1"].',
+                QUOTE_EVERY_WORD,
             )
         return cls(Form.EXEC, words=words)
 
@@ -123,7 +126,7 @@ class Instruction:
                 raise InstructionError(
                     f"{keyword} {stripped} is JSON but not a list of strings; Docker would run it "
                     "as a shell command.",
-                    'Quote every word, numbers too: ["ping", "-c", "3", "127.0.0.1"].',
+                    QUOTE_EVERY_WORD,
                 )
             return cls.exec_form(parsed)
         return cls.shell_form(stripped)

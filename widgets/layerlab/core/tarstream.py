@@ -24,6 +24,10 @@ _NO_DATA = frozenset({b"1", b"2", b"3", b"4", b"5", b"6"})
 REGULAR = frozenset({b"0", b"\0", b"7"})
 
 
+#: Why a tar that stops part-way cannot be read.
+TRUNCATED = "the tar ends in the middle of a file"
+
+
 class TarError(ValueError):
     """The stream is not a tar this reader can follow (damaged, or cut short)."""
 
@@ -142,7 +146,7 @@ class Blocks:
         size -= available
         self._buffer, self._position = b"", 0
         if skip(self._fileobj, size) < size:
-            raise TarError("the tar ends in the middle of a file")
+            raise TarError(TRUNCATED)
 
 
 class MemberData(io.RawIOBase):
@@ -162,7 +166,7 @@ class MemberData(io.RawIOBase):
         data = self._blocks.read(wanted)
         self.remaining -= len(data)
         if len(data) < wanted:
-            raise TarError("the tar ends in the middle of a file")
+            raise TarError(TRUNCATED)
         return data
 
     def readinto(self, buffer) -> int:

@@ -52,3 +52,13 @@ def our_lesson_dirs(learner: str, lesson: str | None, environ: Mapping[str, str]
         if is_ours(labels, learner, lesson):
             found.append(marker.parent)
     return found
+
+
+def build_context(folder) -> Path:
+    """`folder` as a build context; a short error when it is not a folder (yet)."""
+    from .errors import LayerlabError
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise LayerlabError(f"The build context {folder} is not a folder.", "Write the lesson's files first (run the cells above).")
+    return folder

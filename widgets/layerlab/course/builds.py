@@ -27,6 +27,7 @@ from ..core.dockerfile import parse_dockerfile
 from ..core.errors import BuildFailed, EngineRefused, LayerlabError
 from ..core.model import BuilderKind, InconsistentImage
 from ..core.naming import Namespace
+from ..core.workspace import build_context
 from ..engine.engine import Engine
 from ..engine.layers import image_files
 
@@ -47,9 +48,7 @@ def build(engine: Engine, builder: BuilderKind, namespace: Namespace, name: str,
 
 
 def _read_dockerfile(context: Path, dockerfile: str) -> str:
-    path = Path(context) / dockerfile
-    if not Path(context).is_dir():
-        raise LayerlabError(f"The build context {context} is not a folder.", "Write the lesson's files first (run the cells above).")
+    path = build_context(context) / dockerfile
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:

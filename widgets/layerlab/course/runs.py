@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from ..core.command import is_no_command, parse_cmdline
+from ..core.command import PID1_UNREAD, is_no_command, parse_cmdline
 from ..core.errors import EngineRefused, LayerlabError
 from ..core.text import tr
 from ..engine.containers import Container
@@ -78,7 +78,7 @@ class Observation:
     def command_line(self) -> str:
         if self.argv is not None:
             return shlex.join(self.argv)
-        return f"(not running: {self.error or 'PID 1 ended before it could be read'})"
+        return f"(not running: {self.error or PID1_UNREAD})"
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from .refusals import refused, refusal
 
 #: Options the course never passes to a container: loopback only, no host folders, no privileges.
 FORBIDDEN = ("privileged", "network_mode", "network", "volumes", "mounts", "devices", "cap_add", "pid_mode")
+REMOVED_ALREADY = "It may have been removed already."
 _MODE_DIR = 1 << 31  # Go's os.ModeDir, as the stat header reports it
 
 
@@ -158,7 +159,7 @@ class ContainersMixin:
         with refused():
             listed = self.client.api.containers(all=True, size=True, filters={"id": container_id})
             if not listed:
-                raise LayerlabError(f"There is no container {container_id!r}.", "It may have been removed already.")
+                raise LayerlabError(f"There is no container {container_id!r}.", REMOVED_ALREADY)
             raw = listed[0]
             changes: tuple[FileChange, ...] = ()
             if with_changes:
@@ -216,7 +217,7 @@ class ContainersMixin:
 def _json_answer(response, what: str):
     """A raw answer's JSON, or the course's refusal (NotOnEngine for 404)."""
     if response.status_code == 404:
-        raise NotOnEngine(f"There is no {what}.", "It may have been removed already.", status=404)
+        raise NotOnEngine(f"There is no {what}.", REMOVED_ALREADY, status=404)
     if response.status_code >= 400:
         said = response.text.strip()
         raise EngineRefused(f"The engine answered {response.status_code}: {said}", status=response.status_code,

@@ -18,13 +18,13 @@ Three parts, each testable on its own:
 from __future__ import annotations
 
 import html
-import json
 import shlex
 from typing import Any, Callable, Sequence
 
 import traitlets
 
 from ..core.command import (
+    PID1_UNREAD,
     FORMS,
     Form,
     ImageCommand,
@@ -302,7 +302,7 @@ def render_html(model: ExplorerModel) -> str:
         if seen.argv is not None:
             observed = argv_html(seen.argv)
         else:
-            observed = f'<span class="err">{html.escape(seen.error or "PID 1 ended before it could be read")}</span>'
+            observed = f'<span class="err">{html.escape(seen.error or PID1_UNREAD)}</span>'
             if seen.output:
                 observed += f"<pre>{html.escape(seen.output[-600:])}</pre>"
         rows.append(("PID 1, read inside", observed))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 
 from ..core.bases import BASES
+from ..core.build import BOTH_BUILDERS
 from ..core.engineinfo import EngineFacts, MIN_API_VERSION, StorageKind, parse_api_version
 
 
@@ -46,7 +47,7 @@ def environment_findings(engine_or_facts) -> list[tuple[str, str]]:
         ("engine", engine_sentence(engine_or_facts)),
         ("API", "new enough for the course" if api_ok else "too old for the course"),
         ("layers are kept by", storage),
-        ("builders", "the classic builder and BuildKit" if facts.buildkit else "the classic builder (BuildKit's CLI, docker buildx, is not installed)"),
+        ("builders", BOTH_BUILDERS if facts.buildkit else "the classic builder (BuildKit's CLI, docker buildx, is not installed)"),
     ]
 
 
