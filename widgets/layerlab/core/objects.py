@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping
+from typing import Mapping, Protocol
 
 from .model import short_id
 
@@ -93,3 +93,15 @@ class PathStat:
 
     size: int
     is_dir: bool
+
+
+class Provenance(Protocol):
+    """What a view may ask of an engine: where its answers come from. Views draw; they never
+    call the engine (`layerlab.engine.Engine` has these)."""
+
+    live: bool
+    source_note: str
+    recorded_header: Mapping
+
+    @property
+    def facts(self): ...

@@ -21,10 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from ..core.build import attach_layers, BuildRecord, CacheStatus
+from ..core.build import attach_layers, BuildRecord
 from ..core.buildstream import BuildKitStreamParser, ClassicStreamParser
 from ..core.dockerfile import parse_dockerfile
-from ..core.errors import BuildFailed, EngineRefused, LayerlabError
+from ..core.errors import BuildFailed, LayerlabError
 from ..core.model import BuilderKind, InconsistentImage
 from ..core.naming import Namespace
 from ..core.workspace import build_context
@@ -74,15 +74,11 @@ def classic_build(
     notify = on_update or (lambda r: None)
     notify(record)
 
-    def on_line(line) -> None:
-        if parser.feed_line(line.text):
-            notify(record)
-
     try:
-        image_id = engine.build(namespace, name, Path(context), dockerfile=dockerfile, tag=tag, on_line=on_line, nocache=nocache)
+        image_id = engine.build(namespace, name, Path(context), dockerfile=dockerfile, tag=tag, nocache=nocache,
+                                parser=parser, on_line=lambda line: notify(record))
     except BuildFailed as failed:
-        parser.fail(failed.engine_message or failed.what)
-        _remove_failed_build_images(engine, record)
+        parser.fail(failed.engine_message or failed.what)  # the engine removed the failed build's images
     else:
         parser.finish(image_id)
         _attach(engine, record, text)
@@ -101,24 +97,6 @@ def _remove_leftover_containers(engine: Engine, record: BuildRecord) -> None:
     for step in record.steps:
         if step.container:
             engine.remove_container(step.container)
-
-
-def _remove_failed_build_images(engine: Engine, record: BuildRecord) -> None:
-    """The images a failed classic build made for its finished steps.
-
-    The classic builder adds the course's labels as LABEL steps at the very end, so when a
-    build fails before them, the images of its finished steps carry no label, no tag, and no
-    image leads to them: cleanup could never find them. They are this build's own (their ids
-    came in its stream, as steps that ran), so they go now, newest first.
-    """
-    made = [s.made for s in record.steps if s.made and s.status is CacheStatus.MISS]
-    for image in reversed(made):
-        try:
-            if engine.image(image).tags:
-                continue
-            engine.remove_image(image, prune=False)
-        except EngineRefused:
-            pass
 
 
 def buildkit_build(

@@ -14,7 +14,7 @@ import hashlib
 import re
 import shlex
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ..core.command import (
     ImageCommand,
@@ -25,12 +25,15 @@ from ..core.command import (
     render_dockerfile,
     resolve_image,
 )
-from ..core.errors import BuildFailed, LayerlabError, NotOnEngine
+from ..core.errors import LayerlabError, NotOnEngine
 from ..engine.engine import Engine
 from ..core.command import seed_variants
 from ..core.questions import PID1, answer_pid1
 from ..views.entrypoint import EntrypointExplorer
 from .runs import DEFAULT_LIMIT, Observation, RunFailed, StopMeasurement, measure_stop, observe, stream_run
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from .lesson import Lesson
 
 __all__ = [
     "EntrypointExplorer", "Instruction", "LiveRunner", "PID1", "PingImages", "Variant", "answer_pid1",
@@ -63,7 +66,7 @@ def read_image_command(engine: Engine, reference: str) -> ImageCommand:
 
 
 def build_from_text(
-    lesson,
+    lesson: Lesson,
     name: str,
     dockerfile: str,
     tag: str = "latest",
@@ -76,12 +79,7 @@ def build_from_text(
     build_kwargs = {"tag": tag}
     if allow_network:
         build_kwargs["allow_network"] = True
-    if on_line is not None:
-        build_kwargs["on_line"] = lambda line: on_line(line.text)
-    try:
-        image_id = lesson.build(name, folder, **build_kwargs)
-    except BuildFailed:
-        raise
+    image_id = lesson.build(name, folder, on_line=on_line, **build_kwargs)
     reference = lesson.image(name, tag)
     return BuiltImage(name, reference, image_id, dockerfile, read_image_command(lesson.engine, reference))
 
@@ -94,7 +92,7 @@ def dockerfile_tag(dockerfile: str) -> str:
 class PingImages:
     """The lesson's ping base plan and the images built on it."""
 
-    def __init__(self, lesson, base):
+    def __init__(self, lesson: Lesson, base):
         self.lesson = lesson
         self.base = base
         self.plan: PingBasePlan = ping_base_plan(base.reference, base.source)
@@ -120,7 +118,7 @@ class PingImages:
 class LiveRunner:
     """What `EntrypointExplorer` calls to check a prediction against the engine."""
 
-    def __init__(self, lesson, base):
+    def __init__(self, lesson: Lesson, base):
         self.images = PingImages(lesson, base)
         self.lesson = lesson
 
@@ -146,7 +144,7 @@ class LiveRunner:
 
 
 def show_run(
-    lesson,
+    lesson: Lesson,
     image: BuiltImage,
     run_args: Sequence[str] | None = None,
     entrypoint_override: str | None = None,
@@ -191,7 +189,7 @@ def refusal(message: str) -> str:
     return message
 
 
-def show_pid1(lesson, image: BuiltImage, run_args: Sequence[str] | None = None,
+def show_pid1(lesson: Lesson, image: BuiltImage, run_args: Sequence[str] | None = None,
               entrypoint_override: str | None = None, settle: float = 0.5) -> None:
     """Print what the engine was asked to start, and what runs as PID 1 a moment later."""
     result = resolve_image(image.config, run_args, entrypoint_override)

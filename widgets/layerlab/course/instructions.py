@@ -25,6 +25,7 @@ import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.errors import LayerlabError
 from ..core.model import BuilderKind, ChangeKind, human_size
@@ -33,6 +34,9 @@ from ..engine.engine import Engine
 from ..core.questions import ARCHIVES, answer_archives
 from ..core.text import tr
 from .builds import build, check, classic_build, step_files
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from .lesson import Lesson
 
 __all__ = [
     "ARCHIVES", "BuilderKind", "answer_archives", "check_every_demo", "serve_on_loopback", "show_from",
@@ -302,7 +306,7 @@ def _mode_in_container(engine: Engine, namespace: Namespace, image: str, path: s
         box.remove()
 
 
-def show_instruction(lesson, key: str, base, url: str = "", builder: BuilderKind = BuilderKind.CLASSIC,
+def show_instruction(lesson: Lesson, key: str, base, url: str = "", builder: BuilderKind = BuilderKind.CLASSIC,
                      modes_of: tuple[str, ...] = ()):
     """A notebook's one call: build the demo `key` in a fresh folder of the lesson; a DemoResult."""
     reference = getattr(base, "reference", base)
@@ -310,7 +314,7 @@ def show_instruction(lesson, key: str, base, url: str = "", builder: BuilderKind
                     reference, url=url, builder=builder, modes_of=modes_of)
 
 
-def show_from(lesson, base) -> str:
+def show_from(lesson: Lesson, base) -> str:
     """`FROM name:tag` alone: the new image is the base's layers, nothing more."""
     reference = getattr(base, "reference", base)
     folder = lesson.context("from")
@@ -326,7 +330,7 @@ def show_from(lesson, base) -> str:
     ])
 
 
-def check_every_demo(lesson, base, release_folder: Path, builder: BuilderKind) -> list:
+def check_every_demo(lesson: Lesson, base, release_folder: Path, builder: BuilderKind) -> list:
     """Every instruction demo with one builder (ADD <url> served from loopback meanwhile)."""
     results = []
     with serve_on_loopback(release_folder) as url:

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.naming import Namespace
 from ..core.workspace import context_dir
 from ..views.notebook import install_error_display
 from ..views.replay_marks import install_replay_marks
 
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from ..engine.engine import Engine
+
 
 class Lesson:
-    def __init__(self, lesson_id: str, engine=None, quiet: bool = False):
+    def __init__(self, lesson_id: str, engine: Engine | None = None, quiet: bool = False):
         if engine is None:
             from ..engine import connect
 
@@ -110,7 +114,7 @@ class Lesson:
         return report
 
 
-def start_lesson(lesson_id: str, engine=None) -> Lesson:
+def start_lesson(lesson_id: str, engine: Engine | None = None) -> Lesson:
     """Connect, explain errors as short boxes in the notebook, and return the lesson.
 
     In replay, every cell that shows something is followed by a banner naming the recording.

@@ -13,12 +13,15 @@ import shlex
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ..core.command import PID1_UNREAD, is_no_command, parse_cmdline
 from ..core.errors import EngineRefused, LayerlabError
 from ..core.text import tr
 from ..engine.containers import Container
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from .lesson import Lesson
 
 #: Longest a lesson lets any container run before the course stops it.
 DEFAULT_LIMIT = 8.0
@@ -112,7 +115,7 @@ class StopMeasurement:
 # -- images -------------------------------------------------------------------------------
 
 
-def _start(lesson, name: str, image: str, run_args, entrypoint_override, **kwargs):
+def _start(lesson: Lesson, name: str, image: str, run_args, entrypoint_override, **kwargs):
     entrypoint = None if entrypoint_override is None else [entrypoint_override]
     command = list(run_args) if run_args else None
     try:
@@ -140,7 +143,7 @@ def _remove(container: Container) -> bool:
 
 
 def stream_run(
-    lesson,
+    lesson: Lesson,
     name: str,
     image: str,
     run_args: Sequence[str] | None = None,
@@ -269,7 +272,7 @@ def _engine_argv(container: Container) -> tuple[str, ...]:
 
 
 def observe(
-    lesson,
+    lesson: Lesson,
     name: str,
     image: str,
     run_args: Sequence[str] | None = None,
@@ -301,7 +304,7 @@ def observe(
 
 
 def measure_stop(
-    lesson,
+    lesson: Lesson,
     name: str,
     image: str,
     label: str,

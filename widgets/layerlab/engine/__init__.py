@@ -8,7 +8,6 @@ made (`cleanup`), the per-layer file index (`layers`), the copy-up watcher (`wat
 
 from .sources import connect, connect_live
 from .engine import Engine
-from .building import BuildLine
 from .containers import Container
 
-__all__ = ["connect", "connect_live", "Engine", "BuildLine", "Container"]
+__all__ = ["connect", "connect_live", "Engine", "Container"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping
@@ -10,24 +9,12 @@ from typing import Callable, Iterator, Mapping
 import docker
 import docker.errors
 
+from ..core.build import BuildRecord, CacheStatus
+from ..core.buildstream import ClassicStreamParser
 from ..core.errors import BuildFailed, LayerlabError
+from ..core.model import BuilderKind
 from ..core.naming import Namespace
 from .refusals import refused
-
-_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
-
-
-@dataclass(frozen=True)
-class BuildLine:
-    """One line of a classic build's stream, for views that show a build as it happens."""
-
-    text: str
-    step: int | None = None
-    total: int | None = None
-    instruction: str | None = None
-    cache_hit: bool = False
-    made: str | None = None
-
 
 @dataclass(frozen=True)
 class BuildEvent:
@@ -64,49 +51,47 @@ class BuildsMixin:
         context: Path,
         dockerfile: str = "Dockerfile",
         tag: str = "latest",
-        on_line: Callable[[BuildLine], None] | None = None,
+        on_line: Callable[[str], None] | None = None,
         nocache: bool = False,
         extra_labels: Mapping[str, str] | None = None,
         allow_network: bool = False,
+        parser: ClassicStreamParser | None = None,
     ) -> str:
-        """Build with the classic builder, streaming lines to `on_line`; the new image's id.
+        """Build with the classic builder; the new image's id.
 
-        A failed build raises `BuildFailed`, after removing the untagged images of its
-        finished steps (the course's labels come last, so nothing else would find them).
+        Each line of the builder's stream goes to `parser` (the course's one reader of that
+        stream; a fresh one when none is given), then to `on_line`. A failed build raises
+        `BuildFailed`, after removing the untagged images of its finished steps (the course's
+        labels come last, so nothing else would find them).
         """
         reference = namespace.image(name, tag)
         labels = namespace.labels(**(extra_labels or {}))
+        parser = parser or ClassicStreamParser(BuildRecord(builder=BuilderKind.CLASSIC))
         image_id = None
-        last_step = ""
-        made: list[str] = []
         try:
             for event in self.build_events(context, reference, labels, dockerfile, nocache, allow_network):
                 if event.error:
-                    self._remove_untagged(made)
+                    self._remove_untagged([s.made for s in parser.record.steps if s.made and s.status is CacheStatus.MISS])
+                    where = _where(parser)
                     raise BuildFailed(
-                        f"The build stopped at {last_step or 'the start'}: {event.error}",
+                        f"The build stopped at {where or 'the start'}: {event.error}",
                         "Fix that step of the Dockerfile (or the file it needs) and build again.",
-                        step=last_step, engine_message=event.error,
+                        step=where, engine_message=event.error,
                     )
                 image_id = event.image_id or image_id
                 for line in event.text.splitlines():
-                    if not line.strip():
-                        continue
-                    parsed = parse_build_line(line)
-                    if parsed.made:
-                        made.append(parsed.made)
-                    if parsed.instruction:
-                        last_step = f"step {parsed.step}/{parsed.total} ({parsed.instruction})"
-                    if on_line:
-                        on_line(parsed)
+                    if line.strip():
+                        parser.feed_line(line)
+                        if on_line:
+                            on_line(line)
+        except BuildFailed:
+            raise
         except LayerlabError as error:
-            if isinstance(error, BuildFailed):
-                raise
             said = getattr(error, "explanation", "") or error.what
             raise BuildFailed(
                 f"The engine refused the build: {said}",
                 "Check the Dockerfile's syntax and that every file it names is in the build context.",
-                step=last_step, engine_message=said,
+                step=_where(parser), engine_message=said,
             ) from None
         return image_id or self.image(reference).id
 
@@ -133,16 +118,7 @@ class BuildsMixin:
             client.close()
 
 
-def parse_build_line(line: str) -> BuildLine:
-    """Read one line of the classic builder's stream."""
-    match = _STEP.match(line.strip())
-    if match:
-        return BuildLine(text=line, step=int(match.group(1)), total=int(match.group(2)), instruction=match.group(3))
-    stripped = line.strip()
-    if stripped == "---> Using cache":
-        return BuildLine(text=line, cache_hit=True)
-    if stripped.startswith("---> ") and re.fullmatch(r"---> [0-9a-f]{12}", stripped):
-        return BuildLine(text=line, made=stripped[5:])
-    return BuildLine(text=line)
-
-
+def _where(parser: ClassicStreamParser) -> str:
+    """The step the stream was at, as the classic builder numbers it ("step 3/5 (RUN make)")."""
+    step = parser.current
+    return f"step {step.builder_label} ({step.instruction})" if step is not None else ""

@@ -42,7 +42,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from ..core.bases import BASES, BaseSpec, base_spec, pinned_digests
 from ..core.errors import EngineRefused, LayerlabError, NoRegistryAndNoRecipe
@@ -54,6 +54,9 @@ from ..core.naming import (
     Namespace,
 )
 from ..host import standins
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from .engine import Engine
 
 REGISTRY_ENV = "LAYERLAB_REGISTRY"
 REGISTRY_TIMEOUT_ENV = "LAYERLAB_REGISTRY_TIMEOUT"
@@ -164,7 +167,7 @@ class RegistryAnswer:
 _MISSING = ("manifest unknown", "not found", "name unknown", "does not exist")
 
 
-def ask_registry(engine, setting: RegistrySetting, spec: BaseSpec) -> RegistryAnswer:
+def ask_registry(engine: Engine, setting: RegistrySetting, spec: BaseSpec) -> RegistryAnswer:
     """Ask the registry, through the engine, for the official image's digest, within the bound.
 
     Silence (refused, no DNS, timeout) is an answer of its own: stand-ins. A registry that
@@ -192,7 +195,7 @@ def ask_registry(engine, setting: RegistrySetting, spec: BaseSpec) -> RegistryAn
     return RegistryAnswer(True, digest=(answer.get("Descriptor") or {}).get("digest", ""), seconds=time.monotonic() - started)
 
 
-def find_base(engine, key: str) -> list:
+def find_base(engine: Engine, key: str) -> list:
     """This learner's prepared images for one base key (normally one).
 
     Images built FROM a base inherit its labels, so the labels alone would also find them:
@@ -204,13 +207,13 @@ def find_base(engine, key: str) -> list:
     return [image for image in images if any(tag.startswith(prefix) for tag in image.tags)]
 
 
-def base_reference(engine, image) -> str:
+def base_reference(engine: Engine, image) -> str:
     """The prepared base's own tag (the image may carry others too)."""
     prefix = Namespace.for_lesson(BASE_LESSON, engine.environ).repository_prefix + f"{BASE_LESSON}-"
     return next(tag for tag in image.tags if tag.startswith(prefix))
 
 
-def prepare(engine, keys=None, progress: ProgressCallback | None = None) -> list[PreparedBase]:
+def prepare(engine: Engine, keys=None, progress: ProgressCallback | None = None) -> list[PreparedBase]:
     """Provide the bases named by `keys` (all of them by default)."""
     results = []
     for key in keys or list(BASES):
@@ -222,7 +225,7 @@ def _source_of(built_from: str) -> str:
     return "stand-in" if built_from.startswith("Debian packages") else "pulled"
 
 
-def _recorded_base(engine, spec: BaseSpec, progress: ProgressCallback) -> PreparedBase:
+def _recorded_base(engine: Engine, spec: BaseSpec, progress: ProgressCallback) -> PreparedBase:
     """In a replay: the base the recording holds. Nothing on this machine is asked."""
     images = find_base(engine, spec.key)
     if not images:
@@ -238,7 +241,7 @@ def _recorded_base(engine, spec: BaseSpec, progress: ProgressCallback) -> Prepar
                         built_from=built_from, reused=True, seconds=0.0)
 
 
-def prepare_one(engine, spec: BaseSpec, progress: ProgressCallback) -> PreparedBase:
+def prepare_one(engine: Engine, spec: BaseSpec, progress: ProgressCallback) -> PreparedBase:
     if not engine.live:
         return _recorded_base(engine, spec, progress)
     started = time.monotonic()
@@ -300,7 +303,7 @@ def prepare_one(engine, spec: BaseSpec, progress: ProgressCallback) -> PreparedB
     )
 
 
-def _reused(engine, spec, image, source, built_from, started, progress, note="") -> PreparedBase:
+def _reused(engine: Engine, spec, image, source, built_from, started, progress, note="") -> PreparedBase:
     reference = base_reference(engine, image)
     progress(Progress(spec.key, 1.0, f"{spec.key}: {reference} is already there"))
     return PreparedBase(
@@ -320,7 +323,7 @@ def _mismatch(setting, spec, pin, found) -> DigestMismatch:
     )
 
 
-def _remove_tags(engine, image) -> None:
+def _remove_tags(engine: Engine, image) -> None:
     """Remove the learner's base tags of an older base; any other name it has stays."""
     prefix = Namespace.for_lesson(BASE_LESSON, engine.environ).repository_prefix + f"{BASE_LESSON}-"
     for tag in [tag for tag in image.tags if tag.startswith(prefix)]:
@@ -330,12 +333,12 @@ def _remove_tags(engine, image) -> None:
             pass  # still in use by a container of ours; cleanup will take it later
 
 
-def _exists(engine, reference: str) -> str:
+def _exists(engine: Engine, reference: str) -> str:
     """The image id `reference` names on the engine, or ""."""
     return engine.image_id(reference)
 
 
-def remove_references(engine, references) -> None:
+def remove_references(engine: Engine, references) -> None:
     """Remove these names (tags or digest references) the course made; one still in use stays."""
     for reference in references:
         try:
@@ -344,7 +347,7 @@ def remove_references(engine, references) -> None:
             pass  # gone already, or still used: then it was not only ours
 
 
-def _from_official(engine, ns, spec, setting, pin, labels, progress):
+def _from_official(engine: Engine, ns, spec, setting, pin, labels, progress):
     """Pull the official image, check its digest, give it the official name, and build the
     labeled base FROM its id with no network (a check of the tools, the python link)."""
     repository, tag = setting.remote(spec)
@@ -424,7 +427,7 @@ def _say(spec: BaseSpec, progress: ProgressCallback):
     return lambda fraction, message: progress(Progress(spec.key, fraction, message))
 
 
-def _busybox_standin(engine, ns, spec, labels, progress):
+def _busybox_standin(engine: Engine, ns, spec, labels, progress):
     reference = ns.image(spec.standin_name, standins.busybox_version())
     with tempfile.TemporaryDirectory(prefix="layerlab-busybox-") as context:
         standins.busybox_rootfs_tar(spec, Path(context), _say(spec, progress))
@@ -438,7 +441,7 @@ def _busybox_standin(engine, ns, spec, labels, progress):
     return reference, engine.image(reference).id
 
 
-def _debian_standin(engine, ns, spec, labels, progress):
+def _debian_standin(engine: Engine, ns, spec, labels, progress):
     reference = ns.image(spec.standin_name, standins.DEBIAN_SUITE)
     tarball = standins.debian_rootfs_tar(spec, labels[LABEL_RECIPE], engine.environ, _say(spec, progress))
     progress(Progress(spec.key, 0.85, f"{spec.key}: importing it as {reference} (docker import)"))
@@ -450,7 +453,7 @@ def _debian_standin(engine, ns, spec, labels, progress):
     return reference, engine.import_image(str(tarball), repository, tag, changes)
 
 
-def base_for(engine, key: str, prepare_if_missing: bool = True, progress: ProgressCallback | None = None) -> PreparedBase:
+def base_for(engine: Engine, key: str, prepare_if_missing: bool = True, progress: ProgressCallback | None = None) -> PreparedBase:
     """The prepared base for `key`, preparing it first when it is missing."""
     spec = base_spec(key)
     images = find_base(engine, key)

@@ -8,16 +8,20 @@ calls it by that name).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from ..core.bases import BASES, base_spec
 from ..core.errors import LayerlabError
 from ..core.naming import BASE_LESSON
 from .prepare import REGISTRY_ENV, ProgressCallback, prepare_one, remove_references
 
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from .engine import Engine
+
 SEED_LEARNER_ENV = "LAYERLAB_SEED_LEARNER"
 
 
-def seed_registry(engine, address: str, keys=None, seed_learner: str | None = None,
+def seed_registry(engine: Engine, address: str, keys=None, seed_learner: str | None = None,
                   keep_standins: bool = False, progress: ProgressCallback | None = None) -> dict[str, str]:
     """Push the course's stand-ins to `address` under the official names
     (`address/library/alpine:3.20.3`, ...); returns {official: digest the registry serves}.

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from ..core.objects import Provenance
 
 
-def source_banner_html(engine) -> str:
+def source_banner_html(engine: Provenance) -> str:
     """A thin strip naming the recording, or "" when the engine is live."""
     if engine is None or engine.live:
         return ""
@@ -17,7 +21,7 @@ def source_banner_html(engine) -> str:
     )
 
 
-def source_banner_text(engine) -> str:
+def source_banner_text(engine: Provenance) -> str:
     """The same, for terminal output ("" when live)."""
     if engine is None or engine.live:
         return ""

@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import html
 import time
+from typing import TYPE_CHECKING
 
 from ..core.copyup import ChangeEvent, CopyUpState, RwPathOrigin, WatchStatus
 from ..core.model import ChangeKind, human_size, truncate
 from .banner import source_banner_html
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from ..core.objects import Provenance
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 
@@ -154,7 +158,7 @@ def render_html(state: CopyUpState, banner: str = "", hint: str = "", max_rows: 
     return "".join(out)
 
 
-def terminal_command(engine, name: str) -> str:
+def terminal_command(engine: Provenance, name: str) -> str:
     """The exact command a learner types in a terminal to get a shell in the container."""
     host = getattr(getattr(engine, "facts", None), "host", DEFAULT_DOCKER_HOST) or DEFAULT_DOCKER_HOST
     prefix = "" if host == DEFAULT_DOCKER_HOST else f"DOCKER_HOST={host} "
@@ -168,7 +172,7 @@ class CopyUpMonitor:
     terminal command); the watcher does every request.
     """
 
-    def __init__(self, watcher, engine, start: bool = True):
+    def __init__(self, watcher, engine: Provenance, start: bool = True):
         self.engine = engine
         self.watcher = watcher
         watcher.on_update = self._updated

@@ -9,13 +9,17 @@ replay, and nbval compares them unchanged.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 from .banner import source_banner_html
+
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from ..core.objects import Provenance
 
 _installed: dict = {}
 
 
-def install_replay_marks(engine) -> bool:
+def install_replay_marks(engine: Provenance) -> bool:
     """Register the per-cell banner for a replaying engine; False when live or outside IPython."""
     if engine.live:
         return False

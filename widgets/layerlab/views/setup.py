@@ -4,13 +4,17 @@ while the base images are prepared."""
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 from ..core.bases import BASES
 from ..core.build import BOTH_BUILDERS
 from ..core.engineinfo import EngineFacts, MIN_API_VERSION, StorageKind, parse_api_version
 
+if TYPE_CHECKING:  # annotations only: no import at run time
+    from ..core.objects import Provenance
 
-def _facts_and_replay(engine_or_facts) -> tuple[EngineFacts, object]:
+
+def _facts_and_replay(engine_or_facts: Provenance | EngineFacts) -> tuple[EngineFacts, object]:
     """(facts, recording header or None): views take the engine, or bare facts (always live)."""
     if isinstance(engine_or_facts, EngineFacts):
         return engine_or_facts, None
@@ -20,7 +24,7 @@ def _facts_and_replay(engine_or_facts) -> tuple[EngineFacts, object]:
     return engine.facts, engine.recorded_header
 
 
-def engine_sentence(engine_or_facts) -> str:
+def engine_sentence(engine_or_facts: Provenance | EngineFacts) -> str:
     """Where the lesson's answers come from, in a learner's words."""
     facts, header = _facts_and_replay(engine_or_facts)
     if header is None:
@@ -30,7 +34,7 @@ def engine_sentence(engine_or_facts) -> str:
             f"({facts.flavour}) made on {when}; what follows describes that recorded engine")
 
 
-def environment_findings(engine_or_facts) -> list[tuple[str, str]]:
+def environment_findings(engine_or_facts: Provenance | EngineFacts) -> list[tuple[str, str]]:
     """(what, meaning) pairs, engine-independent wording first, so nbval can compare them.
 
     Pass the engine (`lesson.engine`): in replay the first finding says the facts are the
@@ -51,7 +55,7 @@ def environment_findings(engine_or_facts) -> list[tuple[str, str]]:
     ]
 
 
-def environment_html(engine_or_facts) -> str:
+def environment_html(engine_or_facts: Provenance | EngineFacts) -> str:
     """The engine's facts as a table: "Your engine" live, "The recorded engine" in replay.
 
     In replay the address the recording machine reached its engine at means nothing here,
