@@ -1,4 +1,4 @@
-"""How fast and how cheaply does `CopyUpMonitor` see a write inside a container?
+"""How fast and how cheaply does the copy-up monitor see a write inside a container?
 
     .venv/bin/python benchmarks/copyup_latency.py [--writes 120] [--intervals 0.1,0.15,0.2] [--full-every 1.0]
                                                   [--paces typing,burst]
