@@ -378,3 +378,15 @@ def test_exercise_widget_answers_in_boxes_not_tracebacks(engine, lesson):
     button.click()
     assert "layerlab-exercise-result" in output.value
     assert quiz.result is not None and set(quiz.result.scores) == set(quiz.view.builders)
+
+
+@pytest.mark.parametrize("builder", [BuilderKind.CLASSIC, pytest.param(BuilderKind.BUILDKIT, marks=pytest.mark.buildkit)])
+def test_run_is_cached_by_its_text_alone_however_stale_its_result(lesson, app_base, builder):
+    """Lesson 03's stale RUN: build 2 reuses build 1's layer (and its time); --no-cache runs it."""
+    from layerlab.course.build_cache import stale_run
+
+    stale = stale_run(lesson, app_base.reference, builder)
+    assert stale.statuses == (M, H, M), stale.summary()
+    first, second, third = stale.built_at
+    assert first and first == second != third, stale.built_at
+    assert "still holds build 1's time: True" in stale.summary() and "a new time: True" in stale.summary()

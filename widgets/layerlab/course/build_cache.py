@@ -17,6 +17,7 @@ The notebook imports everything it uses from here.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 from ..core.build import BuildRecord, CacheStatus
 from ..core.cacherule import rebuild_story
@@ -39,9 +40,12 @@ from .builds import available_builders, build
 from .lesson import Lesson
 
 __all__ = [
-    "BuilderKind", "CacheBuilds", "CacheExercise", "apply_change", "mark_run", "rebuild_story", "scenario",
-    "write_sample_context",
+    "BuilderKind", "CacheBuilds", "CacheExercise", "StaleRun", "apply_change", "mark_run", "rebuild_story",
+    "scenario", "stale_run", "write_sample_context",
 ]
+
+#: A RUN step whose result depends on when it runs, as `apt-get update`'s does on the mirror.
+STALE_STEP = "RUN date -u +%Y-%m-%dT%H:%M:%S.%N > /built-at"
 
 
 class CacheBuilds:
@@ -165,3 +169,41 @@ class CacheExercise:
 
         return exercise_widget(self.scenario, self.dockerfile, on_check, below=self.view.widget())
 
+
+@dataclass(frozen=True)
+class StaleRun:
+    """Three builds of one Dockerfile whose RUN step writes the time it ran."""
+
+    dockerfile: str
+    statuses: tuple[CacheStatus, CacheStatus, CacheStatus]  # the RUN step in builds 1, 2, 3
+    built_at: tuple[str, str, str]  # what /built-at says in each build's image
+
+    def summary(self) -> str:
+        first, second, third = self.statuses
+        return "\n".join([
+            f"build 1 (--no-cache): the RUN step {first.value}",
+            f"build 2 (nothing changed): the RUN step {second.value}; "
+            f"/built-at still holds build 1's time: {self.built_at[1] == self.built_at[0]}",
+            f"build 3 (--no-cache again): the RUN step {third.value}; "
+            f"/built-at now holds a new time: {self.built_at[2] != self.built_at[0]}",
+        ])
+
+
+def stale_run(lesson: Lesson, base_reference: str, builder: BuilderKind = BuilderKind.CLASSIC) -> StaleRun:
+    """Build a RUN step that records the time three times: from scratch, again, and with
+    --no-cache; read the time each image holds (in a container with no network, removed)."""
+    folder = lesson.context(f"stale-{builder.name.lower()}")
+    dockerfile = f"FROM {base_reference}\n{STALE_STEP}\n"
+    (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
+    builds = CacheBuilds(lesson, f"stale-{builder.name.lower()}", folder, builders=[builder])
+    statuses, times = [], []
+    for title, nocache in (("build 1", True), ("build 2", False), ("build 3", True)):
+        record = builds.build(title=title, nocache=nocache)[builder]
+        if not record.ok:
+            raise LayerlabError(f"The {title} of the RUN demo failed: {record.failure.message}",
+                                "Check that the base image has `date` (run the setup notebook again).")
+        statuses.append(record.step(2).status)
+        with lesson.container("stale-read", record.image_id, ["cat", "/built-at"]) as box:
+            box.wait(timeout=60)
+            times.append(box.logs().strip())
+    return StaleRun(dockerfile, tuple(statuses), tuple(times))
