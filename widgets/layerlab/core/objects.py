@@ -7,7 +7,6 @@ it reads the API's dictionaries or the SDK's objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Mapping, Protocol
 
 from .model import short_id
@@ -22,24 +21,11 @@ class ImageInfo:
     repo_digests: tuple[str, ...] = ()
     diff_ids: tuple[str, ...] = ()
     size: int = 0
-    created: str = ""
     config: Mapping = field(default_factory=dict)  # the image's run config: Cmd, Entrypoint, Labels...
-
-    @property
-    def short_id(self) -> str:
-        return short_id(self.id)
 
     @property
     def labels(self) -> Mapping[str, str]:
         return self.config.get("Labels") or {}
-
-    @property
-    def created_at(self) -> float:
-        """The creation time as a timestamp (0 when the engine gives none)."""
-        try:
-            return datetime.fromisoformat(self.created[:26].rstrip("Z")).timestamp()
-        except ValueError:
-            return 0.0
 
 
 @dataclass(frozen=True)
@@ -57,10 +43,6 @@ class ContainerInfo:
     size_rw: int | None = None  # only when asked for sizes
     cmdline: tuple[str, ...] = ()  # Path + Args: what the engine started as PID 1
     stop_signal: str = ""  # the signal `docker stop` sends first ("" = SIGTERM)
-
-    @property
-    def short_id(self) -> str:
-        return short_id(self.id)
 
 
 @dataclass(frozen=True)

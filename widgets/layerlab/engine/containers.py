@@ -129,11 +129,9 @@ class ContainersMixin:
         try:
             with refused():
                 self.client.api.inspect_container(reference)
-            return True
-        except LayerlabError as error:
-            if getattr(error, "status", None) == 404:
-                return False
-            raise
+        except NotOnEngine:
+            return False
+        return True
 
     def container_changes(self, container_id: str) -> dict[str, ChangeKind]:
         """`docker diff`: every changed path of the R/W layer and how it changed."""

@@ -125,7 +125,6 @@ def image_info(raw: Mapping) -> ImageInfo:
         repo_digests=tuple(raw.get("RepoDigests") or ()),
         diff_ids=tuple((raw.get("RootFS") or {}).get("Layers") or ()),
         size=int(raw.get("Size") or 0),
-        created=str(raw.get("Created") or ""),
         config=raw.get("Config") or {},
     )
 
