@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Install and start a Docker engine for layerlab on Debian, as root.
 #
-#   bash scripts/engine.sh start [FLAVOUR]   install if needed, start, wait until it answers
-#   bash scripts/engine.sh status [FLAVOUR]  say whether that engine answers
-#   bash scripts/engine.sh stop [FLAVOUR]    stop the engine this script started
-#   bash scripts/engine.sh env [FLAVOUR]     print the exports that point the course at it
+#   bash scripts/engine.sh start [FLAVOUR [USER]]   install if needed, start, wait until it answers
+#   bash scripts/engine.sh status [FLAVOUR [USER]]  say whether that engine answers
+#   bash scripts/engine.sh stop [FLAVOUR [USER]]    stop the engine this script started
+#   bash scripts/engine.sh env [FLAVOUR [USER]]     print the exports that point the course at it
 #
 # Flavours (the engines learners have):
 #   docker-20.10            Debian 12's docker.io: overlay2, classic builder only. The default;
 #                           it serves the default socket /var/run/docker.sock.
 #   docker-26               Debian 13's docker.io 26.1 + docker-buildx: overlay2 and BuildKit.
 #   docker-26-containerd    the same with the containerd image store (as Docker Desktop has it).
+#   docker-26-rootless      docker 26.1 run rootless by one non-root USER (default
+#                           layerlab-learner; as a non-root caller, yourself): that user's own
+#                           socket, data root and network namespace. See scripts/rootless.sh.
 # The Debian 13 engines are unpacked side by side under /opt/layerlab-engines (Debian 12's
 # runc and libc serve them) and listen on sockets of their own under /run/layerlab, so all
 # three can run at once.
@@ -42,10 +45,16 @@ case "$flavour" in
         prefix=$ENGINES/docker-26
         config_dir=$prefix/cli
         ;;
-    *) say "unknown flavour '$flavour' (docker-20.10, docker-26, docker-26-containerd)"; exit 2 ;;
+    docker-26-rootless) ;;
+    *) say "unknown flavour '$flavour' (docker-20.10, docker-26, docker-26-containerd, docker-26-rootless)"; exit 2 ;;
 esac
 pidfile=$RUN_DIR/$flavour.pid
 log=$LOG_DIR/$flavour.log
+# shellcheck source=rootless.sh
+source "$(dirname "${BASH_SOURCE[0]}")/rootless.sh"
+if [ "$flavour" = docker-26-rootless ]; then
+    rootless_setup_vars "${3:-$(rootless_user_default)}"
+fi
 
 docker_cli() {
     local cli
@@ -194,8 +203,8 @@ stop_engine() {
 }
 
 case "$command" in
-    start) start_engine ;;
-    stop) stop_engine ;;
+    start) if [ "$flavour" = docker-26-rootless ]; then rootless_start; else start_engine; fi ;;
+    stop) if [ "$flavour" = docker-26-rootless ]; then rootless_stop; else stop_engine; fi ;;
     status)
         if answers; then say "$flavour answers: $(describe)"; else say "$flavour does not answer"; exit 1; fi ;;
     env)
@@ -203,5 +212,5 @@ case "$command" in
         if [ -n "$config_dir" ]; then printf 'export DOCKER_CONFIG=%s\n' "$config_dir"; else printf 'unset DOCKER_CONFIG\n'; fi
         printf 'export LAYERLAB_EXPECT_FLAVOUR=%s\n' "$flavour"
         ;;
-    *) say "usage: $0 start|status|stop|env [docker-20.10|docker-26|docker-26-containerd]"; exit 2 ;;
+    *) say "usage: $0 start|status|stop|env [docker-20.10|docker-26|docker-26-containerd|docker-26-rootless [USER]]"; exit 2 ;;
 esac
