@@ -1,5 +1,6 @@
-"""`python -m layerlab prepare [--only BASE] [--if-engine]`: provide the base images (pull, or
-build local stand-ins)."""
+"""`python -m layerlab prepare [--only BASE] [--if-engine] [--from FILE | --export FILE]`:
+provide the base images (pull, or build local stand-ins, or import them from a bases file),
+or write the bases file a class imports from."""
 
 from __future__ import annotations
 
@@ -11,7 +12,30 @@ def add_parser(commands):
         "--if-engine", action="store_true",
         help="when no engine answers, say so and exit 0 (used by `make lab`)",
     )
+    source = prepare.add_mutually_exclusive_group()
+    source.add_argument(
+        "--from", dest="bundle", metavar="FILE",
+        help="build the stand-in bases from this bases file (made with --export) instead of on this "
+             "machine; LAYERLAB_BASES=FILE does the same",
+    )
+    source.add_argument(
+        "--export", metavar="FILE",
+        help="as root, once for a class: write the stand-ins' root filesystems to FILE, for learners "
+             "who are not root to import with --from (no engine needed)",
+    )
     return prepare
+
+
+def _printer():
+    last = {}
+
+    def show(key: str, fraction: float, message: str) -> None:
+        percent = int(fraction * 100)
+        if last.get(key) != (percent, message):
+            last[key] = (percent, message)
+            print(f"[{percent:3d}%] {message}", flush=True)
+
+    return show
 
 
 def run(args) -> int:
@@ -19,6 +43,19 @@ def run(args) -> int:
     from ..engine import connect
     from ..engine.prepare import prepare
 
+    show = _printer()
+    if args.export:
+        import os
+
+        from ..host.bundle import export_bases
+
+        entries = export_bases(args.export, os.environ, keys=args.only,
+                               say=lambda fraction, message: show(message.split(":", 1)[0], fraction, message))
+        size = os.path.getsize(args.export) / 1e6
+        print(f"wrote {args.export} ({size:.0f} MB): " + ", ".join(f"{e.key} ({e.versions})" for e in entries))
+        print(f"  Each learner imports it with `python -m layerlab prepare --from {args.export}`,")
+        print(f"  or with LAYERLAB_BASES={args.export} set for the class.")
+        return 0
     try:
         engine = connect()
     except EngineError as error:
@@ -27,15 +64,8 @@ def run(args) -> int:
         print(f"layerlab: no engine, so no base images prepared ({error.what})")
         print("  The course opens from its recordings; start an engine to run it live.")
         return 0
-    last = {}
-
-    def show(progress) -> None:
-        percent = int(progress.fraction * 100)
-        if last.get(progress.key) != (percent, progress.message):
-            last[progress.key] = (percent, progress.message)
-            print(f"[{percent:3d}%] {progress.message}", flush=True)
-
-    results = prepare(engine, keys=args.only, progress=show)
+    results = prepare(engine, keys=args.only, progress=lambda p: show(p.key, p.fraction, p.message),
+                      bundle=args.bundle)
     for result in results:
         print(result.explain())
     return 0

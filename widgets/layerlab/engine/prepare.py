@@ -54,6 +54,7 @@ from ..core.naming import (
     Namespace,
 )
 from ..host import standins
+from ..host.bundle import Bundle, bundle_path
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from .engine import Engine
@@ -213,12 +214,22 @@ def base_reference(engine: Engine, image) -> str:
     return next(tag for tag in image.tags if tag.startswith(prefix))
 
 
-def prepare(engine: Engine, keys=None, progress: ProgressCallback | None = None) -> list[PreparedBase]:
-    """Provide the bases named by `keys` (all of them by default)."""
+def prepare(engine: Engine, keys=None, progress: ProgressCallback | None = None,
+            bundle: str | None = None) -> list[PreparedBase]:
+    """Provide the bases named by `keys` (all of them by default). Stand-ins come from the
+    bases file `bundle` (or `LAYERLAB_BASES`) when one is given, else from this machine."""
     results = []
+    opened = open_bundle(engine, bundle)
     for key in keys or list(BASES):
-        results.append(prepare_one(engine, base_spec(key), progress or (lambda p: None)))
+        results.append(prepare_one(engine, base_spec(key), progress or (lambda p: None), opened))
     return results
+
+
+def open_bundle(engine: Engine, path: str | None = None) -> Bundle | None:
+    """The bases file to import stand-ins from: `path`, else `LAYERLAB_BASES`, else none.
+    A replay asks this machine nothing, so it opens none."""
+    path = path or bundle_path(engine.environ)
+    return Bundle(path) if path and engine.live else None
 
 
 def _source_of(built_from: str) -> str:
@@ -241,7 +252,8 @@ def _recorded_base(engine: Engine, spec: BaseSpec, progress: ProgressCallback) -
                         built_from=built_from, reused=True, seconds=0.0)
 
 
-def prepare_one(engine: Engine, spec: BaseSpec, progress: ProgressCallback) -> PreparedBase:
+def prepare_one(engine: Engine, spec: BaseSpec, progress: ProgressCallback,
+                bundle: Bundle | None = None) -> PreparedBase:
     if not engine.live:
         return _recorded_base(engine, spec, progress)
     started = time.monotonic()
@@ -271,7 +283,8 @@ def prepare_one(engine: Engine, spec: BaseSpec, progress: ProgressCallback) -> P
     if online:
         recipe, built_from = official_recipe, f"{spec.official}@{pin}"
     else:
-        versions = standins.standin_package_versions(spec)
+        bundled = bundle.bases.get(spec.key) if bundle else None
+        versions = bundled.versions if bundled else standins.standin_package_versions(spec)
         recipe = spec.recipe_fingerprint(versions)
         built_from = f"Debian packages {versions}"
         for image in existing:
@@ -281,9 +294,9 @@ def prepare_one(engine: Engine, spec: BaseSpec, progress: ProgressCallback) -> P
     if online:
         reference, image_id = _from_official(engine, ns, spec, setting, pin, labels, progress)
     elif spec.key == "ping":
-        reference, image_id = _busybox_standin(engine, ns, spec, labels, progress)
+        reference, image_id = _busybox_standin(engine, ns, spec, labels, progress, bundle if bundled else None)
     elif spec.key == "app":
-        reference, image_id = _debian_standin(engine, ns, spec, labels, progress)
+        reference, image_id = _debian_standin(engine, ns, spec, labels, progress, bundle if bundled else None)
     else:  # pragma: no cover - every base in BASES has a recipe above
         raise NoRegistryAndNoRecipe(f"No registry answers and {spec.key} has no local recipe.", "")
     # One set of bases: older recipes of the same base go (they are ours: labeled, this learner).
@@ -427,10 +440,15 @@ def _say(spec: BaseSpec, progress: ProgressCallback):
     return lambda fraction, message: progress(Progress(spec.key, fraction, message))
 
 
-def _busybox_standin(engine: Engine, ns, spec, labels, progress):
-    reference = ns.image(spec.standin_name, standins.busybox_version())
+def _busybox_standin(engine: Engine, ns, spec, labels, progress, bundle: Bundle | None = None):
+    tag = bundle.bases[spec.key].tag if bundle else standins.busybox_version()
+    reference = ns.image(spec.standin_name, tag)
     with tempfile.TemporaryDirectory(prefix="layerlab-busybox-") as context:
-        standins.busybox_rootfs_tar(spec, Path(context), _say(spec, progress))
+        if bundle:
+            progress(Progress(spec.key, 0.2, f"{spec.key}: taking its root filesystem from {bundle.path}"))
+            bundle.extract(spec.key, context)
+        else:
+            standins.busybox_rootfs_tar(spec, Path(context), _say(spec, progress))
         Path(context, "Dockerfile").write_text(
             "FROM scratch\nADD rootfs.tar /\nENV PATH=/bin:/usr/bin\nCMD [\"sh\"]\n"
         )
@@ -441,15 +459,21 @@ def _busybox_standin(engine: Engine, ns, spec, labels, progress):
     return reference, engine.image(reference).id
 
 
-def _debian_standin(engine: Engine, ns, spec, labels, progress):
-    reference = ns.image(spec.standin_name, standins.DEBIAN_SUITE)
-    tarball = standins.debian_rootfs_tar(spec, labels[LABEL_RECIPE], engine.environ, _say(spec, progress))
-    progress(Progress(spec.key, 0.85, f"{spec.key}: importing it as {reference} (docker import)"))
+def _debian_standin(engine: Engine, ns, spec, labels, progress, bundle: Bundle | None = None):
+    reference = ns.image(spec.standin_name, bundle.bases[spec.key].tag if bundle else standins.DEBIAN_SUITE)
     changes = [f'LABEL "{k}"="{v}"' for k, v in labels.items()] + [
         "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
         'CMD ["bash"]',
     ]
     repository, tag = reference.rsplit(":", 1)
+    if bundle:
+        with tempfile.TemporaryDirectory(prefix="layerlab-debian-") as folder:
+            progress(Progress(spec.key, 0.3, f"{spec.key}: taking its root filesystem from {bundle.path}"))
+            tarball = bundle.extract(spec.key, folder)
+            progress(Progress(spec.key, 0.85, f"{spec.key}: importing it as {reference} (docker import)"))
+            return reference, engine.import_image(str(tarball), repository, tag, changes)
+    tarball = standins.debian_rootfs_tar(spec, labels[LABEL_RECIPE], engine.environ, _say(spec, progress))
+    progress(Progress(spec.key, 0.85, f"{spec.key}: importing it as {reference} (docker import)"))
     return reference, engine.import_image(str(tarball), repository, tag, changes)
 
 
@@ -469,7 +493,7 @@ def base_for(engine: Engine, key: str, prepare_if_missing: bool = True, progress
             f"The base for {key} ({spec.purpose}) is not prepared.",
             "Run `python -m layerlab prepare` or the setup notebook (00) first.",
         )
-    return prepare_one(engine, spec, progress or (lambda p: None))
+    return prepare_one(engine, spec, progress or (lambda p: None), open_bundle(engine))
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through scripts/registry.sh

@@ -126,15 +126,18 @@ def debian_rootfs_tar(spec: BaseSpec, recipe: str, environ, say: Say) -> Path:
     cache = cache_dir(environ) / "rootfs"
     tarball = cache / f"debian-{DEBIAN_SUITE}-app-{recipe}.tar"
     if not tarball.exists():
+        if os.geteuid() != 0:
+            raise NoRegistryAndNoRecipe(
+                "Building the Debian stand-in needs root (debootstrap creates device files and owners), "
+                "you are not root, and no bases file was given to import it from.",
+                "Ask your instructor for the class's bases file (made once, as root, with "
+                "`python -m layerlab prepare --export bases.tar`), then run "
+                "`python -m layerlab prepare --from bases.tar`, or set LAYERLAB_BASES to its path.",
+            )
         if not shutil.which("debootstrap"):
             raise NoRegistryAndNoRecipe(
                 "No registry answers, and debootstrap is not installed to build the app base locally.",
                 "Install it (as root: `apt-get install -y debootstrap`), or use an engine that can pull images.",
-            )
-        if os.geteuid() != 0:
-            raise NoRegistryAndNoRecipe(
-                "Building the Debian stand-in needs root (debootstrap creates device files and owners).",
-                "Run `python -m layerlab prepare` once as root, or use an engine that can pull images.",
             )
         cache.mkdir(parents=True, exist_ok=True)
         debootstrap_to_tar(spec, tarball, say)
