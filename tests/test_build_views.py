@@ -6,6 +6,8 @@ function of the prediction and the record.
 
 from __future__ import annotations
 
+import types
+
 import pytest
 
 from layerlab.core.build import BuildRecord, CacheStatus
@@ -25,6 +27,7 @@ from layerlab.core.errors import LayerlabError
 from layerlab.course.instructions import DEMOS, check_paths, tar_listing, write_context, write_release
 from layerlab.views.buildcache import BuildCacheState, agreement, build_cache_html, build_cache_text
 
+from test_engineinfo import facts as facts_for_serving
 from test_buildsteps import CLASSIC_REBUILD, DOCKERFILE, rebuild_after_change
 
 H, M = CacheStatus.HIT, CacheStatus.MISS
@@ -239,11 +242,13 @@ def test_release_server_stops_when_the_cell_fails(tmp_path):
     (It was in the engine tier, where the bare tier found it passing with no engine.)"""
     import urllib.request
 
-    from layerlab.course.instructions import serve_on_loopback
+    from layerlab.course.instructions import serve_for_engine
 
     write_release(tmp_path)
+    rootful = types.SimpleNamespace(facts=facts_for_serving(), live=True, environ={})
     with pytest.raises(RuntimeError):
-        with serve_on_loopback(tmp_path) as url:
+        with serve_for_engine(rootful, tmp_path) as served:
+            url = served.url
             assert urllib.request.urlopen(url + "/release.tar", timeout=5).status == 200
             raise RuntimeError("a cell failed")
     with pytest.raises(OSError):

@@ -38,4 +38,7 @@ def run(args) -> int:
     for key, reference in bases.items():
         print(f"  {'base ' + key:<12} {reference or 'not prepared yet: run `python -m layerlab prepare`'}")
     print(facts.explain_storage())
+    for sentence in (facts.explain_whiteouts(), facts.explain_rootless()):
+        if sentence:
+            print(sentence)
     return 0

@@ -43,6 +43,10 @@ class EngineFacts:
     buildkit: bool
     buildx_version: str
     cgroup_version: str
+    # Defaults: recordings made before these facts were read have none of them.
+    rootless: bool = False  # `docker info` SecurityOptions has name=rootless
+    native_overlay_diff: bool | None = None  # overlay2's "Native Overlay Diff"; None: not overlay2
+    operating_system: str = ""  # `docker info` OperatingSystem ("Docker Desktop", "Debian ...")
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "EngineFacts":
@@ -64,7 +68,20 @@ class EngineFacts:
         # Versions before 23 were year.month (20.10); since then the major number says it all.
         version = ".".join(parts[:2]) if parts[0].isdigit() and int(parts[0]) < 23 else parts[0]
         suffix = "-containerd" if self.storage_kind is StorageKind.CONTAINERD else ""
+        if self.rootless:
+            suffix += "-rootless"
         return f"docker-{version}{suffix}"
+
+    @property
+    def docker_desktop(self) -> bool:
+        return self.operating_system.strip().lower().startswith("docker desktop")
+
+    @property
+    def per_file_whiteouts(self) -> bool:
+        """A deleted directory's contents show up as one whiteout per file, not as one opaque
+        directory: overlay2 without native diff (rootless engines) computes layer diffs by
+        walking the files, and writes each deletion."""
+        return self.storage_kind is StorageKind.OVERLAY2 and self.native_overlay_diff is False
 
     def lines(self) -> list[tuple[str, str]]:
         """(fact, value) pairs, in the order doctor prints them."""
@@ -78,8 +95,45 @@ class EngineFacts:
             ("storage", f"{self.storage_driver} -> {self.storage_kind.value}"),
             ("builders", builder),
             ("cgroup", f"v{self.cgroup_version}" if self.cgroup_version else "unknown"),
+            ("rootless", "yes: the engine runs as an unprivileged user, in namespaces of its own"
+             if self.rootless else "no"),
             ("flavour", self.flavour),
         ]
+
+    @property
+    def opaque_directories(self) -> bool:
+        """A directory removed and made again in one step is recorded as one opaque directory
+        (`.wh..wh..opq`); otherwise as one whiteout per deleted entry."""
+        return self.storage_kind is StorageKind.OVERLAY2 and not self.per_file_whiteouts
+
+    def explain_whiteouts(self) -> str:
+        """One line for learners: the whiteout form this engine writes, and why."""
+        both = ("Both hide the same files from the layers below; an opaque directory needs one marker, "
+                "per-file whiteouts one marker per deleted entry.")
+        if self.opaque_directories:
+            return ("Whiteouts on this engine: a directory removed and made again is one opaque directory "
+                    "(`.wh..wh..opq`), since overlay2 with native diff records what the kernel marked. " + both)
+        if self.per_file_whiteouts:
+            why = ("its overlay2 runs without native diff (`docker info`: Native Overlay Diff false, as on a "
+                   "rootless engine) and finds deletions by comparing files")
+        elif self.storage_kind is StorageKind.CONTAINERD:
+            why = "the containerd image store finds deletions by comparing snapshots"
+        else:
+            why = f"the '{self.storage_driver}' storage driver finds deletions by comparing files"
+        return ("Whiteouts on this engine: a directory removed and made again is one whiteout per deleted "
+                f"entry (`.wh.NAME`), since {why}. " + both)
+
+    def explain_rootless(self) -> str:
+        """What a rootless engine changes for the lessons ("" for a rootful one)."""
+        if not self.rootless:
+            return ""
+        return (
+            "Your engine is rootless: it runs as your own user, in namespaces of its own. For the lessons "
+            "that changes three things. Its 127.0.0.1 is its own, so lesson 04 serves the file for "
+            "`ADD <url>` inside the engine's network namespace. Its overlay2 runs without native diff, so a "
+            "replaced directory is recorded as per-file whiteouts (lessons 01 and 02). And a container's "
+            "root is your user, mapped: files owned by root in an image belong to you on disk."
+        )
 
     def explain_storage(self) -> str:
         """One sentence for learners on what their storage means for the course."""
@@ -99,6 +153,21 @@ class EngineFacts:
             f"Your engine uses the '{self.storage_driver}' storage driver. The lessons use the API "
             "only, so they work, but sizes and copy-up details may differ from overlay2."
         )
+
+
+def is_rootless(security_options: Sequence[str] | None) -> bool:
+    """`docker info` lists `name=rootless` among its security options on a rootless engine."""
+    return any("name=rootless" in str(option).split(",") for option in security_options or ())
+
+
+def native_overlay_diff(driver: str, driver_status: Sequence[Sequence[str]] | None) -> bool | None:
+    """overlay2's "Native Overlay Diff" (true/false), or None for another driver or no answer."""
+    if driver != "overlay2":
+        return None
+    for pair in driver_status or ():
+        if len(pair) == 2 and str(pair[0]).strip().lower() == "native overlay diff":
+            return str(pair[1]).strip().lower() == "true"
+    return None
 
 
 def parse_api_version(text: str) -> tuple[int, int]:

@@ -11,13 +11,14 @@ exactly what that instruction made. `expect_present` and `expect_absent` say wha
 layer must and must not hold: the tests check them on a live engine, the notebook shows them.
 
 The demo data and the files are pure (they write files and tars only); `run_demo` and the
-`show_*` walkthroughs build on the lesson's engine, and `serve_on_loopback` is the HTTP server
-`ADD <url>` downloads from.
+`show_*` walkthroughs build on the lesson's engine, and `serve_for_engine` is the HTTP server
+`ADD <url>` downloads from, on whichever loopback the engine's daemon has (see
+`layerlab.engine.fileserve`). Where no server of ours can be reached (a remote engine),
+`show_instruction` shows the answer the lesson's recording holds, and says so.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import shutil
 import tarfile
@@ -31,6 +32,7 @@ from ..core.errors import LayerlabError
 from ..core.model import BuilderKind, ChangeKind, human_size
 from ..core.naming import Namespace
 from ..engine.engine import Engine
+from ..engine.fileserve import Served, serve_for_engine
 from ..core.questions import ARCHIVES, answer_archives
 from ..core.text import tr
 from .builds import build, check, classic_build, step_files
@@ -39,7 +41,7 @@ if TYPE_CHECKING:  # annotations only: no import at run time
     from .lesson import Lesson
 
 __all__ = [
-    "ARCHIVES", "BuilderKind", "answer_archives", "check_every_demo", "serve_on_loopback", "show_from",
+    "ARCHIVES", "BuilderKind", "Served", "answer_archives", "check_every_demo", "serve_for_engine", "show_from",
     "show_instruction", "source_tar", "tar_listing", "write_release",
 ]
 
@@ -195,6 +197,20 @@ class DemoResult:
     missing: tuple[str, ...]  # expected but absent
     unexpected: tuple[str, ...]  # present but expected absent
     modes: tuple[tuple[str, str], ...] = ()  # (path, octal mode) read in a container
+    recorded_on: str = ""  # set when this is the recording's answer, not this engine's: which engine, when
+
+    def to_dict(self) -> dict:
+        return {"demo": self.demo.key, "builder": self.builder, "dockerfile": self.dockerfile,
+                "changes": [list(c) for c in self.changes], "paths": list(self.paths),
+                "missing": list(self.missing), "unexpected": list(self.unexpected),
+                "modes": [list(m) for m in self.modes]}
+
+    @classmethod
+    def from_dict(cls, data, recorded_on: str = "") -> "DemoResult":
+        return cls(demo=demo(data["demo"]), builder=data["builder"], dockerfile=data["dockerfile"],
+                   changes=tuple(tuple(c) for c in data["changes"]), paths=tuple(data["paths"]),
+                   missing=tuple(data["missing"]), unexpected=tuple(data["unexpected"]),
+                   modes=tuple(tuple(m) for m in data["modes"]), recorded_on=recorded_on)
 
     @property
     def as_expected(self) -> bool:
@@ -213,7 +229,10 @@ class DemoResult:
         return f"{builder_name}, {tr(self.demo.title)} (`{self.instruction}`): {outcome}"
 
     def summary(self) -> str:
-        lines = [tr(self.demo.title), f"  the layer of `{self.instruction}` holds:"]
+        lines = [tr(self.demo.title)]
+        if self.recorded_on:
+            lines.append(f"  (not built on your engine: the answer recorded {self.recorded_on})")
+        lines.append(f"  the layer of `{self.instruction}` holds:")
         for letter, path, is_dir, size in self.changes:
             if is_dir and letter == "C":
                 continue  # a parent directory, repeated in every layer tar
@@ -244,33 +263,6 @@ def source_tar(folder: Path) -> Path:
 
 
 # -- the instructions lesson: ADD <url> from loopback, and one build per instruction ---------
-
-@contextlib.contextmanager
-def serve_on_loopback(folder: Path):
-    """Serve `folder` over HTTP on 127.0.0.1 (a free port) while the block runs; yields the URL.
-
-    The daemon, not a build container, downloads `ADD <url>`, and it runs on this machine, so
-    the host's loopback reaches it. The server is stopped when the block ends, however it ends.
-    """
-    import functools
-    import http.server
-    import threading
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):  # no request lines in the notebook
-            pass
-
-    handler = functools.partial(Quiet, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="layerlab-add-url", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
 
 def run_demo(engine: Engine, namespace: Namespace, key: str, folder: Path, base: str, url: str = "",
              builder: BuilderKind = BuilderKind.CLASSIC, modes_of: tuple[str, ...] = ()):
@@ -306,12 +298,47 @@ def _mode_in_container(engine: Engine, namespace: Namespace, image: str, path: s
         box.remove()
 
 
-def show_instruction(lesson: Lesson, key: str, base, url: str = "", builder: BuilderKind = BuilderKind.CLASSIC,
-                     modes_of: tuple[str, ...] = ()):
-    """A notebook's one call: build the demo `key` in a fresh folder of the lesson; a DemoResult."""
+def show_instruction(lesson: Lesson, key: str, base, url: "str | Served" = "",
+                     builder: BuilderKind = BuilderKind.CLASSIC, modes_of: tuple[str, ...] = ()):
+    """A notebook's one call: build the demo `key` in a fresh folder of the lesson; a DemoResult.
+
+    A demo that needs a URL and has none (the engine cannot reach any server of ours) is the
+    answer the lesson's recording holds, marked as such. Every URL demo built live is kept in
+    the recording under `demo-result:<key>`, for that case."""
+    url = url.url if isinstance(url, Served) else url
+    note = f"demo-result:{key}:{builder.name.lower()}"
+    if demo(key).needs_url and not url:
+        return recorded_demo(lesson.id, note)
     reference = getattr(base, "reference", base)
-    return run_demo(lesson.engine, lesson.namespace, key, lesson.context(f"{key}-{builder.name.lower()}"),
-                    reference, url=url, builder=builder, modes_of=modes_of)
+    result = run_demo(lesson.engine, lesson.namespace, key, lesson.context(f"{key}-{builder.name.lower()}"),
+                      reference, url=url, builder=builder, modes_of=modes_of)
+    if demo(key).needs_url:
+        lesson.engine.notes.value(note, result.to_dict())  # kept when recording; a replay takes its own
+    return result
+
+
+def recorded_demo(lesson_id: str, note: str) -> DemoResult:
+    """The demo result a lesson's recording kept under `note` (the first one)."""
+    from ..core.engineinfo import EngineFacts
+    from ..replay import recording_path
+    from ..replay.store import Recording
+
+    path = recording_path(lesson_id)
+    try:
+        recording = Recording.load(path)
+    except OSError:
+        recording = None
+    found = [value for name, value in (recording.notes if recording else []) if name == note]
+    if not found:
+        raise LayerlabError(
+            "Your engine cannot reach any server of the course (it is on another machine), and the lesson's "
+            f"recording ({path.name}) holds no answer for this step.",
+            "Run this lesson on an engine on your own machine, or from its recording "
+            "(LAYERLAB_SOURCE=replay).",
+        )
+    facts = EngineFacts.from_dict(recording.header["facts"])
+    return DemoResult.from_dict(found[0], recorded_on=(
+        f"on Docker {facts.engine_version} ({facts.flavour}), {recording.header.get('recorded_at', '?')}"))
 
 
 def show_from(lesson: Lesson, base) -> str:
@@ -331,9 +358,9 @@ def show_from(lesson: Lesson, base) -> str:
 
 
 def check_every_demo(lesson: Lesson, base, release_folder: Path, builder: BuilderKind) -> list:
-    """Every instruction demo with one builder (ADD <url> served from loopback meanwhile)."""
+    """Every instruction demo with one builder (ADD <url> served on the engine's loopback meanwhile)."""
     results = []
-    with serve_on_loopback(release_folder) as url:
+    with serve_for_engine(lesson.engine, release_folder) as served:
         for key, chosen in DEMOS.items():
-            results.append(show_instruction(lesson, key, base, url=url if chosen.needs_url else "", builder=builder))
+            results.append(show_instruction(lesson, key, base, url=served if chosen.needs_url else "", builder=builder))
     return results

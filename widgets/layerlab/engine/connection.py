@@ -17,6 +17,8 @@ from ..core.engineinfo import (
     EngineFacts,
     api_too_old,
     classify_storage,
+    is_rootless,
+    native_overlay_diff,
     resolve_docker_host,
 )
 from ..core.text import tr
@@ -79,6 +81,9 @@ def probe_engine(environ: Mapping[str, str] | None = None, timeout: float = CONN
         buildkit=buildx is not None,
         buildx_version=buildx or "",
         cgroup_version=str(info.get("CgroupVersion", "")),
+        rootless=is_rootless(info.get("SecurityOptions")),
+        native_overlay_diff=native_overlay_diff(str(info.get("Driver", "")), info.get("DriverStatus")),
+        operating_system=str(info.get("OperatingSystem", "")),
     )
 
 

@@ -42,7 +42,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from ..core.bases import BASES, BaseSpec, base_spec, pinned_digests
 from ..core.errors import EngineRefused, LayerlabError, NoRegistryAndNoRecipe
@@ -55,6 +55,9 @@ from ..core.naming import (
 )
 from ..host import standins
 from ..host.bundle import Bundle, bundle_path
+from .standin_images import Progress, ProgressCallback
+from .standin_images import busybox_standin as _busybox_standin
+from .standin_images import debian_standin as _debian_standin
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from .engine import Engine
@@ -72,15 +75,6 @@ class DigestMismatch(LayerlabError):
 
 class BaseLacksTools(LayerlabError):
     """A pulled official image lacks a tool the lessons run in it."""
-
-
-@dataclass(frozen=True)
-class Progress:
-    """One step of `prepare`, for a progress bar or a log line."""
-
-    key: str
-    fraction: float
-    message: str
 
 
 @dataclass(frozen=True)
@@ -102,9 +96,6 @@ class PreparedBase:
             why = f"no registry answered, so it is a local stand-in built from {self.built_from} ({how})"
         text = f"base for {self.key}: {self.reference} - {why}"
         return f"{text}\n  ({self.note})" if self.note else text
-
-
-ProgressCallback = Callable[[Progress], None]
 
 
 @dataclass(frozen=True)
@@ -433,48 +424,6 @@ def _tools_check(spec: BaseSpec) -> str:
     if "python3" in spec.required_tools:
         step += '; command -v python >/dev/null 2>&1 || { mkdir -p /usr/local/bin && ln -s "$(command -v python3)" /usr/local/bin/python; }'
     return step
-
-
-def _say(spec: BaseSpec, progress: ProgressCallback):
-    """The host layer's `say(fraction, message)`, as this base's progress."""
-    return lambda fraction, message: progress(Progress(spec.key, fraction, message))
-
-
-def _busybox_standin(engine: Engine, ns, spec, labels, progress, bundle: Bundle | None = None):
-    tag = bundle.bases[spec.key].tag if bundle else standins.busybox_version()
-    reference = ns.image(spec.standin_name, tag)
-    with tempfile.TemporaryDirectory(prefix="layerlab-busybox-") as context:
-        if bundle:
-            progress(Progress(spec.key, 0.2, f"{spec.key}: taking its root filesystem from {bundle.path}"))
-            bundle.extract(spec.key, context)
-        else:
-            standins.busybox_rootfs_tar(spec, Path(context), _say(spec, progress))
-        Path(context, "Dockerfile").write_text(
-            "FROM scratch\nADD rootfs.tar /\nENV PATH=/bin:/usr/bin\nCMD [\"sh\"]\n"
-        )
-        progress(Progress(spec.key, 0.6, f"{spec.key}: building {reference} (FROM scratch + ADD rootfs.tar)"))
-        for event in engine.build_events(context, reference, labels):
-            if event.error:
-                raise LayerlabError(f"Building {reference} failed: {event.error}", "Run prepare again.")
-    return reference, engine.image(reference).id
-
-
-def _debian_standin(engine: Engine, ns, spec, labels, progress, bundle: Bundle | None = None):
-    reference = ns.image(spec.standin_name, bundle.bases[spec.key].tag if bundle else standins.DEBIAN_SUITE)
-    changes = [f'LABEL "{k}"="{v}"' for k, v in labels.items()] + [
-        "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        'CMD ["bash"]',
-    ]
-    repository, tag = reference.rsplit(":", 1)
-    if bundle:
-        with tempfile.TemporaryDirectory(prefix="layerlab-debian-") as folder:
-            progress(Progress(spec.key, 0.3, f"{spec.key}: taking its root filesystem from {bundle.path}"))
-            tarball = bundle.extract(spec.key, folder)
-            progress(Progress(spec.key, 0.85, f"{spec.key}: importing it as {reference} (docker import)"))
-            return reference, engine.import_image(str(tarball), repository, tag, changes)
-    tarball = standins.debian_rootfs_tar(spec, labels[LABEL_RECIPE], engine.environ, _say(spec, progress))
-    progress(Progress(spec.key, 0.85, f"{spec.key}: importing it as {reference} (docker import)"))
-    return reference, engine.import_image(str(tarball), repository, tag, changes)
 
 
 def base_for(engine: Engine, key: str, prepare_if_missing: bool = True, progress: ProgressCallback | None = None) -> PreparedBase:
