@@ -10,8 +10,8 @@
 #
 # Network: the engine runs in rootlesskit's network namespace. slirp4netns gives it a tap
 # device, but runs with --disable-dns and --outbound-addr=127.0.0.1, and the engine's own
-# wrapper (rootless/dockerd) flushes the namespace's routes and empties its resolv.conf before
-# dockerd starts: the engine has a loopback and nothing else. It cannot resolve a name or
+# wrapper (rootless/dockerd) flushes the namespace's routes, turns IPv6 off on the tap device
+# and empties its resolv.conf before dockerd starts: the engine has a loopback and nothing else. It cannot resolve a name or
 # reach any address beyond it, so a pull fails at once instead of asking the internet.
 # Containers get --bridge=none, as with every flavour.
 #
@@ -82,6 +82,9 @@ EOF
 # layerlab: runs inside rootlesskit's namespaces. No route and no resolver, then dockerd.
 ip route flush table main 2>/dev/null || true
 ip -6 route flush table main 2>/dev/null || true
+for conf in /proc/sys/net/ipv6/conf/*/disable_ipv6; do  # no IPv6 beyond loopback either
+    case "\$conf" in */lo/*|*/all/*|*/default/*) ;; *) echo 1 >"\$conf" 2>/dev/null || true ;; esac
+done
 rm -f /etc/resolv.conf && : >/etc/resolv.conf
 exec $prefix/usr/sbin/dockerd "\$@"
 EOF

@@ -153,13 +153,17 @@ def test_which_added_overwritten_deleted(engine, edits_image):
 
 
 def test_which_through_an_opaque_directory(engine, edits_image):
-    """`rm -rf /data/dir && mkdir /data/dir`: overlayfs makes the new directory opaque.
+    """`rm -rf /data/dir && mkdir /data/dir`: overlayfs makes the new directory opaque, and
+    overlay2 with native diff records that as one opaque directory.
 
-    The containerd image store computes layers by comparing snapshots instead, and writes one
-    whiteout per deleted entry: same result, other markers.
+    The containerd image store (comparing snapshots) and overlay2 without native diff (a
+    rootless engine, comparing files) write one whiteout per deleted entry instead: same
+    result, other markers. Each form is accepted only where `docker info` says so.
     """
     files = image_files(engine, edits_image)
-    via = LayerChangeVia.WHITEOUT if containerd_store(engine) else LayerChangeVia.OPAQUE
+    per_file = containerd_store(engine) or engine.facts.per_file_whiteouts
+    assert per_file != engine.facts.opaque_directories
+    via = LayerChangeVia.WHITEOUT if per_file else LayerChangeVia.OPAQUE
     old = files.which("/data/dir/old")
     assert [(e.layer_index, e.kind, e.via) for e in old.events] == [(1, A, LayerChangeVia.CONTENT), (3, D, via)]
     assert files.which("/data/dir/new").source.layer_index == 3
