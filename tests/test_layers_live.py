@@ -140,6 +140,21 @@ def test_sample_layers_hold_the_app_and_what_make_built(engine, sample_image):
     assert banner.present and banner.source.layer_index == 2
 
 
+def test_the_copy_layer_does_not_depend_on_how_the_dockerfile_names_the_base(engine, namespace, app_base,
+                                                                             sample_image, tmp_path):
+    """.dockerignore keeps the Dockerfile, which names each learner's own base, out of
+    `COPY . /app`: the same base named another way (by id: another length, as another learner's
+    name would be) gives a COPY layer with the same files and sizes and the same checksum."""
+    write_sample_context(tmp_path, app_base.image_id)
+    engine.build(namespace, "sample-by-id", tmp_path)
+    by_id, by_name = image_layers(engine, namespace.image("sample-by-id")), image_layers(engine, sample_image)
+    files = [{(c.path, c.kind, c.size) for c in found.layer_files(1).changes} for found in (by_id, by_name)]
+    assert files[0] == files[1]
+    assert "/app/Dockerfile" not in {path for path, _, _ in files[0]}
+    assert "/app/.dockerignore" not in {path for path, _, _ in files[0]}
+    assert by_id.stack.entries[1].instruction == by_name.stack.entries[1].instruction  # COPY dir:<checksum>
+
+
 def test_which_added_overwritten_deleted(engine, edits_image):
     files = image_files(engine, edits_image)
     history = files.which("/data/file")

@@ -266,7 +266,7 @@ COPY app.py /app/
 CMD python /app/app.py
 """
 NOTES = "Notes for the team: not part of the image (.dockerignore keeps this file out).\n"
-DOCKERIGNORE = "# Kept out of the build context: the builder never sees these files.\nNOTES.md\n"
+DOCKERIGNORE = "# Kept out of the build context: the builder never sees these files.\nNOTES.md\nDockerfile\n.dockerignore\n"
 
 
 def write_exercise_context(folder, base_reference: str, variant: str = "naive") -> str:

@@ -8,6 +8,11 @@ build-context folder and writes the seed's Dockerfile with the course's base in 
     RUN make -C /app
     CMD python /app/app.py
 
+`COPY . /app` copies the whole context but what `.dockerignore` keeps out, and the context's
+`.dockerignore` lists the Dockerfile and itself: the Dockerfile names the learner's own base,
+so a copy of it would make the COPY layer (its size, its checksum) differ from one learner to
+the next. Keeping build files out of the image is good practice anyway.
+
 The seed wrote `RUN make /app`, which asks make for a *target* called /app: the directory
 exists and no rule makes it, so make does nothing. `-C /app` runs make *in* /app, with the
 app's Makefile.
@@ -21,6 +26,9 @@ from pathlib import Path
 
 SAMPLE_FILES = ("Makefile", "message.txt", "banner.py", "app.py")
 TEMPLATE = "Dockerfile.template"
+#: What `COPY . /app` leaves out: the build's own files (the Dockerfile names each learner's base).
+DOCKERIGNORE_LINES = ("Dockerfile", ".dockerignore")
+DOCKERIGNORE = "# The build's own files stay out of the image.\n" + "".join(f"{line}\n" for line in DOCKERIGNORE_LINES)
 
 
 def sample_app_dir() -> Path:
@@ -40,4 +48,5 @@ def write_sample_context(folder: Path, base_reference: str) -> str:
         shutil.copyfile(sample_app_dir() / name, folder / name)
     dockerfile = sample_dockerfile(base_reference)
     (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
+    (folder / ".dockerignore").write_text(DOCKERIGNORE, encoding="utf-8")
     return dockerfile
