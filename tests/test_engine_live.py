@@ -32,8 +32,11 @@ def test_doctor_prints_the_engine_facts(engine):
     result = run_cli("doctor")
     assert result.returncode == 0, result.stderr
     assert f"Docker {engine.facts.engine_version}" in result.stdout
-    for fact in ("API version", "storage", "builders", "flavour"):
+    for fact in ("API version", "storage", "builders", "rootless", "flavour"):
         assert fact in result.stdout
+    assert engine.facts.explain_whiteouts() in result.stdout
+    # a rootless engine is named, with what it changes for the lessons
+    assert ("Your engine is rootless" in result.stdout) is engine.facts.rootless
     data = json.loads(run_cli("doctor", "--json").stdout)
     assert data["api_version"] == engine.client.api.api_version
     assert data["storage_kind"] in {"overlay2", "containerd image store", "other"}

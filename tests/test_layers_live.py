@@ -206,6 +206,13 @@ def test_cli_layers_and_which(engine, edits_image, test_learner):
     assert data["events"][1]["instruction"].startswith("RUN echo two-longer")
     listing = run_cli("layers", edits_image, env=env)
     assert listing.returncode == 0 and "D /data/keep/ (whiteout" in listing.stdout
+    # both views name the whiteout form this engine writes, as docker info says it
+    assert engine.facts.explain_whiteouts() in listing.stdout
+    form = "one opaque directory" if engine.facts.opaque_directories else "one whiteout per deleted entry"
+    assert form in listing.stdout
+    deleted = run_cli("which", edits_image, "/data/dir/old", env=env)
+    assert deleted.returncode == 0 and engine.facts.explain_whiteouts() in deleted.stdout
+    assert engine.facts.explain_whiteouts() not in run_cli("which", edits_image, "/data/file", env=env).stdout
     as_json = json.loads(run_cli("layers", edits_image, "--json", env=env).stdout)
     assert len(as_json["entries"]) == len(engine.client.api.history(edits_image))
     missing = run_cli("which", "layerlab-nobody/none:0", "/x", env=env)

@@ -114,6 +114,20 @@ def test_entry_details_for_the_click_panel(buildkit):
     assert "RUN /bin/sh -c make -C /app # buildkit" in details and DIFF[2] in details
 
 
+def test_the_click_panel_names_the_whiteout_form_under_a_layer_that_deletes(buildkit):
+    import types
+
+    def layer(deleted):
+        return types.SimpleNamespace(deleted=deleted, summary=lambda limit: "D /app/old (whiteout, hid 3 B)")
+
+    sentence = "Whiteouts on this engine: one whiteout per deleted entry."
+    entry = buildkit.entries[3]
+    deleting = types.SimpleNamespace(layers=[layer(("x",))] * (entry.layer_index + 1))
+    keeping = types.SimpleNamespace(layers=[layer(())] * (entry.layer_index + 1))
+    assert sentence in entry_details_html(entry, deleting, whiteouts=sentence)
+    assert sentence not in entry_details_html(entry, keeping, whiteouts=sentence)
+
+
 def test_widget_builds_without_a_browser(buildkit):
     pytest.importorskip("ipywidgets")
     widget = LayerStackView(buildkit).widget()

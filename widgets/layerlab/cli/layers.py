@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from ..core.errors import LayerlabError
+from ..core.model import ChangeKind
 
 
 def add_layers_parser(commands):
@@ -73,4 +74,6 @@ def run_which(args) -> int:
     for event in answer.events:
         entry = found.entry_for_layer(event.layer_index)
         print(f"  layer {event.layer_index + 1} was made by: {entry.instruction[:90]}")
+    if any(event.kind is ChangeKind.DELETED for event in answer.events):
+        print(found.whiteouts)
     return 0 if answer.events else 1

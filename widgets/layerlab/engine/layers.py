@@ -39,6 +39,11 @@ class ImageLayers:
 
     stack: ImageStack
     files: FileIndex
+    whiteouts: str = ""  # the engine's whiteout form, in one line (`EngineFacts.explain_whiteouts`)
+
+    @property
+    def has_deletions(self) -> bool:
+        return any(layer.deleted for layer in self.files.layers)
 
     def entry_for_layer(self, layer_index: int):
         """The history entry that made the layer at `layer_index` (0 = bottom)."""
@@ -56,6 +61,8 @@ class ImageLayers:
                 files = self.files.layers[entry.layer_index]
                 lines.append(f"{entry.instruction[:70]}")
                 lines.append(files.summary(limit=limit))
+        if self.whiteouts and self.has_deletions:
+            lines += ["", self.whiteouts]
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
@@ -213,7 +220,7 @@ def image_layers(engine: Engine, reference: str) -> ImageLayers:
             f"The history of {reference!r} cannot be matched to its layers ({error}).",
             "The image was probably edited or squashed by a tool; `docker history --no-trunc` shows its raw entries.",
         ) from None
-    return ImageLayers(stack=stack, files=files)
+    return ImageLayers(stack=stack, files=files, whiteouts=engine.facts.explain_whiteouts())
 
 
 def which(engine: Engine, reference: str, path: str) -> PathHistory:

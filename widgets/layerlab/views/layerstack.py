@@ -341,8 +341,9 @@ class LayerStackView:
 
         Path(path).write_text(self.svg(), encoding="utf-8")
 
-    def widget(self, files=None):
-        """The SVG with a list of entries: click one to see its instruction, digest and files."""
+    def widget(self, files=None, whiteouts: str = ""):
+        """The SVG with a list of entries: click one to see its instruction, digest and files
+        (and, under a layer that deletes, `whiteouts`: the engine's whiteout form)."""
         import ipywidgets as widgets
 
         entries = list(reversed(self.stack.entries))
@@ -351,7 +352,7 @@ class LayerStackView:
         details = widgets.HTML()
 
         def show(change=None) -> None:
-            details.value = entry_details_html(self.stack.entries[picker.value], files)
+            details.value = entry_details_html(self.stack.entries[picker.value], files, whiteouts=whiteouts)
 
         picker.observe(show, names="value")
         picker.value = entries[0].index
@@ -365,7 +366,7 @@ class LayerStackView:
         )
 
 
-def entry_details_html(entry: HistoryEntry, files=None, limit: int = 15) -> str:
+def entry_details_html(entry: HistoryEntry, files=None, limit: int = 15, whiteouts: str = "") -> str:
     rows = [
         ("instruction", entry.instruction),
         ("created by", entry.created_by or "(empty)"),
@@ -383,6 +384,8 @@ def entry_details_html(entry: HistoryEntry, files=None, limit: int = 15) -> str:
     if files is not None and entry.is_layer:
         layer = files.layers[entry.layer_index]
         listing = f"<pre style='font-size:11px;max-height:220px;overflow:auto'>{html.escape(layer.summary(limit=limit))}</pre>"
+        if whiteouts and layer.deleted:
+            listing += f"<p style='font-size:11px;color:#555;margin:2px 0'>{html.escape(whiteouts)}</p>"
     return f"<table style='font-size:12px;border-collapse:collapse'>{body}</table>{listing}"
 
 
