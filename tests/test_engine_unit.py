@@ -57,3 +57,24 @@ def test_disk_usage_gives_up_within_its_bound_and_passes_other_errors_at_once(mo
     with pytest.raises(EngineRefused, match="no space left"):
         Engine(LiveSource(FACTS), FACTS, {}, client=Client(other)).disk_usage()
     assert other.calls == 1
+
+
+def test_the_build_context_is_sent_as_the_cli_sends_it_owned_by_root_and_filtered(tmp_path):
+    """The classic builder's COPY checksum covers the owners the daemon sees: the context goes
+    out owned by 0:0 (as the docker CLI sends it), whoever wrote the files."""
+    import os
+    import tarfile
+
+    from layerlab.engine.building import context_archive
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY . /app\n")
+    (tmp_path / ".dockerignore").write_text("# kept out\nNOTES.md\n")
+    (tmp_path / "NOTES.md").write_text("not sent\n")
+    (tmp_path / "app.txt").write_text("sent\n")
+    if os.geteuid() == 0:
+        os.chown(tmp_path / "app.txt", 1234, 1234)
+    with context_archive(tmp_path) as archive, tarfile.open(fileobj=archive) as sent:
+        members = {m.name: m for m in sent.getmembers()}
+        assert set(members) == {"Dockerfile", ".dockerignore", "app.txt"}
+        assert {(m.uid, m.gid, m.uname, m.gname) for m in members.values()} == {(0, 0, "", "")}
+        assert sent.extractfile(members["app.txt"]).read() == b"sent\n"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
+from typing import IO, Callable, Iterator, Mapping
 
 import docker
 import docker.errors
+import docker.utils.build
 
 from ..core.build import BuildRecord, CacheStatus
 from ..core.buildstream import ClassicStreamParser
@@ -25,6 +28,31 @@ class BuildEvent:
     image_id: str = ""
 
 
+def context_archive(context: Path | str) -> IO[bytes]:
+    """The build context as the docker CLI sends it: the files `.dockerignore` lets through
+    (the SDK's selection), every entry owned by 0:0 with no user or group name.
+
+    The SDK keeps the files' own owners in the tar; the CLI does not. The classic builder's
+    `COPY` checksum covers the owners the daemon sees, so without this a learner who is not
+    root (or a rootless engine) would get another checksum, and another cache, for the same
+    files."""
+    root = Path(context)
+    ignore = root / ".dockerignore"
+    exclude = None
+    if ignore.exists():
+        lines = (line.strip() for line in ignore.read_text(encoding="utf-8").splitlines())
+        exclude = [line for line in lines if line and not line.startswith("#")]
+    with docker.utils.build.tar(str(root), exclude=exclude) as original:
+        normalized = tempfile.TemporaryFile()
+        with tarfile.open(fileobj=original, mode="r:") as source, tarfile.open(fileobj=normalized, mode="w:") as out:
+            for member in source:
+                member.uid = member.gid = 0
+                member.uname = member.gname = ""
+                out.addfile(member, source.extractfile(member) if member.isfile() else None)
+    normalized.seek(0)
+    return normalized
+
+
 class BuildsMixin:
     client: docker.DockerClient
 
@@ -32,9 +60,9 @@ class BuildsMixin:
                      nocache: bool = False, allow_network: bool = False) -> Iterator[BuildEvent]:
         """The classic builder's stream for one build: RUN steps get no network (unless
         `allow_network`), intermediate containers are removed also when the build fails."""
-        with refused():
+        with refused(), context_archive(context) as archive:
             for chunk in self.client.api.build(
-                path=str(context), dockerfile=dockerfile, tag=tag, labels=dict(labels),
+                fileobj=archive, custom_context=True, dockerfile=dockerfile, tag=tag, labels=dict(labels),
                 network_mode=None if allow_network else "none", rm=True, forcerm=True, nocache=nocache, decode=True,
             ):
                 if "error" in chunk:
