@@ -12,7 +12,8 @@
 # PORT defaults to $LAYERLAB_REGISTRY_PORT or 5000. The registry listens on 127.0.0.1 only,
 # keeps its config and storage in /var/lib/layerlab/registry/PORT ($LAYERLAB_REGISTRY_DIR
 # overrides the parent), its pid in /run/layerlab/registry-PORT.pid and its log in
-# /var/log/layerlab/registry-PORT.log. Engines trust 127.0.0.0/8 registries over plain HTTP
+# /var/log/layerlab/registry-PORT.log (with LAYERLAB_REGISTRY_DIR, both beside the storage:
+# a learner who is not root, testing a rootless engine's own loopback, can write there). Engines trust 127.0.0.0/8 registries over plain HTTP
 # by default ("InsecureRegistryCIDRs": ["127.0.0.0/8"]), so no engine setting changes, and no
 # registry mirror is ever configured.
 #
@@ -31,6 +32,10 @@ RUN_DIR=/run/layerlab
 LOG_DIR=/var/log/layerlab
 DATA_DIR=${LAYERLAB_REGISTRY_DIR:-/var/lib/layerlab/registry}/$port
 WAIT_SECONDS=${LAYERLAB_REGISTRY_WAIT:-30}
+if [ -n "${LAYERLAB_REGISTRY_DIR:-}" ]; then  # a folder of the caller's own: pid and log go there too
+    RUN_DIR=$DATA_DIR
+    LOG_DIR=$DATA_DIR
+fi
 pidfile=$RUN_DIR/registry-$port.pid
 log=$LOG_DIR/registry-$port.log
 address=127.0.0.1:$port

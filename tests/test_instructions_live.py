@@ -20,7 +20,7 @@ from layerlab.core.model import BuilderKind
 from layerlab.core.serving import ServingPath
 from layerlab.course.instructions import DEMOS, tar_listing, write_release
 from layerlab.course.instructions import run_demo, serve_for_engine
-from layerlab.engine.fileserve import rootless_child_pid
+from layerlab.engine.fileserve import engine_loopback_command
 
 from test_build_cache_live import need_buildkit
 
@@ -72,10 +72,7 @@ def fetch_on_engine_loopback(engine, url: str) -> int:
     probe = ("import sys, urllib.request\n"
              "try: print(urllib.request.urlopen(sys.argv[1], timeout=3).status)\n"
              "except OSError: print(0)\n")
-    command = [sys.executable, "-c", probe, url]
-    if engine.facts.rootless:
-        pid, _ = rootless_child_pid(engine.facts.host, engine.environ)
-        command = ["nsenter", "-U", "--preserve-credentials", "-n", "-t", str(pid)] + command
+    command = engine_loopback_command(engine) + [sys.executable, "-c", probe, url]
     answer = subprocess.run(command, capture_output=True, text=True, timeout=30, env=dict(os.environ))
     assert answer.returncode == 0, answer.stderr
     return int(answer.stdout.strip())

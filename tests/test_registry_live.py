@@ -4,7 +4,9 @@ The module starts Debian's registry on a free loopback port (scripts/registry.sh
 temporary folder), seeds it with the course's stand-ins under the official names (for a seed
 learner of its own, whose stand-ins are removed after the push, so pulls really download), and
 stops it when the module ends. Nothing here can reach beyond 127.0.0.1: every registry named
-is on loopback, and LAYERLAB_REGISTRY is always set.
+is on loopback, and LAYERLAB_REGISTRY is always set. "Loopback" is the engine's: for a rootless
+engine the registry, its probes and the silent listeners run inside the engine's network
+namespace (`engine_loopback_command`), where the engine's 127.0.0.1 is.
 
 Cleanup: the bases are the test learner's and go with its cleanup. The official names a pull
 gives (alpine:3.20.3, debian:bookworm-20241111-slim) carry no learner's name; the tests
@@ -14,11 +16,12 @@ this module's registry served.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import subprocess
-import threading
+import sys
 import time
 
 import docker.errors
@@ -31,6 +34,7 @@ from support import ROOT, need
 from layerlab.core.bases import BASES, DIGESTS_ENV
 from layerlab.engine import prepare as prep
 from layerlab.engine import registry_seed
+from layerlab.engine.fileserve import engine_loopback_command
 
 pytestmark = pytest.mark.engine
 
@@ -44,24 +48,42 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def registry_sh(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=240)
+def registry_sh(*args: str, env: dict, on: list[str] = ()) -> subprocess.CompletedProcess:
+    return subprocess.run([*on, "bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=240)
 
 
 @pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    """A registry on a free 127.0.0.1 port, stopped when the module ends."""
+def loopback(engine) -> list[str]:
+    """The prefix that runs a program on the engine's 127.0.0.1 (nothing for a rootful engine)."""
+    return engine_loopback_command(engine)
+
+
+def served_digests(registry: str, loopback: list[str]) -> dict[str, str]:
+    """What the registry serves, asked from the engine's loopback."""
+    if not loopback:
+        return registry_seed.served_digests(registry)
+    asked = subprocess.run([*loopback, sys.executable, "-c",
+                            "import json, sys; from layerlab.engine import registry_seed; "
+                            "print(json.dumps(registry_seed.served_digests(sys.argv[1])))", registry],
+                           capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    assert asked.returncode == 0, asked.stderr
+    return json.loads(asked.stdout)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory, loopback):
+    """A registry on a free port of the engine's 127.0.0.1, stopped when the module ends."""
     can_install = os.geteuid() == 0 or os.path.exists("/opt/layerlab-registry/usr/bin/docker-registry") \
         or os.path.exists("/usr/bin/docker-registry")
     need(can_install, "Debian's docker-registry is not installed and this is not root")
     port = str(free_port())
     env = dict(os.environ, LAYERLAB_REGISTRY_DIR=str(tmp_path_factory.mktemp("registry")))
-    started = registry_sh("start", port, env=env)
+    started = registry_sh("start", port, env=env, on=loopback)
     try:
         assert started.returncode == 0, started.stdout + started.stderr
         yield f"127.0.0.1:{port}"
     finally:
-        stopped = registry_sh("stop", port, env=env)
+        stopped = registry_sh("stop", port, env=env, on=loopback)
         assert "stopped" in stopped.stdout or started.returncode != 0, stopped.stdout + stopped.stderr
 
 
@@ -88,11 +110,11 @@ def official_names_lock(engine):
 
 
 @pytest.fixture(scope="module")
-def seeded(engine, test_learner, registry, official_names_lock):
+def seeded(engine, test_learner, registry, official_names_lock, loopback):
     """{official: digest} of the stand-ins pushed under the official names."""
     digests = registry_seed.seed_registry(engine, registry, seed_learner=f"{test_learner}-seed")
     assert set(digests) == set(OFFICIAL)
-    assert registry_seed.served_digests(registry) == digests, "the registry serves what the push reported"
+    assert served_digests(registry, loopback) == digests, "the registry serves what the push reported"
     return digests
 
 
@@ -185,45 +207,31 @@ def test_a_wrong_pin_fails_clearly_and_leaves_nothing_of_ours(engine, test_learn
 
 
 class Silent:
-    """A loopback port that accepts connections and never answers (or, closed, refuses them)."""
+    """A port of the engine's 127.0.0.1 that accepts connections and never answers (or, closed,
+    refuses them): tests/loopback_listener.py, run on the engine's loopback."""
 
-    def __init__(self, accept: bool):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.connections = []
-        if accept:
-            self.sock.listen(16)
-            self.sock.settimeout(0.2)
-            self.running = True
-            self.thread = threading.Thread(target=self._accept, daemon=True)
-            self.thread.start()
-        else:
-            self.running = False
-            self.sock.close()  # nothing listens: connections are refused
+    def __init__(self, accept: bool, loopback: list[str]):
+        self.process = subprocess.Popen(
+            [*loopback, sys.executable, str(ROOT / "tests" / "loopback_listener.py"), "accept" if accept else "refuse"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.port = int(self.process.stdout.readline())
+        self.connections = 0
 
-    def _accept(self):
-        while self.running:
-            try:
-                self.connections.append(self.sock.accept()[0])
-            except OSError:
-                continue
-
-    def close(self):
-        if self.running:
-            self.running = False
-            self.thread.join(timeout=5)
-            for connection in self.connections:
-                connection.close()
-            self.sock.close()
+    def close(self) -> int:
+        """Stop listening; how many connections it accepted."""
+        if self.process.poll() is None:
+            out, _ = self.process.communicate(timeout=15)
+            self.connections = int(out.strip() or 0)
+        return self.connections
 
 
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("kind", ["nothing-listening", "accepts-never-answers"])
-def test_a_silent_registry_falls_back_to_stand_ins_within_the_stated_bound(engine, test_learner, registry_env, kind):
+def test_a_silent_registry_falls_back_to_stand_ins_within_the_stated_bound(engine, test_learner, registry_env, kind,
+                                                                         loopback):
     # the bound is LAYERLAB_REGISTRY_TIMEOUT (10 s by default; 4 s here to keep the tier short)
     bound = 4.0
-    silent = Silent(accept=kind == "accepts-never-answers")
+    silent = Silent(accept=kind == "accepts-never-answers", loopback=loopback)
     registry_env(**{prep.REGISTRY_ENV: f"127.0.0.1:{silent.port}", prep.REGISTRY_TIMEOUT_ENV: str(bound)})
     try:
         started = time.monotonic()
@@ -244,16 +252,15 @@ def test_a_silent_registry_falls_back_to_stand_ins_within_the_stated_bound(engin
 
 
 @pytest.mark.timeout(120)
-def test_a_missing_image_is_an_error_and_never_a_pull(engine, test_learner):
+def test_a_missing_image_is_an_error_and_never_a_pull(engine, test_learner, loopback):
     """A container of a missing image: the engine must not be asked to pull it. The image is
     named on a loopback port this test listens on, so a pull attempt would show as a connection."""
-    listener = Silent(accept=True)
+    listener = Silent(accept=True, loopback=loopback)
     missing = f"127.0.0.1:{listener.port}/library/layerlab-missing:1"
     try:
         with pytest.raises(LayerlabError, match="does not pull"):
             engine.run(engine.namespace("registry-test"), "missing", missing, ["true"])
         time.sleep(0.5)  # a pull would have dialled by now (it dials at once)
-        dialled = len(listener.connections)
     finally:
-        listener.close()
+        dialled = listener.close()
     assert dialled == 0, "the course asked the engine to pull a missing image"

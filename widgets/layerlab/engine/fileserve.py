@@ -75,18 +75,32 @@ def rootless_child_pid(host: str, environ) -> tuple[int, Path]:
     )
 
 
-@contextlib.contextmanager
-def _in_namespace(pid: int, folder: Path) -> Iterator[int]:
-    """A server process inside the network namespace of `pid`; yields its port."""
+def namespace_command(pid: int) -> list[str]:
+    """The command prefix that runs a program in the network namespace of `pid` (entering its
+    user namespace, which owns it), keeping this process's credentials and files."""
     nsenter = shutil.which("nsenter")
     if not nsenter:
         raise LayerlabError("nsenter is not installed, so the rootless engine's loopback cannot be entered.",
                             "Install util-linux (as root: `apt-get install -y util-linux`).")
+    return [nsenter, "-U", "--preserve-credentials", "-n", "-t", str(pid)]
+
+
+def engine_loopback_command(engine: "Engine") -> list[str]:
+    """The prefix that runs a program on the engine's loopback: none for an engine that shares
+    this machine's, nsenter into a rootless engine's network namespace otherwise."""
+    if not engine.facts.rootless:
+        return []
+    pid, _ = rootless_child_pid(engine.facts.host, engine.environ)
+    return namespace_command(pid)
+
+
+@contextlib.contextmanager
+def _in_namespace(pid: int, folder: Path) -> Iterator[int]:
+    """A server process inside the network namespace of `pid`; yields its port."""
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
-    command = [nsenter, "-U", "--preserve-credentials", "-n", "-t", str(pid),
-               sys.executable, "-m", "layerlab.host.fileserver", str(folder)]
+    command = namespace_command(pid) + [sys.executable, "-m", "layerlab.host.fileserver", str(folder)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=env, start_new_session=True)
     try:

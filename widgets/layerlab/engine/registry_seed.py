@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..core.bases import BASES, base_spec
 from ..core.errors import LayerlabError
 from ..core.naming import BASE_LESSON
-from .prepare import REGISTRY_ENV, ProgressCallback, prepare_one, remove_references
+from .prepare import REGISTRY_ENV, ProgressCallback, open_bundle, prepare_one, remove_references
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from .engine import Engine
@@ -37,8 +37,9 @@ def seed_registry(engine: Engine, address: str, keys=None, seed_learner: str | N
     engine.environ.update({REGISTRY_ENV: "off", "LAYERLAB_LEARNER": learner})
     digests = {}
     try:
+        bundle = open_bundle(engine)  # a learner who is not root seeds from the class's bases file
         for spec in [base_spec(key) for key in (keys or list(BASES))]:
-            base = prepare_one(engine, spec, progress or (lambda p: None))
+            base = prepare_one(engine, spec, progress or (lambda p: None), bundle)
             repository = f"{address}/library/{spec.official_repository}"
             target = f"{repository}:{spec.official_tag}"
             had_tag = engine.image_id(target)
