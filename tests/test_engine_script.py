@@ -50,12 +50,17 @@ def tun_acl() -> str:
 def rootless_engine(tmp_path_factory):
     need(os.geteuid() == 0, "starting a rootless engine for another user needs root")
     need(shutil.which("busybox") is not None or Path("/bin/busybox").exists(), "busybox-static is not installed")
+    import fcntl
+
+    lock = open("/run/layerlab-stoptest.lock", "w")  # two root sessions take turns with this user
+    fcntl.flock(lock, fcntl.LOCK_EX)
     started = engine_sh("start", "docker-26-rootless", USER)
     assert started.returncode == 0, started.stdout + started.stderr
     env = dict(line.removeprefix("export ").split("=", 1) for line in
                engine_sh("env", "docker-26-rootless", USER).stdout.splitlines() if line.startswith("export "))
     yield env
     engine_sh("stop", "docker-26-rootless", USER)
+    lock.close()
 
 
 def test_stop_leaves_no_process_and_takes_back_the_device_grant(rootless_engine, tmp_path):
