@@ -76,3 +76,10 @@ def test_a_remote_engine_gets_no_server_and_the_recorded_answer(tmp_path):
     assert isinstance(result, DemoResult) and result.as_expected and result.recorded_on
     assert "not built on your engine: the answer recorded on Docker" in result.summary()
     assert "/data/release.tar" in result.paths and dict(result.modes)["/data/release.tar"] == "600"
+
+
+def test_lesson_00_says_what_a_rootless_engine_changes_and_nothing_for_a_rootful_one():
+    from layerlab.views.setup import environment_html
+
+    assert "Your engine is rootless" in environment_html(facts(rootless=True))
+    assert "rootless:" not in environment_html(facts()) and "Your engine is rootless" not in environment_html(facts())

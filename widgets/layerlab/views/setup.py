@@ -75,9 +75,13 @@ def environment_html(engine_or_facts: Provenance | EngineFacts) -> str:
         f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
         for k, v in lines
     )
+    rootless = facts.explain_rootless()
+    if rootless and header is not None:
+        rootless = rootless.replace("Your engine", "The recorded engine", 1)
+    extra = f"<p>{html.escape(rootless)}</p>" if rootless else ""
     return (
         f"<div class='layerlab-doctor'><b>{html.escape(title)}</b>"
-        f"<table>{rows}</table><p>{html.escape(storage)}</p></div>"
+        f"<table>{rows}</table><p>{html.escape(storage)}</p>{extra}</div>"
     )
 
 
