@@ -42,10 +42,10 @@ mv "$course.partial" "$course"
 make -C "$course" install PYTHON=/usr/bin/python3 2> >(grep -v "^WARNING: Location" >&2) >/dev/null
 chown -R "$user:$(id -gn "$user")" "$course"
 
-if [ ! -s "$bases" ]; then
-    say "writing the class's bases file $bases (as root, once)"
-    "$course/.venv/bin/python" -m layerlab prepare --export "$bases" | tail -n 3
-fi
+# Written every run (about 40 s with the root filesystem cached): a file left by an older
+# recipe would hand the learner stale bases.
+say "writing the class's bases file $bases (as root, as an instructor would once)"
+"$course/.venv/bin/python" -m layerlab prepare --export "$bases" | tail -n 3
 
 as_learner() {
     runuser -u "$user" -- env -i HOME="$home" USER="$user" LOGNAME="$user" LANG=C.UTF-8 \
