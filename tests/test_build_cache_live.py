@@ -390,3 +390,21 @@ def test_run_is_cached_by_its_text_alone_however_stale_its_result(lesson, app_ba
     first, second, third = stale.built_at
     assert first and first == second != third, stale.built_at
     assert "still holds build 1's time: True" in stale.summary() and "a new time: True" in stale.summary()
+
+
+def test_add_url_is_cached_by_the_bytes_it_downloads(lesson, ping_base, builder):
+    """Lesson 03's ADD <url>: the same bytes hit (also rewritten, newer), other bytes miss with
+    everything after. The classic builder downloads on every build; BuildKit asks with the ETag
+    it kept and downloads only a changed file (measured on docker-26 and rootless 26.1)."""
+    from layerlab.course.build_cache import add_url_cache
+
+    demo = add_url_cache(lesson, ping_base.reference, builder)
+    first, again, rewritten, changed = demo.rounds
+    assert [(r.add, r.run) for r in demo.rounds] == [(M, M), (H, H), (H, H), (M, M)], demo.summary()
+    assert first.downloaded and changed.downloaded
+    if builder is BuilderKind.CLASSIC:
+        assert all(r.requests == ("GET 200",) for r in demo.rounds), demo.summary()
+    else:
+        for hit in (again, rewritten):
+            assert hit.requests == ("HEAD 304 (If-None-Match)",) and not hit.downloaded, demo.summary()
+        assert changed.requests[0] == "HEAD 200 (If-None-Match)", demo.summary()

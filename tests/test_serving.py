@@ -83,3 +83,26 @@ def test_lesson_00_says_what_a_rootless_engine_changes_and_nothing_for_a_rootful
 
     assert "Your engine is rootless" in environment_html(facts(rootless=True))
     assert "rootless:" not in environment_html(facts()) and "Your engine is rootless" not in environment_html(facts())
+
+
+def test_the_course_server_sends_etags_answers_304_and_reports_every_request(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    (tmp_path / "release.txt").write_text("release 1\n")
+    rootful = types.SimpleNamespace(facts=facts(), live=True, environ={})
+    with serve_for_engine(rootful, tmp_path) as served:
+        url = served.url + "/release.txt"
+        etag = urllib.request.urlopen(url, timeout=5).headers["ETag"]
+        assert etag.startswith('"') and len(etag) > 10
+        with pytest.raises(urllib.error.HTTPError) as unchanged:
+            urllib.request.urlopen(urllib.request.Request(url, headers={"If-None-Match": etag}), timeout=5)
+        assert unchanged.value.code == 304
+        (tmp_path / "release.txt").write_text("release 2\n")
+        fresh = urllib.request.urlopen(urllib.request.Request(url, headers={"If-None-Match": etag}), timeout=5)
+        assert fresh.status == 200 and fresh.headers["ETag"] != etag and fresh.read() == b"release 2\n"
+        assert served.requests() == [
+            {"method": "GET", "status": 200, "conditional": False},
+            {"method": "GET", "status": 304, "conditional": True},
+            {"method": "GET", "status": 200, "conditional": True},
+        ]

@@ -16,6 +16,7 @@ The notebook imports everything it uses from here.
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass
 
@@ -40,7 +41,8 @@ from .builds import available_builders, build
 from .lesson import Lesson
 
 __all__ = [
-    "BuilderKind", "CacheBuilds", "CacheExercise", "StaleRun", "apply_change", "mark_run", "rebuild_story",
+    "AddUrlCache", "BuilderKind", "CacheBuilds", "CacheExercise", "StaleRun", "add_url_cache", "apply_change",
+    "mark_run", "rebuild_story",
     "scenario", "stale_run", "write_sample_context",
 ]
 
@@ -207,3 +209,85 @@ def stale_run(lesson: Lesson, base_reference: str, builder: BuilderKind = Builde
             box.wait(timeout=60)
             times.append(box.logs().strip())
     return StaleRun(dockerfile, tuple(statuses), tuple(times))
+
+
+# -- how ADD <url> is cached --------------------------------------------------------------------
+
+#: What each build of the ADD <url> demo does to the served file first.
+ADD_URL_ROUNDS = (
+    ("build 1", ""),
+    ("build 2 (nothing changed)", ""),
+    ("build 3 (the same bytes written again: a newer Last-Modified)", "rewrite"),
+    ("build 4 (other bytes)", "change"),
+)
+
+
+def describe_request(request: dict) -> str:
+    """`GET 200`, `HEAD 304 (If-None-Match)`: one request the server answered."""
+    asked = " (If-None-Match)" if request.get("conditional") else ""
+    return f"{request['method']} {request['status']}{asked}"
+
+
+@dataclass(frozen=True)
+class AddUrlRound:
+    title: str
+    add: CacheStatus
+    run: CacheStatus
+    requests: tuple[str, ...]  # what the server answered during this build
+
+    @property
+    def downloaded(self) -> bool:
+        return any(r.startswith("GET 200") for r in self.requests)
+
+
+@dataclass(frozen=True)
+class AddUrlCache:
+    """Four builds of `ADD <url>` + a RUN, with what the server was asked each time."""
+
+    builder: str
+    dockerfile: str
+    rounds: tuple[AddUrlRound, ...]
+
+    def summary(self) -> str:
+        lines = [f"{self.builder}:"]
+        for r in self.rounds:
+            lines.append(f"  {r.title}: ADD {r.add.value}, RUN {r.run.value}; "
+                         f"the server answered {', '.join(r.requests) or 'nothing'}"
+                         f"{' (a download)' if r.downloaded else ''}")
+        return "\n".join(lines)
+
+
+def add_url_cache(lesson: Lesson, base_reference: str, builder: BuilderKind = BuilderKind.CLASSIC) -> AddUrlCache:
+    """Build `ADD <url>` four times (as is, again, the same bytes rewritten, other bytes) while
+    the course's server says what it was asked; the server sends ETags, as real ones do."""
+    from ..engine.fileserve import serve_for_engine
+
+    name = f"addurl-{builder.name.lower()}"
+    folder, served = lesson.context(name), lesson.context(f"{name}-served")
+    release = served / "release.txt"
+    # Bytes no build has seen: BuildKit keeps what it downloaded (and its ETag) across builds
+    # and URLs, and would answer a repeat from its own store.
+    token = secrets.token_hex(6)
+    release.write_text(f"release 1 ({token})\n", encoding="utf-8")
+    rounds = []
+    with serve_for_engine(lesson.engine, served) as server:
+        if not server.url:
+            raise LayerlabError(server.plan.why, "Run this part on an engine on your own machine, or from the recording.")
+        dockerfile = f"FROM {base_reference}\nADD {server.url}/release.txt /release.txt\nRUN cat /release.txt\n"
+        (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
+        for index, (title, change) in enumerate(ADD_URL_ROUNDS):
+            if change == "rewrite":
+                release.write_text(f"release 1 ({token})\n", encoding="utf-8")
+                stat = release.stat()
+                os.utime(release, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2_000_000_000))  # 2 s newer
+            elif change == "change":
+                release.write_text(f"release 2 ({token})\n", encoding="utf-8")
+            before = len(server.requests())
+            record = build(lesson.engine, builder, lesson.namespace, name, folder)
+            if not record.ok:
+                raise LayerlabError(f"The {title} of the ADD <url> demo failed: {record.failure.message}",
+                                    "Run the cell again; if it fails again, run the setup notebook (00).")
+            seen = [describe_request(r) for r in server.requests()[before:]]
+            seen = lesson.engine.notes.value(f"add-url-cache:{name}:{index}", seen)  # a replay has no server
+            rounds.append(AddUrlRound(title, record.step(2).status, record.step(3).status, tuple(seen)))
+    return AddUrlCache(builder.value, dockerfile, tuple(rounds))

@@ -21,14 +21,16 @@ sentence is the recorded engine's. Whatever happens in the block, the server is 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import select
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 from urllib.parse import urlsplit
 
 from ..core.errors import LayerlabError
@@ -46,6 +48,14 @@ START_TIMEOUT = 15.0
 class Served:
     url: str  # http://HOST:PORT, or "" when the engine cannot reach any server of ours
     plan: ServingPlan
+    _requests: list = field(default_factory=list, repr=False, compare=False)
+    _sync: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
+
+    def requests(self) -> list[dict]:
+        """Every request the server answered so far (method, status, conditional), in order:
+        all of them, also those a namespaced server is still reporting."""
+        self._sync()
+        return list(self._requests)
 
     @property
     def how(self) -> str:
@@ -94,15 +104,51 @@ def engine_loopback_command(engine: "Engine") -> list[str]:
     return namespace_command(pid)
 
 
+class _Reports:
+    """The namespaced server's request lines, read in a thread; `sync` waits for all so far."""
+
+    def __init__(self, process: subprocess.Popen, requests: list):
+        self.process = process
+        self.requests = requests
+        self.synced = threading.Condition()
+        self.syncs = 0
+        self.thread = threading.Thread(target=self._read, name="layerlab-add-url-log", daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        for raw in self.process.stdout:
+            line = raw.decode(errors="replace").strip()
+            if line == "sync":
+                with self.synced:
+                    self.syncs += 1
+                    self.synced.notify_all()
+            elif line.startswith("{"):
+                self.requests.append(json.loads(line))
+        with self.synced:
+            self.syncs = -1  # ended: nothing more will come
+            self.synced.notify_all()
+
+    def sync(self) -> None:
+        with self.synced:
+            target = self.syncs + 1
+            try:
+                self.process.stdin.write(b"sync\n")
+                self.process.stdin.flush()
+            except (OSError, ValueError):
+                return
+            self.synced.wait_for(lambda: self.syncs >= target or self.syncs < 0, timeout=START_TIMEOUT)
+
+
 @contextlib.contextmanager
-def _in_namespace(pid: int, folder: Path) -> Iterator[int]:
-    """A server process inside the network namespace of `pid`; yields its port."""
+def _in_namespace(pid: int, folder: Path, requests: list) -> Iterator[tuple[int, Callable[[], None]]]:
+    """A server process inside the network namespace of `pid`; yields its port and a sync."""
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     command = namespace_command(pid) + [sys.executable, "-m", "layerlab.host.fileserver", str(folder)]
     process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=env, start_new_session=True)
+    reports = None
     try:
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT)
@@ -115,7 +161,8 @@ def _in_namespace(pid: int, folder: Path) -> Iterator[int]:
                 f"({error or 'it said nothing within ' + format(START_TIMEOUT, 'g') + ' s'}).",
                 "Check that you run the notebook as the user who owns the engine.",
             )
-        yield int(line)
+        reports = _Reports(process, requests)
+        yield int(line), reports.sync
     finally:
         if process.stdin:
             process.stdin.close()
@@ -125,16 +172,18 @@ def _in_namespace(pid: int, folder: Path) -> Iterator[int]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+        if reports is not None:
+            reports.thread.join(timeout=5)  # it reads to the end of the output first
         for stream in (process.stdout, process.stderr):
             if stream:
                 stream.close()
 
 
 @contextlib.contextmanager
-def _here(folder: Path) -> Iterator[int]:
-    server = FolderServer(folder)
+def _here(folder: Path, requests: list) -> Iterator[tuple[int, Callable[[], None]]]:
+    server = FolderServer(folder, on_request=requests.append)  # appended before each answer
     try:
-        yield server.port
+        yield server.port, lambda: None
     finally:
         server.stop()
 
@@ -146,10 +195,11 @@ def serve_for_engine(engine: "Engine", folder: str | Path) -> Iterator[Served]:
     if not plan.can_serve:
         yield Served(url="", plan=plan)
         return
+    requests: list = []
     if plan.path is ServingPath.NAMESPACE and engine.live:
         pid, _ = rootless_child_pid(engine.facts.host, engine.environ)
-        server = _in_namespace(pid, folder)
+        server = _in_namespace(pid, folder, requests)
     else:
-        server = _here(folder)
-    with server as port:
-        yield Served(url=f"http://{plan.url_host}:{port}", plan=plan)
+        server = _here(folder, requests)
+    with server as (port, sync):
+        yield Served(url=f"http://{plan.url_host}:{port}", plan=plan, _requests=requests, _sync=sync)
