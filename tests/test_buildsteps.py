@@ -33,16 +33,15 @@ CMD ["sh"]
 # -- classic -----------------------------------------------------------------------------
 
 CLASSIC_REBUILD = [
-    "Step 1/8 : FROM layerlab-you/base-busybox:1.35.0", "\n", " ---> 113e76aa5ae7\n",
-    "Step 2/8 : RUN mkdir -p /app", "\n", " ---> Using cache\n", " ---> 8c0b925c7805\n",
-    "Step 3/8 : COPY a.txt /app/", "\n", " ---> 19c35f7fc349\n",
-    "Step 4/8 : RUN cat /app/a.txt > /app/b.txt", "\n", " ---> Running in f75fb5639123\n",
+    "Step 1/6 : FROM layerlab-you/base-busybox:1.35.0", "\n", " ---> 113e76aa5ae7\n",
+    "Step 2/6 : RUN mkdir -p /app", "\n", " ---> Using cache\n", " ---> 8c0b925c7805\n",
+    "Step 3/6 : COPY a.txt /app/", "\n", " ---> 19c35f7fc349\n",
+    "Step 4/6 : RUN cat /app/a.txt > /app/b.txt", "\n", " ---> Running in f75fb5639123\n",
     "Removing intermediate container f75fb5639123\n", " ---> 7a5872a7f036\n",
-    "Step 5/8 : CMD [\"sh\"]", "\n", " ---> Running in 27f7841cb7ab\n",
+    "Step 5/6 : CMD [\"sh\"]", "\n", " ---> Running in 27f7841cb7ab\n",
     "Removing intermediate container 27f7841cb7ab\n", " ---> d50d030cedcd\n",
-    "Step 6/8 : LABEL layerlab.course=layerlab", "\n", " ---> Running in af9d615f3fc3\n", " ---> 1f10b5510402\n",
-    "Step 7/8 : LABEL layerlab.learner=you", "\n", " ---> Running in 5bae22c3e356\n", " ---> 882c969a6fa5\n",
-    "Step 8/8 : LABEL layerlab.lesson=03-build-cache", "\n", " ---> Running in a6b2ac79e97f\n", " ---> f602e46cb61e\n",
+    "Step 6/6 : LABEL layerlab.course=layerlab layerlab.lesson=03-build-cache layerlab.learner=you", "\n",
+    " ---> Running in a6b2ac79e97f\n", " ---> f602e46cb61e\n",
     "Successfully built f602e46cb61e\n", "Successfully tagged layerlab-you/03-build-cache-demo:latest\n",
 ]
 
@@ -65,14 +64,35 @@ def test_classic_rebuild_hit_then_misses():
         "113e76aa5ae7", "8c0b925c7805", "19c35f7fc349", "7a5872a7f036", "d50d030cedcd"]
     assert record.step(4).container == "f75fb5639123"
     assert [s.instruction for s in record.steps if s.bookkeeping] == [
-        "LABEL layerlab.course=layerlab", "LABEL layerlab.learner=you", "LABEL layerlab.lesson=03-build-cache"]
+        "LABEL layerlab.course=layerlab layerlab.lesson=03-build-cache layerlab.learner=you"]
     assert record.cached_steps() == [2] and record.rebuilt_steps() == [3, 4, 5]
     assert record.first_rebuilt().index == 3
     assert follows_cache_rule(record)
     assert record.statuses() == cache_rule([s.instruction for s in record.lesson_steps], 3)
     text = record.summary()
-    assert "3. COPY a.txt /app/" in text and "MISS" in text and "(+3 LABEL steps the course adds" in text
+    assert "3. COPY a.txt /app/" in text and "MISS" in text and "(+ the LABEL step the course adds, rebuilt)" in text
     assert "-> 1 from the cache, 3 rebuilt" in text
+
+
+def test_classic_steps_are_numbered_as_the_learner_wrote_them():
+    """The course's one LABEL step is left out of the numbers the learner sees."""
+    from layerlab.core.buildstream import ClassicStreamParser
+    record = BuildRecord.for_dockerfile(BuilderKind.CLASSIC, DOCKERFILE)
+    parser = ClassicStreamParser(record, clock=lambda: 0.0, course_steps=1)
+    shown = []
+    for line in CLASSIC_REBUILD:
+        for piece in line.splitlines():
+            parser.feed_line(piece)
+            shown.append(parser.shown(piece))
+    steps = [line for line in shown if line.startswith(("Step", "Course step"))]
+    assert steps[0] == "Step 1/5 : FROM layerlab-you/base-busybox:1.35.0"
+    assert steps[4] == 'Step 5/5 : CMD ["sh"]'
+    assert steps[5].startswith("Course step : LABEL layerlab.course=layerlab ")
+    assert steps[5].endswith("(the course's labels, added after your 5 steps)")
+    assert [s.builder_label for s in record.steps] == ["1/5", "2/5", "3/5", "4/5", "5/5", "course"]
+    assert " ---> Using cache" in shown  # every other line as the engine wrote it
+    plain = ClassicStreamParser(BuildRecord.for_dockerfile(BuilderKind.CLASSIC, DOCKERFILE), clock=lambda: 0.0)
+    assert plain.shown("Step 2/6 : RUN mkdir -p /app") == "Step 2/6 : RUN mkdir -p /app"
 
 
 def test_classic_times_come_from_the_clock():

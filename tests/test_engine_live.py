@@ -117,9 +117,18 @@ def test_layers_of_a_classic_build(engine, test_learner, tmp_path):
         ("RUN", False),  # `RUN true` changed nothing: no layer
         ("COPY", True), ("ENV", False), ("RUN", True), ("CMD", False),
     ]
-    # The course's labels are history entries too (the classic builder adds one per label).
-    base_labels = engine.client.api.inspect_image(ping.reference)["Config"]["Labels"]
-    assert sum(e.instruction.startswith("LABEL layerlab.") for e in stack.entries) == len(base_labels) + 3
+    # The course's labels are one history entry per classic build: the base's, then this one's.
+    course = [e for e in stack.entries if e.instruction.startswith("LABEL layerlab.")]
+    assert len(course) == 2 and stack.entries[-1] is course[-1]
+    labels = engine.client.api.inspect_image(image_id)["Config"]["Labels"]
+    assert ns.labels().items() <= labels.items()
+    # The Dockerfile that carried them never reaches the image: the daemon dropped it, and the
+    # .dockerignore naming it, before COPY . /app saw the context.
+    from layerlab.engine.layers import image_layers
+    copy_entry = next(e for e in stack.entries if e.keyword == "COPY")
+    copied = {c.path for c in image_layers(engine, image_id).layer_files(copy_entry.index).added}
+    assert {"/app/Dockerfile", "/app/data.txt"} <= copied  # no .dockerignore: `docker build .` sends both
+    assert not copied & {"/app/.layerlab.Dockerfile", "/app/.dockerignore"}
 
 
 def test_layers_of_an_import(engine, test_learner):

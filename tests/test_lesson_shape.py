@@ -28,3 +28,21 @@ def test_a_lesson_ends_with_a_recap_and_a_question(path):
     recap = text.index("## What to remember")
     check = text.index("**Check yourself.**", recap)
     assert "<details><summary>Answer</summary>" in text[check:]
+
+
+_BINARY_UNIT = re.compile(r"\b\d[\d.,]*\s?(KiB|MiB|GiB|KB)\b")
+_CODE_SPAN = re.compile(r"`[^`\n]*`")
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_one_size_unit_throughout(path):
+    """Sizes read in the decimal units `docker` prints (kB, MB, GB), in the prose and in every
+    stored output; a binary unit may appear only inside code (`bs=1M`)."""
+    found = []
+    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        texts = [_CODE_SPAN.sub("", cell.source)] if cell.cell_type == "markdown" else []
+        for output in cell.get("outputs", []):
+            texts.append(output.get("text", "") + str(output.get("data", {}).get("text/plain", "")))
+            texts.append(str(output.get("data", {}).get("text/html", "")))
+        found += [f"cell {index}: {m.group(0)}" for text in texts for m in _BINARY_UNIT.finditer(text)]
+    assert not found

@@ -9,7 +9,9 @@ from layerlab.core.naming import (
     LABEL_LEARNER,
     LABEL_LESSON,
     Namespace,
+    course_dockerignore,
     is_ours,
+    label_instruction,
     learner_id,
     sanitize,
 )
@@ -52,3 +54,18 @@ def test_is_ours():
     assert not is_ours(labels, "bob")
     assert not is_ours({}, "alice")
     assert not is_ours(None, "alice")
+
+
+def test_one_label_instruction_for_all_labels_the_learner_last():
+    labels = Namespace(learner="ana", lesson="01-layers").labels(**{"layerlab.base.built-from": 'Debian "x" $HOME'})
+    line = label_instruction(labels)
+    assert line == ('LABEL layerlab.course=layerlab layerlab.lesson=01-layers '
+                    'layerlab.base.built-from="Debian \\"x\\" \\$HOME" layerlab.learner=ana')
+    assert line.startswith("LABEL layerlab.")  # what the views recognise as the course's entry
+    with pytest.raises(ValueError):
+        label_instruction({"a key": "v"})
+
+
+def test_the_course_dockerfile_is_dropped_like_the_clis_stdin_dockerfile():
+    assert course_dockerignore(None) == ".dockerignore\n.layerlab.Dockerfile\n"
+    assert course_dockerignore("*.log\n") == "*.log\n\n.layerlab.Dockerfile\n"

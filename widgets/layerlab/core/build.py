@@ -232,7 +232,8 @@ class BuildRecord:
             )
         extra = [s for s in self.steps if s.bookkeeping]
         if extra:
-            lines.append(f"  (+{len(extra)} LABEL steps the course adds, {_count(extra)})")
+            what = "the LABEL step the course adds" if len(extra) == 1 else f"{len(extra)} LABEL steps the course adds"
+            lines.append(f"  (+ {what}, {_count(extra)})")
         if self.failure is not None:
             lines.append(self.failure.summary())
         elif self.finished:
@@ -243,6 +244,8 @@ class BuildRecord:
 
 def _count(steps: Sequence[BuildStep]) -> str:
     hits = sum(1 for s in steps if s.status is CacheStatus.HIT)
+    if len(steps) == 1:
+        return "from the cache" if hits else "rebuilt"
     return f"{hits} from the cache, {len(steps) - hits} rebuilt"
 
 

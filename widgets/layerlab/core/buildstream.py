@@ -31,7 +31,8 @@ from .build import BuildFailure, BuildRecord, BuildStep, CacheStatus, classify_f
 from .dockerfile import BUILDKIT_STEP_KEYWORDS, instruction_keyword
 from .model import BuilderKind
 
-#: The course's own labels, which the classic builder adds as extra `LABEL` steps at the end.
+#: The course's own labels: one `LABEL` instruction the course adds after a classic build's
+#: Dockerfile (`engine.building`), so the stream has one step more than the learner wrote.
 BOOKKEEPING_PREFIX = "LABEL layerlab."
 
 
@@ -56,11 +57,26 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 class ClassicStreamParser:
     """Feed the classic builder's stream line by line; it keeps `record` up to date."""
 
-    def __init__(self, record: BuildRecord, clock=time.monotonic):
+    def __init__(self, record: BuildRecord, clock=time.monotonic, course_steps: int = 0):
         self.record = record
         self.clock = clock
+        #: steps the course added after the learner's Dockerfile (its labels): left out of the
+        #: step numbers the learner is shown, so they count the Dockerfile the learner sees
+        self.course_steps = course_steps
         self.current: BuildStep | None = None
         self.started = clock()
+
+    def shown(self, text: str) -> str:
+        """A stream line as the learner is shown it: `Step 2/5` of a four-step Dockerfile
+        reads `Step 2/4`, and the course's own step says what it is."""
+        match = _STEP.match(_ANSI.sub("", text).strip())
+        if not match or not self.course_steps:
+            return text
+        number, total, instruction = int(match.group(1)), int(match.group(2)), match.group(3)
+        mine = total - self.course_steps
+        if instruction.startswith(BOOKKEEPING_PREFIX) and number > mine:
+            return f"Course step : {instruction}  (the course's labels, added after your {mine} steps)"
+        return f"Step {number}/{mine} : {instruction}"
 
     def feed_line(self, text: str, now: float | None = None) -> bool:
         """One line of the stream; returns True when a step changed."""
@@ -74,7 +90,7 @@ class ClassicStreamParser:
             self._close(now)
             number, total, instruction = int(match.group(1)), int(match.group(2)), match.group(3)
             step = self._step(number, instruction)
-            step.builder_label = f"{number}/{total}"
+            step.builder_label = "course" if step.bookkeeping else f"{number}/{total - self.course_steps}"
             step.status = CacheStatus.RUNNING
             step.started = now
             self.current = step

@@ -131,3 +131,40 @@ def is_ours(labels: Mapping[str, str] | None, learner: str, lesson: str | None =
     if labels.get(LABEL_COURSE) != COURSE or labels.get(LABEL_LEARNER) != learner:
         return False
     return lesson is None or labels.get(LABEL_LESSON) == lesson
+
+
+#: The file the course adds to a classic build's context: the learner's Dockerfile plus one
+#: `LABEL` line. The context's `.dockerignore` lists it, so the daemon reads it and drops it
+#: (the docker CLI does the same for `docker build -f - .`).
+COURSE_DOCKERFILE = ".layerlab.Dockerfile"
+
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9._:/@+-]*$")
+
+
+def label_instruction(labels: Mapping[str, str]) -> str:
+    """One `LABEL` instruction for all of the course's labels, the learner's last.
+
+    The classic builder turns each label it is handed through the API into a `LABEL` step and
+    history entry of its own; one instruction in the Dockerfile makes one entry. Keys stay
+    unquoted (so the entry reads `LABEL layerlab.…`); a value is quoted only when it must be."""
+    ordered = [k for k in labels if k != LABEL_LEARNER] + ([LABEL_LEARNER] if LABEL_LEARNER in labels else [])
+    parts = []
+    for key in ordered:
+        if not _PLAIN_VALUE.match(key):
+            raise ValueError(f"label key {key!r} would need quoting")
+        value = labels[key]
+        parts.append(f"{key}={value}" if _PLAIN_VALUE.match(value) and value else f"{key}={_quoted(value)}")
+    return "LABEL " + " ".join(parts)
+
+
+def _quoted(value: str) -> str:
+    """A Dockerfile double-quoted word: backslash, quote and `$` (which would expand) escaped."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("\n", " ")
+    return f'"{escaped}"'
+
+
+def course_dockerignore(existing: str | None) -> str:
+    """The context's `.dockerignore` with the course's Dockerfile added, as the docker CLI
+    amends it for a Dockerfile from stdin (with none, it lists itself too)."""
+    text = existing if existing is not None else ".dockerignore"
+    return f"{text}\n{COURSE_DOCKERFILE}\n"

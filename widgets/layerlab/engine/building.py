@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import tarfile
 import tempfile
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from ..core.build import BuildRecord, CacheStatus
 from ..core.buildstream import ClassicStreamParser
 from ..core.errors import BuildFailed, LayerlabError
 from ..core.model import BuilderKind
-from ..core.naming import Namespace
+from ..core.naming import COURSE_DOCKERFILE, Namespace, course_dockerignore, label_instruction
 from .refusals import refused
 
 @dataclass(frozen=True)
@@ -28,29 +29,59 @@ class BuildEvent:
     image_id: str = ""
 
 
-def context_archive(context: Path | str) -> IO[bytes]:
+def context_archive(context: Path | str, course_dockerfile: str | None = None) -> IO[bytes]:
     """The build context as the docker CLI sends it: the files `.dockerignore` lets through
     (the SDK's selection), every entry owned by 0:0 with no user or group name.
 
     The SDK keeps the files' own owners in the tar; the CLI does not. The classic builder's
     `COPY` checksum covers the owners the daemon sees, so without this a learner who is not
     root (or a rootless engine) would get another checksum, and another cache, for the same
-    files."""
+    files.
+
+    With `course_dockerfile`, that text is added as `COURSE_DOCKERFILE` and `.dockerignore`
+    names it, as `docker build -f - .` does: the daemon reads it, then drops both from the
+    context (a `.dockerignore` the learner wrote stays, with the one line added)."""
     root = Path(context)
     ignore = root / ".dockerignore"
     exclude = None
-    if ignore.exists():
-        lines = (line.strip() for line in ignore.read_text(encoding="utf-8").splitlines())
+    existing = ignore.read_text(encoding="utf-8") if ignore.exists() else None
+    if existing is not None:
+        lines = (line.strip() for line in existing.splitlines())
         exclude = [line for line in lines if line and not line.startswith("#")]
-    with docker.utils.build.tar(str(root), exclude=exclude) as original:
+    # The SDK always keeps the Dockerfile it is told of; the learner's own follows their
+    # .dockerignore when the course's Dockerfile is the one the daemon reads.
+    named = (COURSE_DOCKERFILE, None) if course_dockerfile is not None else None
+    with docker.utils.build.tar(str(root), exclude=exclude, dockerfile=named) as original:
         normalized = tempfile.TemporaryFile()
         with tarfile.open(fileobj=original, mode="r:") as source, tarfile.open(fileobj=normalized, mode="w:") as out:
             for member in source:
+                if course_dockerfile is not None and member.name in (".dockerignore", COURSE_DOCKERFILE):
+                    continue
                 member.uid = member.gid = 0
                 member.uname = member.gname = ""
                 out.addfile(member, source.extractfile(member) if member.isfile() else None)
+            if course_dockerfile is not None:
+                _add_text(out, ".dockerignore", course_dockerignore(existing), 0o644)
+                _add_text(out, COURSE_DOCKERFILE, course_dockerfile, 0o600)
     normalized.seek(0)
     return normalized
+
+
+def _add_text(out: tarfile.TarFile, name: str, text: str, mode: int) -> None:
+    data = text.encode("utf-8")
+    member = tarfile.TarInfo(name)
+    member.size, member.mode, member.mtime = len(data), mode, 0
+    out.addfile(member, io.BytesIO(data))
+
+
+def labeled_dockerfile(context: Path | str, dockerfile: str, labels: Mapping[str, str]) -> str:
+    """The learner's Dockerfile with the course's labels as one last `LABEL` instruction."""
+    path = Path(context, dockerfile)
+    if not path.is_file():
+        raise LayerlabError(f"There is no {dockerfile} in the build context {context}.",
+                            "Write the Dockerfile there, or name the one the build should use.")
+    text = path.read_text(encoding="utf-8")
+    return f"{text.rstrip()}\n{label_instruction(labels)}\n"
 
 
 class BuildsMixin:
@@ -59,10 +90,13 @@ class BuildsMixin:
     def build_events(self, context: Path | str, tag: str, labels: Mapping[str, str], dockerfile: str = "Dockerfile",
                      nocache: bool = False, allow_network: bool = False) -> Iterator[BuildEvent]:
         """The classic builder's stream for one build: RUN steps get no network (unless
-        `allow_network`), intermediate containers are removed also when the build fails."""
-        with refused(), context_archive(context) as archive:
+        `allow_network`), intermediate containers are removed also when the build fails.
+
+        The labels go in as one `LABEL` instruction after the learner's Dockerfile (one history
+        entry), not through the API's `labels`, which the daemon turns into one step per label."""
+        with refused(), context_archive(context, labeled_dockerfile(context, dockerfile, labels)) as archive:
             for chunk in self.client.api.build(
-                fileobj=archive, custom_context=True, dockerfile=dockerfile, tag=tag, labels=dict(labels),
+                fileobj=archive, custom_context=True, dockerfile=COURSE_DOCKERFILE, tag=tag,
                 network_mode=None if allow_network else "none", rm=True, forcerm=True, nocache=nocache, decode=True,
             ):
                 if "error" in chunk:
@@ -95,6 +129,7 @@ class BuildsMixin:
         reference = namespace.image(name, tag)
         labels = namespace.labels(**(extra_labels or {}))
         parser = parser or ClassicStreamParser(BuildRecord(builder=BuilderKind.CLASSIC))
+        parser.course_steps = 1  # build_events adds the labels as one LABEL step
         image_id = None
         try:
             for event in self.build_events(context, reference, labels, dockerfile, nocache, allow_network):
@@ -111,7 +146,7 @@ class BuildsMixin:
                     if line.strip():
                         parser.feed_line(line)
                         if on_line:
-                            on_line(line)
+                            on_line(parser.shown(line))
         except BuildFailed:
             raise
         except LayerlabError as error:

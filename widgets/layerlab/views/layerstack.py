@@ -45,6 +45,10 @@ def is_bookkeeping(entry: HistoryEntry) -> bool:
     return not entry.is_layer and entry.instruction.startswith(COURSE_LABEL_PREFIX)
 
 
+def _labels_entries(count: int) -> str:
+    return "1 entry is the course's labels" if count == 1 else f"{count} of the entries are the course's labels"
+
+
 def entry_role(entry: HistoryEntry, base_count: int = 0) -> str:
     if is_bookkeeping(entry):
         return "bookkeeping"
@@ -244,8 +248,9 @@ def _stack_legend(stack: ImageStack, layout: _StackLayout) -> list[str]:
     bookkeeping = sum(1 for e in stack.entries if is_bookkeeping(e))
     note = "Hover a block for its full instruction and digest."
     if bookkeeping:
-        note = (f"{bookkeeping} thin grey entries are labels the course adds to find its objects again "
-                "(one history entry per label in a classic build). " + note)
+        entries = "thin grey entry is the labels" if bookkeeping == 1 else "thin grey entries are the labels"
+        note = (f"{bookkeeping} {entries} the course adds to find its objects again "
+                "(one LABEL instruction per classic build; BuildKit adds none). " + note)
     for number, line in enumerate(_wrap(note, 100)):
         out.append(_text(LEFT, y + 30 + 13 * number, line, size=10, mono=False, fill="#666", style="italic"))
     return out
@@ -296,7 +301,7 @@ def stack_text(stack: ImageStack, container: ContainerLayer | None = None, base_
     bookkeeping = sum(1 for e in stack.entries if is_bookkeeping(e))
     lines.append(
         f"{len(stack.entries)} history entries, {len(stack.diff_ids)} layers"
-        + (f"; {bookkeeping} of the entries are the course's labels (no layer)" if bookkeeping else "")
+        + (f"; {_labels_entries(bookkeeping)} (no layer)" if bookkeeping else "")
     )
     return "\n".join(lines)
 
