@@ -78,3 +78,31 @@ def test_the_build_context_is_sent_as_the_cli_sends_it_owned_by_root_and_filtere
         assert set(members) == {"Dockerfile", ".dockerignore", "app.txt"}
         assert {(m.uid, m.gid, m.uname, m.gname) for m in members.values()} == {(0, 0, "", "")}
         assert sent.extractfile(members["app.txt"]).read() == b"sent\n"
+
+
+def test_the_course_dockerfile_rides_in_the_context_and_the_dockerignore_names_it(tmp_path):
+    """The course's labels go in a Dockerfile of its own, named in `.dockerignore` as `docker
+    build -f - .` names its stdin Dockerfile; the learner's Dockerfile follows their own list."""
+    import tarfile
+
+    from layerlab.core.naming import COURSE_DOCKERFILE
+    from layerlab.engine.building import context_archive, labeled_dockerfile
+
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY . /app\n")
+    (tmp_path / "app.txt").write_text("sent\n")
+    text = labeled_dockerfile(tmp_path, "Dockerfile", {"layerlab.course": "layerlab", "layerlab.learner": "ana"})
+    assert text == "FROM scratch\nCOPY . /app\nLABEL layerlab.course=layerlab layerlab.learner=ana\n"
+
+    def sent(course_dockerfile):
+        with context_archive(tmp_path, course_dockerfile) as archive, tarfile.open(fileobj=archive) as tar:
+            return {m.name: tar.extractfile(m).read().decode() for m in tar.getmembers() if m.isfile()}
+
+    # No .dockerignore of the learner's: one that lists itself and the course's file.
+    files = sent(text)
+    assert files[COURSE_DOCKERFILE] == text and files["Dockerfile"].startswith("FROM scratch")
+    assert files[".dockerignore"].split() == [".dockerignore", COURSE_DOCKERFILE]
+    # The learner's own list: kept, one line added; what it names is not sent.
+    (tmp_path / ".dockerignore").write_text("Dockerfile\n")
+    files = sent(text)
+    assert "Dockerfile" not in files and files[".dockerignore"] == f"Dockerfile\n\n{COURSE_DOCKERFILE}\n"
+    assert set(sent(None)) == {".dockerignore", "Dockerfile", "app.txt"}  # without it, as before

@@ -45,7 +45,8 @@ __all__ = [
     "show_instruction", "source_tar", "tar_listing", "write_release",
 ]
 
-DOCKERIGNORE = "# Never sent to the builder:\nsecret.env\nNOTES.md\n"
+#: It lists itself too, as many projects' do: the builder reads it, and it is not copied.
+DOCKERIGNORE = "# Never sent to the builder:\nsecret.env\nNOTES.md\n.dockerignore\n"
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ DEMOS: dict[str, Demo] = {
              expect_present=("/app/main.js", "/app/util.js"), expect_absent=("/app/README.md", "/app/conf")),
         Demo("dockerignore", "COPY . with a .dockerignore", "COPY . /app", "(.dockerignore)",
              expect_present=("/app/README.md", "/app/main.js", "/app/conf/app.conf"),
-             expect_absent=("/app/secret.env", "/app/NOTES.md"), dockerignore=True),
+             expect_absent=("/app/secret.env", "/app/NOTES.md", "/app/.dockerignore"), dockerignore=True),
     )
 }
 
