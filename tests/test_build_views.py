@@ -44,8 +44,14 @@ def test_html_shows_every_step_with_its_status_side_by_side():
     state.put(classic_record())
     state.put(parse_buildkit_stream(rebuild_after_change(), DOCKERFILE))
     page = build_cache_html(state)
-    assert page.count('data-builder="CLASSIC"') == 1 and page.count('data-builder="BUILDKIT"') == 1
-    assert page.count('data-status="HIT"') == 2 and 'data-status="CONFIG"' in page
+    assert page.count('class="build-record" data-builder="CLASSIC"') == 1
+    assert page.count('class="build-record" data-builder="BUILDKIT"') == 1
+    tables = page[page.index('class="build-record"'):]  # below the drawing
+    assert tables.count('data-status="HIT"') == 2 and 'data-status="CONFIG"' in tables
+    # the drawing above: both builders' stacks, the hits reused, the rest built anew
+    picture = page[page.index('class="cache-picture"'):page.index('class="build-record"')]
+    assert picture.count('class="cache-builder"') == 2
+    assert picture.count('class="cache-hit step"') == 2 and picture.count('class="cache-miss step"') == 5
     assert "COPY a.txt /app/" in page and "after the edit" in page
     assert "1 from the cache, 3 rebuilt" in page
     text = build_cache_text(state)

@@ -122,6 +122,9 @@ def test_sample_app_drawn_entry_for_entry(engine, sample_image, app_base):
     assert [e.keyword for e in stack.layer_entries] == ["IMPORT", "COPY", "RUN"]
     cmd = next(e for e in stack.entries if e.keyword == "CMD")
     assert not cmd.is_layer and cmd.describe_size() == "no layer, 0 B"
+    # Lesson 01's stack: the seed's four instructions, then at most one entry of the course's.
+    mine = stack.entries[len(engine.image_stack(app_base.reference).entries):]
+    assert [e.keyword for e in mine] in (["COPY", "RUN", "CMD", "LABEL"], ["COPY", "RUN", "CMD"])
     view = LayerStackView(stack, base=engine.image_stack(app_base.reference))
     assert view.base_entries == 1 and "[base]" in view.text()
 

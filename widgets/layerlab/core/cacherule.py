@@ -64,3 +64,34 @@ def rebuild_story(record: BuildRecord) -> str:
         "  the rule holds" if holds else "  the rule does NOT hold here",
     ]
     return "\n".join(lines)
+
+
+def step_reason(record: BuildRecord, index: int, previous: BuildRecord | None = None) -> str:
+    """Why step `index` of `record` was reused or rebuilt, in a few words (for the drawings).
+
+    `previous` is the same builder's build before this one, when there was one: a step whose
+    text differs from the step at its place there changed itself; otherwise a first miss of a
+    COPY or ADD means the files it reads changed."""
+    step = record.step(index)
+    if step.is_base:
+        return "the base image, looked up, never built"
+    if step.status is CacheStatus.CONFIG:
+        return "config only: no layer, no step"
+    if step.status is CacheStatus.HIT:
+        return "reused: same parent, text and files" if step.keyword in ("COPY", "ADD") else "reused: same parent and text"
+    if step.status is not CacheStatus.MISS:
+        return step.status.value
+    first = record.first_rebuilt()
+    if first is not None and first.index < index:
+        return f"rebuilt: parent (step {first.index}) was rebuilt"
+    if previous is None:
+        return "built: no earlier build to reuse"
+    try:
+        before = previous.step(index)
+    except KeyError:
+        return "built: new since the last build"
+    if before.instruction != step.instruction:
+        return "rebuilt: its text changed"
+    if step.keyword in ("COPY", "ADD"):
+        return "rebuilt: the files it reads changed"
+    return "rebuilt: not in the cache (--no-cache?)"

@@ -27,7 +27,7 @@ from typing import Iterable, Mapping, Sequence
 
 from .filetree import FileIndex
 from .layertar import EntryType, normalize_path
-from .model import ChangeKind, human_size, short_id, truncate
+from .model import ChangeKind, ImageStack, human_size, short_id, truncate
 
 #: How many events a state keeps (the oldest are dropped first; `events_total` keeps counting).
 MAX_EVENTS = 500
@@ -282,6 +282,7 @@ class CopyUpState:
     diffs: int = 0
     elapsed: float = 0.0
     version: int = 0  # bumped on every visible change
+    stack: ImageStack | None = None  # the image's stack, once the watcher has indexed it (for the drawing)
 
     @property
     def short_id(self) -> str:

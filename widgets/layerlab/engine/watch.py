@@ -262,6 +262,8 @@ class CopyUpWatcher:
             layers = image_layers(self.engine, self.state.image_id)
             instructions = [layers.entry_for_layer(i).instruction for i in range(len(layers.files.layers))]
             self.attributor = Attributor(layers.files, instructions)
+            with self.lock:
+                self.state.stack = layers.stack
         except Exception as error:  # noqa: BLE001 - attribution is optional: watch on, and say why it is off
             with self.lock:
                 self.state.note = f"no layer attribution: {_explain(error)}"

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from ..core.build import BuildRecord, BuildStep, CacheStatus
 from ..core.errors import LayerlabError
 from ..core.model import BuilderKind, short_id, truncate
+from .cachepicture import cache_picture_svg, cache_picture_text
+from .overlay import Drawing
 
 STATUS_STYLE = {
     CacheStatus.PENDING: ("#f5f5f5", "#9e9e9e"),
@@ -139,9 +141,11 @@ def build_cache_html(state: BuildCacheState) -> str:
         )
     )
     title = f'<div style="font-weight:bold;font-size:14px;margin-bottom:6px">{html.escape(state.title)}</div>' if state.title else ""
+    picture = (f'<div class="cache-picture" style="margin:4px 0 8px;overflow-x:auto">{cache_picture_svg(state)}</div>'
+               if state.records else "")
     return (
         '<div class="layerlab-build-cache" style="font-family:system-ui,sans-serif;line-height:1.4">'
-        f'{title}<div style="display:flex;gap:18px;flex-wrap:wrap">{"".join(columns)}</div>'
+        f'{title}{picture}<div style="display:flex;gap:18px;flex-wrap:wrap">{"".join(columns)}</div>'
         f'<div style="margin-top:6px;font-size:11px">{legend}</div></div>'
     )
 
@@ -204,6 +208,10 @@ class BuildCacheView:
         if isinstance(builder, str):
             builder = BuilderKind[builder.upper()]  # "classic" or "buildkit"
         return build_cache_text(self.state, [builder] if builder else None)
+
+    def drawing(self) -> Drawing:
+        """The stacks as last drawn, as a plain output (SVG and its text twin, for nbval)."""
+        return Drawing(cache_picture_svg(self.state), cache_picture_text(self.state))
 
     def agreement(self) -> str:
         if BuilderKind.BUILDKIT not in self.state.records:

@@ -13,17 +13,21 @@ is an `ipywidgets.HTML` whose value is set to it after each change, plus a butto
 from __future__ import annotations
 
 import html
+import threading
 import time
 from typing import TYPE_CHECKING
 
 from ..core.copyup import ChangeEvent, CopyUpState, RwPathOrigin, WatchStatus
 from ..core.model import ChangeKind, human_size, truncate
 from .banner import source_banner_html
+from .overlay import Drawing, union_mount_svg, union_mount_text
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from ..core.objects import Provenance
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
+#: at most one redraw sent to the front end per this many seconds, whatever the burst
+REDRAW_EVERY = 0.1
 
 KIND_STYLE = {
     ChangeKind.ADDED: ("#e6f4ea", "#1e7b34", "added"),
@@ -117,6 +121,8 @@ def render_html(state: CopyUpState, banner: str = "", hint: str = "", max_rows: 
         )
     if state.note:
         out.append(f'<div style="color:#8a5a00;margin:2px 0">{html.escape(state.note)}</div>')
+    if state.stack is not None:
+        out.append(f'<div class="union-mount" style="margin:6px 0;overflow-x:auto">{union_mount_svg(state)}</div>')
     rows = sorted(state.paths.values(), key=lambda s: s.path)
     cell = 'style="padding:1px 6px;border-bottom:1px solid #eee;vertical-align:top"'
     body = []
@@ -180,6 +186,9 @@ class CopyUpMonitor:
         self._button = None
         self._widget = None
         self.renders = 0
+        self._redraw_lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._last_sent = float("-inf")
         if start:
             self.start()
 
@@ -264,11 +273,47 @@ class CopyUpMonitor:
         with self.watcher.lock:
             return render_html(self.state, banner=source_banner_html(self.engine), hint=self.hint())
 
+    def drawing(self) -> Drawing:
+        """The union-mount drawing as last seen, as a plain output (SVG, with its text twin for
+        nbval): it stays in the notebook where the live widget does not render (GitHub, HTML)."""
+        with self.watcher.lock:
+            return Drawing(union_mount_svg(self.state), union_mount_text(self.state))
+
     def _updated(self, state, events) -> None:
-        if self._html is not None:
-            self._html.value = self.html()
-            self._sync_button()
-            self.renders += 1
+        """The watcher saw something: redraw now, or once REDRAW_EVERY has passed since the last
+        redraw (one timer at a time draws the latest state), so a burst sends few messages."""
+        if self._html is None:
+            return
+        with self._redraw_lock:
+            if not state.status.active:  # the watch ended: its last picture goes out at once
+                self._cancel_timer()
+                self._send()
+                return
+            wait = self._last_sent + REDRAW_EVERY - time.monotonic()
+            if self._timer is not None:
+                return  # a redraw is due soon, and it draws whatever is newest then
+            if wait <= 0:
+                self._send()
+                return
+            self._timer = threading.Timer(wait, self._flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _flush(self) -> None:
+        with self._redraw_lock:
+            self._timer = None
+            self._send()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _send(self) -> None:
+        self._last_sent = time.monotonic()
+        self._html.value = self.html()
+        self._sync_button()
+        self.renders += 1
 
     def _sync_button(self) -> None:
         """Stop while watching; watch again after a stop; nothing to do once the container is done."""
