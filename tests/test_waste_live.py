@@ -17,7 +17,7 @@ import tarfile
 
 import pytest
 
-from support import run_cli
+from support import BUILDERS, build_by, run_cli
 
 pytestmark = pytest.mark.engine
 
@@ -34,22 +34,11 @@ RUN rm /w/big && echo defgh > /w/small && rm -rf /w/dir && rm /w/hard && rm -rf 
 SHADOWED, DELETED = 4 + 2000, 300000 + 8 + 3
 
 
-@pytest.fixture(scope="module")
-def namespace(engine, test_learner):
-    return engine.namespace("t-waste")
-
-
-@pytest.fixture(scope="module", params=["classic", pytest.param("buildkit", marks=pytest.mark.buildkit)])
-def waste_image(request, engine, namespace, ping_base, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("waste")
-    (folder / "Dockerfile").write_text(WASTE.format(base=ping_base.reference))
-    if request.param == "classic":
-        engine.build(namespace, "waste", folder)
-        return namespace.image("waste")
-    from layerlab.course.builds import buildkit_build, check
-
-    check(buildkit_build(engine, namespace, "waste", folder, tag="buildkit"))
-    return namespace.image("waste", "buildkit")
+@pytest.fixture(scope="module", params=BUILDERS)
+def waste_image(request, engine, test_learner, ping_base, tmp_path_factory):
+    """The image above, built by each builder this engine has, under the session's learner."""
+    dockerfile = WASTE.format(base=ping_base.reference)
+    return build_by(request.param, engine, engine.namespace("t-waste"), "waste", dockerfile, tmp_path_factory)
 
 
 # -- an independent count, from the saved tar's members ------------------------------------
