@@ -30,3 +30,20 @@ def run_cli(*args: str, env: dict | None = None, user: str | None = None, timeou
     full_env = dict(os.environ)
     full_env.update(env or {})
     return subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=timeout, cwd=ROOT)
+
+
+#: Each builder an engine may have (BuildKit: Docker 23+ with buildx), as fixture params.
+BUILDERS = ["classic", pytest.param("buildkit", marks=pytest.mark.buildkit)]
+
+
+def build_by(builder: str, engine, namespace, name: str, dockerfile: str, tmp_path_factory) -> str:
+    """Build `dockerfile` as `name` with the classic builder ("classic") or BuildKit; its reference."""
+    folder = tmp_path_factory.mktemp(name)
+    (folder / "Dockerfile").write_text(dockerfile)
+    if builder == "classic":
+        engine.build(namespace, name, folder)
+        return namespace.image(name)
+    from layerlab.course.builds import buildkit_build, check
+
+    check(buildkit_build(engine, namespace, name, folder, tag="buildkit"))
+    return namespace.image(name, "buildkit")

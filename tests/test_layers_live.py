@@ -26,7 +26,7 @@ from layerlab.engine.layers import check_history, container_exists, image_files,
 from layerlab.views.layerstack import LayerStackView, drawn_entries
 from layerlab.views.sharing import sharing_graph
 
-from support import run_cli
+from support import BUILDERS, build_by, run_cli
 
 pytestmark = pytest.mark.engine
 
@@ -51,18 +51,10 @@ def namespace(engine, test_learner):
     return engine.namespace("t-layers")
 
 
-@pytest.fixture(scope="module", params=["classic", pytest.param("buildkit", marks=pytest.mark.buildkit)])
+@pytest.fixture(scope="module", params=BUILDERS)
 def edits_image(request, engine, namespace, ping_base, tmp_path_factory):
     """The same Dockerfile built by each builder this engine has (BuildKit: Docker 23+ with buildx)."""
-    folder = tmp_path_factory.mktemp("edits")
-    (folder / "Dockerfile").write_text(EDITS.format(base=ping_base.reference))
-    if request.param == "classic":
-        engine.build(namespace, "edits", folder)
-        return namespace.image("edits")
-    from layerlab.course.builds import buildkit_build, check
-
-    check(buildkit_build(engine, namespace, "edits", folder, tag="buildkit"))
-    return namespace.image("edits", "buildkit")
+    return build_by(request.param, engine, namespace, "edits", EDITS.format(base=ping_base.reference), tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

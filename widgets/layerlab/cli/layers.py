@@ -1,6 +1,10 @@
 """`python -m layerlab layers IMAGE` and `python -m layerlab which IMAGE PATH`.
 
-    layers IMAGE [--json] [--all]   the stack (history matched to layers) and each layer's files
+    layers IMAGE [--json] [--all]   the stack (history matched to layers) and each layer's files,
+                                    then the wasted bytes and dive's efficiency score
+    layers IMAGE --ci [--max-wasted-bytes N] [--max-wasted-ratio R] [--min-efficiency E]
+                                    a gate for a build pipeline: one verdict per rule; exit 0
+                                    when all pass, 1 when one fails, 2 when it cannot check
     which IMAGE PATH [--json]       the layer a path comes from, and what later layers did to it
 
 Both read the image through the API (`docker save`, streamed), like dive does, and work with
@@ -13,6 +17,13 @@ import json
 
 from ..core.errors import LayerlabError
 from ..core.model import ChangeKind
+from ..core.waste import check_gate
+
+
+class GateCannotRun(LayerlabError):
+    """`layers --ci` could not check its rules (bad usage, no engine, no such image)."""
+
+    exit_code = 2
 
 
 def add_layers_parser(commands):
@@ -23,6 +34,13 @@ def add_layers_parser(commands):
     layers.add_argument("--json", action="store_true", help="print everything as JSON")
     layers.add_argument("--limit", type=int, default=15, metavar="N", help="files shown per layer (default 15)")
     layers.add_argument("--all", action="store_true", help="show every file of every layer")
+    gate = layers.add_argument_group("CI gate (like dive's CI mode)")
+    gate.add_argument("--ci", action="store_true",
+                      help="check the rules below, print one verdict each, exit 1 when one fails")
+    gate.add_argument("--max-wasted-bytes", type=int, metavar="N", help="fail above N wasted bytes")
+    gate.add_argument("--max-wasted-ratio", type=float, metavar="R",
+                      help="fail when more than R (0-1) of the stored bytes are wasted")
+    gate.add_argument("--min-efficiency", type=float, metavar="E", help="fail below dive's efficiency E (0-1)")
     return layers
 
 
@@ -42,13 +60,55 @@ def run_layers(args) -> int:
 
     if args.limit < 0:
         raise LayerlabError(f"--limit {args.limit} is below 0.", "Give how many files to show per layer, or --all.")
-    engine = connect()
-    found = image_layers(engine, args.image)
+    rules = _gate_rules(args)
+    if args.ci:
+        try:
+            found = image_layers(connect(), args.image)
+        except LayerlabError as error:
+            raise GateCannotRun(error.what, error.fix) from None
+        return _run_gate(found.waste(), rules, args.json)
+    found = image_layers(connect(), args.image)
+    waste = found.waste()
     if args.json:
-        print(json.dumps(found.as_dict(), indent=1))
+        print(json.dumps({**found.as_dict(), **waste.as_dict()}, indent=1))
         return 0
     print(found.summary(limit=None if args.all else args.limit))
+    print()
+    print(waste.summary())
     return 0
+
+
+def _gate_rules(args) -> dict:
+    rules = {"max_wasted_bytes": args.max_wasted_bytes, "max_wasted_ratio": args.max_wasted_ratio,
+             "min_efficiency": args.min_efficiency}
+    given = {name: value for name, value in rules.items() if value is not None}
+    if given and not args.ci:
+        raise GateCannotRun("Rules were given without --ci.", "Add --ci to check them, or leave them out.")
+    if args.ci and not given:
+        raise GateCannotRun(
+            "--ci was given no rule to check.",
+            "Add --max-wasted-bytes N, --max-wasted-ratio R or --min-efficiency E (dive's CI default is 0.9).",
+        )
+    if given.get("max_wasted_bytes", 0) < 0:
+        raise GateCannotRun(f"--max-wasted-bytes {args.max_wasted_bytes} is below 0.", "Give a number of bytes, 0 or more.")
+    for name in ("max_wasted_ratio", "min_efficiency"):
+        if not 0 <= given.get(name, 0) <= 1:
+            flag = "--" + name.replace("_", "-")
+            raise GateCannotRun(f"{flag} {given[name]} is not between 0 and 1.", f"Give {flag} as a fraction, e.g. 0.9.")
+    return given
+
+
+def _run_gate(waste, rules: dict, as_json: bool) -> int:
+    verdicts = check_gate(waste, **rules)
+    passed = all(v.passed for v in verdicts)
+    if as_json:
+        print(json.dumps({**waste.as_dict(), "verdicts": [v.as_dict() for v in verdicts], "passed": passed}, indent=1))
+    else:
+        for verdict in verdicts:
+            print(verdict.line())
+        print(f"{'PASS' if passed else 'FAIL'}: {sum(v.passed for v in verdicts)} of {len(verdicts)} rules passed "
+              f"({waste.wasted_bytes} B wasted, dive efficiency {waste.dive.efficiency:.4f})")
+    return 0 if passed else 1
 
 
 def run_which(args) -> int:

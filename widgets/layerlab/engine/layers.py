@@ -24,6 +24,7 @@ from ..core.tarstream import ChunkStream
 from ..core.model import ContainerLayer, ImageStack, InconsistentImage
 from ..core.sharing import ImageDiskUsage, SharingSnapshot
 from ..core.stackcheck import HistoryCheck, compare_with_history
+from ..core.waste import WasteReport, measure_waste
 from .engine import Engine
 from .images import SAVE_CHUNK
 
@@ -53,6 +54,12 @@ class ImageLayers:
         """The files of the layer a history entry made (None for a metadata-only entry)."""
         entry = self.stack.entries[entry_index]
         return None if entry.layer_index is None else self.files.layers[entry.layer_index]
+
+    def waste(self) -> WasteReport:
+        """The bytes the layers store that the finished image never shows, and dive's score."""
+        made_by = {e.layer_index: e.instruction for e in self.stack.entries if e.is_layer}
+        instructions = [made_by.get(i, "") for i in range(len(self.files.layers))]
+        return measure_waste(self.files, instructions)
 
     def summary(self, limit: int | None = 12) -> str:
         lines = [self.stack.summary(), ""]
