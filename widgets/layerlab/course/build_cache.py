@@ -105,6 +105,10 @@ class CacheBuilds:
     def html(self) -> str:
         return self.view.html()
 
+    def drawing(self):
+        """Each builder's stack, the build before beside the last one, as a plain output."""
+        return self.view.drawing()
+
     def agreement(self) -> str:
         return self.view.agreement()
 

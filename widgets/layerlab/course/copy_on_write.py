@@ -17,10 +17,11 @@ from ..engine.layers import container_exists, image_layers, which
 from ..engine.watch import CopyUpWatcher, resolve_container
 from ..views.copyup import CopyUpMonitor
 from ..views.layerstack import LayerStackView
+from ..views.overlay import Drawing, shared_layers_svg
 
 __all__ = [
     "APPEND_ONE_BYTE", "ChangeKind", "LayerStackView", "answer_append", "commit_rw_layer", "container_exists",
-    "copy_up_report", "image_layers", "rough_size", "watch_copy_ups", "which",
+    "copy_up_report", "image_layers", "rough_size", "shared_layers", "watch_copy_ups", "which",
 ]
 
 
@@ -31,6 +32,18 @@ def watch_copy_ups(lesson_or_engine, container, interval: float = DEFAULT_INTERV
     engine = getattr(lesson_or_engine, "engine", lesson_or_engine)
     watcher = CopyUpWatcher(engine, container, interval=interval, full_every=full_every)
     return CopyUpMonitor(watcher, engine, start=start)
+
+
+def shared_layers(lesson_or_engine, image: str, containers) -> Drawing:
+    """The seed's "containers share image layers" figure for `containers` (handles, ids or
+    names) over `image`: one read-only stack, one R/W layer each, as the engine measures them."""
+    engine = getattr(lesson_or_engine, "engine", lesson_or_engine)
+    stack = engine.image_stack(image)
+    layers = [engine.container_layer(getattr(c, "id", None) or resolve_container(engine, c).id, with_changes=False)
+              for c in containers]
+    lines = [f"{len(layers)} containers over one image ({len(stack.diff_ids)} read-only layers, stored once):"]
+    lines += [f"  {layer.name}: its own R/W layer, {rough_size(layer.size_rw)}" for layer in layers]
+    return Drawing(shared_layers_svg(stack, layers), "\n".join(lines))
 
 
 def commit_rw_layer(engine: Engine, namespace, container, name: str, message: str = "") -> str:

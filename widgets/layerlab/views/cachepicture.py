@@ -90,7 +90,7 @@ def _block(step: BuildStep, x: float, bottom: float, kind: str, caption: str, re
         if kind != "config":
             out.append(_text(x + 6, top + 28, truncate(caption, 42), size=9, mono=False, fill=MUTED))
         else:
-            out[-1] = _text(x + 6, top + 14, truncate(f"{step.index}. {step.instruction}", 22) + "  · no layer",
+            out[-1] = _text(x + 6, top + 14, truncate(f"{step.index}. {step.instruction}", 19) + "  · no layer",
                             size=10, fill=MUTED)
     if replaced:
         out.append(f'<rect x="{x + COLUMN - 58:.1f}" y="{top + 3:.1f}" width="54" height="13" rx="2" fill="#ffffff" '
