@@ -10,6 +10,8 @@ import pytest
 
 from jlab import PANEL, check_rendering, open_notebook, run_all_cells, screenshot, screenshot_widgets
 from conftest import ARTIFACTS, ROOT  # tests/browser/conftest.py
+from drawings import (check_contrast, check_rebuild_drawings, check_union_mount, photograph_drawings,
+                      switch_theme)
 
 pytestmark = [pytest.mark.browser, pytest.mark.engine]
 
@@ -83,9 +85,12 @@ def check_copy_up_monitor(page) -> None:
 SPECIFIC_CHECKS = {
     "00": check_setup,
     "01": check_layer_stacks,
-    "02": check_copy_up_monitor,
+    "02": lambda page: (check_copy_up_monitor(page), check_union_mount(page)),
+    "03": check_rebuild_drawings,
     "05": check_explorer_responds,
 }
+#: Lessons whose drawings are photographed and checked for contrast in the dark theme too.
+DRAWN = ("02", "03")
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -101,6 +106,15 @@ def test_notebook_widgets_render(lab, page, name):
     check = SPECIFIC_CHECKS.get(name[:2])
     if check:
         check(page)
+    if name[:2] in DRAWN:
+        stem = name.removesuffix(".ipynb")
+        assert photograph_drawings(page, ARTIFACTS, stem), "the lesson's drawings could not be photographed"
+        switch_theme(page, dark=True)  # after the run, with no re-run: the drawings must still read
+        try:
+            check_contrast(page)
+            photograph_drawings(page, ARTIFACTS, f"{stem}-dark")
+        finally:
+            switch_theme(page, dark=False)  # the next notebooks open in the light theme
 
 
 def test_a_broken_widget_front_end_is_caught(lab, page):

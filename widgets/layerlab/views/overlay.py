@@ -67,7 +67,10 @@ class Drawing:
     text: str
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"image/svg+xml": self.svg, "text/plain": self.text}
+        # HTML first for JupyterLab and HTML exports (an inline SVG, so the page can style and
+        # inspect it), SVG for viewers that show images only (GitHub), text for nbval.
+        return {"text/html": f'<div class="layerlab-drawing">{self.svg}</div>', "image/svg+xml": self.svg,
+                "text/plain": self.text}
 
     def save(self, path) -> None:
         from pathlib import Path
