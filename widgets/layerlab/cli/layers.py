@@ -10,6 +10,7 @@ any engine the course supports.
 from __future__ import annotations
 
 import json
+import sys
 
 from ..core.errors import LayerlabError
 from ..core.model import ChangeKind
@@ -44,6 +45,7 @@ def run_layers(args) -> int:
         raise LayerlabError(f"--limit {args.limit} is below 0.", "Give how many files to show per layer, or --all.")
     engine = connect()
     found = image_layers(engine, args.image)
+    say_if_cached(found.files, engine)
     if args.json:
         print(json.dumps(found.as_dict(), indent=1))
         return 0
@@ -62,6 +64,7 @@ def run_which(args) -> int:
         )
     engine = connect()
     found = image_layers(engine, args.image)
+    say_if_cached(found.files, engine)
     answer = found.files.which(args.path)
     if args.json:
         data = answer.as_dict()
@@ -77,3 +80,12 @@ def run_which(args) -> int:
     if any(event.kind is ChangeKind.DELETED for event in answer.events):
         print(found.whiteouts)
     return 0 if answer.events else 1
+
+
+def say_if_cached(files, engine) -> None:
+    """One line on stderr when file lists came from the learner's index cache (stdout stays the same)."""
+    if files.cached_layers:
+        from ..core.indexcache import CACHE_ENV, cache_folder
+
+        print(f"layerlab: {len(files.cached_layers)} of {len(files.layers)} layers' file lists from the index cache "
+              f"in {cache_folder(engine.environ)} ({CACHE_ENV}=off reads them from the engine)", file=sys.stderr)
