@@ -85,8 +85,11 @@ def test_images_share_their_cached_layers(counted, app_base, sample_image):  # n
     base = look(engine, app_base.reference)
     sample = look(engine, sample_image)
     assert sample.layers[0].diff_id == base.layers[0].diff_id
-    if engine.facts.storage_kind is not StorageKind.CONTAINERD:
-        assert 0 in sample.cached_layers  # the base's layer was not read again
+    assert sample == look(engine, sample_image, cache="off")
+    if engine.facts.storage_kind is not StorageKind.CONTAINERD and sample.format == "oci":
+        # Docker 25+: a layer's blob is named by its diff id, so the base's layer is skipped. (Docker
+        # 20.10 names it by a v1 id that differs from image to image; containerd by its gzip digest.)
+        assert 0 in sample.cached_layers
 
 
 def test_the_cli_says_cached_in_its_json_and_on_stderr(engine, sample_image, tmp_path):  # noqa: F811
