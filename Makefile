@@ -25,9 +25,9 @@ lab: $(STAMP)
 
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
 
-# Test runs keep no progress record (the learner's own record is not the suite's; `make lab`
-# keeps it).
-NO_RECORD := LAYERLAB_PROGRESS=off
+# Test runs keep no progress record and use no per-layer index cache (the learner's own are
+# not the suite's; `make lab` keeps both).
+NO_RECORD := LAYERLAB_PROGRESS=off LAYERLAB_INDEX_CACHE=off
 
 HIDDEN_ENGINE := LAYERLAB_SOURCE=replay DOCKER_HOST=unix:///nonexistent/layerlab-engine-hidden.sock
 

@@ -81,6 +81,9 @@ def pytest_configure(config):
     # Lessons that tests run append to the learner's progress record: keep the developer's own
     # record out of it (a test that checks the record points LAYERLAB_PROGRESS at a file of its own).
     os.environ.setdefault("LAYERLAB_PROGRESS", "off")
+    # The learner's per-layer index cache too: a test reads what the engine answers, unless it
+    # turns the cache on itself (LAYERLAB_INDEX_CACHE=PATH, a folder of its own).
+    os.environ.setdefault("LAYERLAB_INDEX_CACHE", "off")
     config.addinivalue_line(
         "markers", "buildkit: needs BuildKit (docker buildx); not collected on an engine without it, "
         "where test_buildkit_absence_is_explained runs instead",

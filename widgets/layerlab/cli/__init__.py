@@ -4,7 +4,8 @@ Each command lives in a module of this package that exposes two functions: one a
 command's subparser (its name, options and help), the other runs it. `registry.COMMANDS` lists
 them, in the order `--help` shows them; `build_parser` wires exactly those and nothing else.
 Command modules import the engine (and with it `docker`) inside the function that runs
-them, so `--help` is fast and needs no engine.
+them, so `--help` is fast and needs no engine; only the module of the command given is
+imported at all.
 
 Every failure the course knows prints one message with the fix and exits non-zero.
 """
@@ -20,7 +21,9 @@ from .registry import COMMANDS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    names = {command.name for command in COMMANDS}
+    parser = build_parser(only=argv[0] if argv and argv[0] in names else None)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
@@ -44,10 +47,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `only`, that command's in full and the others as bare names (their
+    modules are not imported: what `main` builds once it knows the command)."""
     parser = argparse.ArgumentParser(prog="python -m layerlab", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(title="commands")
     for command in COMMANDS:
+        if only is not None and command.name != only:
+            commands.add_parser(command.name)
+            continue
         subparser = command.add_parser(commands)
         if commands.choices.get(command.name) is not subparser:
             raise RuntimeError(f"{command.add_parser.__qualname__} did not add the command {command.name!r}")

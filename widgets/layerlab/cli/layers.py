@@ -14,6 +14,7 @@ any engine the course supports.
 from __future__ import annotations
 
 import json
+import sys
 
 from ..core.errors import LayerlabError
 from ..core.model import ChangeKind
@@ -67,7 +68,9 @@ def run_layers(args) -> int:
         except LayerlabError as error:
             raise GateCannotRun(error.what, error.fix) from None
         return _run_gate(found.waste(), rules, args.json)
-    found = image_layers(connect(), args.image)
+    engine = connect()
+    found = image_layers(engine, args.image)
+    say_if_cached(found.files, engine)
     waste = found.waste()
     if args.json:
         print(json.dumps({**found.as_dict(), **waste.as_dict()}, indent=1))
@@ -122,6 +125,7 @@ def run_which(args) -> int:
         )
     engine = connect()
     found = image_layers(engine, args.image)
+    say_if_cached(found.files, engine)
     answer = found.files.which(args.path)
     if args.json:
         data = answer.as_dict()
@@ -137,3 +141,12 @@ def run_which(args) -> int:
     if any(event.kind is ChangeKind.DELETED for event in answer.events):
         print(found.whiteouts)
     return 0 if answer.events else 1
+
+
+def say_if_cached(files, engine) -> None:
+    """One line on stderr when file lists came from the learner's index cache (stdout stays the same)."""
+    if files.cached_layers:
+        from ..core.indexcache import CACHE_ENV, cache_folder
+
+        print(f"layerlab: {len(files.cached_layers)} of {len(files.layers)} layers' file lists from the index cache "
+              f"in {cache_folder(engine.environ)} ({CACHE_ENV}=off reads them from the engine)", file=sys.stderr)

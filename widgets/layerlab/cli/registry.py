@@ -3,31 +3,43 @@
 A command is its name, the function that adds its subparser to the `add_subparsers()` object
 (and returns it), and the function that runs it with the parsed arguments and returns the
 exit status. To add a command, write its module in this package and add one line here.
+
+A command's module is imported only when its parser is built or it runs: `build_parser(only=)`
+builds one command's parser in full and the others as bare names, so that
+`python -m layerlab layers IMAGE` imports nothing the other commands need.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 from dataclasses import dataclass
 from typing import Callable
-
-from . import cleanup, command, doctor, layers, prepare, record, watch
 
 
 @dataclass(frozen=True)
 class Command:
     name: str
-    add_parser: Callable[[argparse._SubParsersAction], argparse.ArgumentParser]
-    run: Callable[[argparse.Namespace], int]
+    module: str  # the module of this package that holds both functions
+    add_function: str = "add_parser"
+    run_function: str = "run"
+
+    @property
+    def add_parser(self) -> Callable[[argparse._SubParsersAction], argparse.ArgumentParser]:
+        return getattr(importlib.import_module(f"{__package__}.{self.module}"), self.add_function)
+
+    @property
+    def run(self) -> Callable[[argparse.Namespace], int]:
+        return getattr(importlib.import_module(f"{__package__}.{self.module}"), self.run_function)
 
 
 COMMANDS: tuple[Command, ...] = (
-    Command("doctor", doctor.add_parser, doctor.run),
-    Command("prepare", prepare.add_parser, prepare.run),
-    Command("cleanup", cleanup.add_parser, cleanup.run),
-    Command("layers", layers.add_layers_parser, layers.run_layers),
-    Command("which", layers.add_which_parser, layers.run_which),
-    Command("watch", watch.add_parser, watch.run),
-    Command("command", command.add_parser, command.run),
-    Command("record", record.add_parser, record.run),
+    Command("doctor", "doctor"),
+    Command("prepare", "prepare"),
+    Command("cleanup", "cleanup"),
+    Command("layers", "layers", "add_layers_parser", "run_layers"),
+    Command("which", "layers", "add_which_parser", "run_which"),
+    Command("watch", "watch"),
+    Command("command", "command"),
+    Command("record", "record"),
 )

@@ -174,12 +174,19 @@ class FileIndex:
 
     layers: tuple[LayerFiles, ...]
     format: str = ""
+    #: The layers (0 = bottom) whose entries came from the learner's cache, not from `docker save`.
+    cached_layers: tuple[int, ...] = field(default=(), compare=False)
     _events: Mapping[str, tuple[PathEvent, ...]] = field(default_factory=dict, repr=False)
     _final: Mapping[str, _Node] = field(default_factory=dict, repr=False)
 
     @property
     def diff_ids(self) -> tuple[str, ...]:
         return tuple(layer.diff_id for layer in self.layers)
+
+    @property
+    def cached(self) -> bool:
+        """Every layer's entries came from the cache: no `docker save` was read for this index."""
+        return bool(self.layers) and len(self.cached_layers) == len(self.layers)
 
     @property
     def paths(self) -> int:
@@ -386,11 +393,45 @@ def index_saved_image(stream: IO[bytes] | Iterable[bytes], image_index: int = 0)
     stored once in the archive (the legacy format links the second copy to the first): it is
     read once and stacked at each of its places.
     """
+    saved = read_saved_layers(stream, image_index=image_index)
+    return saved.index, saved.config
+
+
+@dataclass(frozen=True)
+class SavedLayers:
+    """What one pass over a `docker save` stream gave: the index, and what was read to make it."""
+
+    index: FileIndex
+    config: dict
+    read: Mapping[str, Sequence[RawEntry]]  # diff id -> entries of the layers read from this archive
+    layer_paths: tuple[str, ...]  # each layer's blob path in the archive, bottom first
+
+
+def blob_diff_id(path: str) -> str | None:
+    """The digest an OCI blob path names (`blobs/sha256/HEX` -> `sha256:HEX`); None for others.
+
+    For an uncompressed layer that digest is its diff id."""
+    parts = path.split("/")
+    return f"{parts[1]}:{parts[2]}" if len(parts) == 3 and parts[0] == "blobs" else None
+
+
+def read_saved_layers(
+    stream: IO[bytes] | Iterable[bytes],
+    known: Mapping[str, Sequence[RawEntry]] | None = None,
+    aliases: Mapping[str, str] | None = None,
+    image_index: int = 0,
+) -> SavedLayers:
+    """Like `index_saved_image`, but the layers in `known` (diff id -> entries) are not read
+    again: a blob is skipped as it passes when its path names a known diff id (an OCI blob
+    of an uncompressed layer) or `aliases` maps its path to one. Raises ArchiveError when a
+    skipped blob turns out, once the manifest is read, not to be the layer it seemed."""
+    known = known or {}
+    aliases = aliases or {}
     fileobj = stream if hasattr(stream, "read") else ChunkStream(stream)  # type: ignore[arg-type]
     blobs: dict[str, list[RawEntry]] = {}
 
     def reader(path: str, handle: IO[bytes]) -> None:
-        if not _could_be_layer(path):
+        if not _could_be_layer(path) or (aliases.get(path) or blob_diff_id(path)) in known:
             return
         entries = read_layer_blob(handle)
         if entries is not None:
@@ -408,8 +449,13 @@ def index_saved_image(stream: IO[bytes] | Iterable[bytes], image_index: int = 0)
             by_diff_id.setdefault(diff_id, blobs[path])
     raw_layers = []
     for position, (path, diff_id) in enumerate(zip(saved.layer_paths, diff_ids)):
-        entries = blobs.get(path, by_diff_id.get(diff_id))
+        entries = blobs.get(path, by_diff_id.get(diff_id, known.get(diff_id)))
         if entries is None:
             raise ArchiveError(f"layer {position + 1} ({path}) is missing from the archive")
         raw_layers.append(entries)
-    return stack_layers(raw_layers, diff_ids, fmt=saved.format), saved.config
+    return SavedLayers(
+        index=stack_layers(raw_layers, diff_ids, fmt=saved.format),
+        config=saved.config,
+        read=by_diff_id,
+        layer_paths=tuple(saved.layer_paths),
+    )

@@ -10,33 +10,28 @@ containerd image store and Docker Desktop's VM.
 
 from __future__ import annotations
 
-import queue
-import threading
 import weakref
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable
 
-from ..core.archive import ArchiveError
 from ..core.errors import EngineRefused, LayerlabError
-from ..core.filetree import FileIndex, index_saved_image
+from ..core.filetree import FileIndex
 from ..core.pathhistory import PathHistory
-from ..core.tarstream import ChunkStream
 from ..core.model import ContainerLayer, ImageStack, InconsistentImage
 from ..core.sharing import ImageDiskUsage, SharingSnapshot
 from ..core.stackcheck import HistoryCheck, compare_with_history
 from ..core.waste import WasteReport, measure_waste
 from .engine import Engine
 from .images import SAVE_CHUNK
-
-#: `docker save` is streamed in pieces of SAVE_CHUNK bytes; at most PREFETCH pieces wait in memory.
-PREFETCH = 16
+from .layerindex import PREFETCH, Prefetch, index_image, saved_image_chunks  # noqa: F401 (their home before)
 
 _indexes: "weakref.WeakKeyDictionary[object, dict[str, FileIndex]]" = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
 class ImageLayers:
-    """An image's stack of history entries and its per-layer files, from one `docker save`."""
+    """An image's stack of history entries and its per-layer files (from one `docker save`, or
+    from the learner's index cache: `files.cached`)."""
 
     stack: ImageStack
     files: FileIndex
@@ -95,126 +90,20 @@ class ImageLayers:
             "exact": self.stack.exact,
             "rootfs_layers": list(self.stack.diff_ids),
             "entries": entries,
+            # Whether the file lists came from the learner's index cache (no `docker save` read).
+            "cached": self.files.cached,
+            "cached_layers": len(self.files.cached_layers),
         }
 
 
-class Prefetch:
-    """Read an iterator of chunks in a thread of its own, so that the engine writes the next
-    part of `docker save` while this process indexes the last one.
-
-    Bounded (`size` batches of about SAVE_CHUNK bytes at most wait); an error in the reading thread is raised in the
-    consumer; `close()` (or leaving a `with` block) stops the thread.
-    """
-
-    _END = object()
-
-    def __init__(self, chunks: Iterable[bytes], size: int = PREFETCH):
-        self._chunks = chunks
-        self._queue: queue.Queue = queue.Queue(maxsize=size)
-        self._stop = threading.Event()
-        self._finished = False
-        self._thread = threading.Thread(target=self._run, name="layerlab-save-reader", daemon=True)
-        self._thread.start()
-
-    def _put(self, item) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self) -> None:
-        try:
-            batch: list[bytes] = []
-            held = 0
-            for chunk in self._chunks:  # the engine's HTTP chunks are small (32 kB): hand over ~1 MB at once
-                batch.append(chunk)
-                held += len(chunk)
-                if held >= SAVE_CHUNK:
-                    if not self._put(batch):
-                        return
-                    batch, held = [], 0
-            if batch and not self._put(batch):
-                return
-            self._put(self._END)
-        except BaseException as error:  # handed to the consumer, which raises it
-            self._put(error)
-
-    def __iter__(self) -> Iterator[bytes]:
-        while not self._finished:
-            try:
-                item = self._queue.get(timeout=1.0)
-            except queue.Empty:
-                if self._thread.is_alive():
-                    continue
-                raise LayerlabError(
-                    "The engine's answer stopped in the middle of `docker save`.", "Run the command again."
-                ) from None
-            if item is self._END:
-                self._finished = True
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield from item
-
-    def close(self) -> None:
-        self._stop.set()
-        closer = getattr(self._chunks, "close", None)
-        self._thread.join(timeout=5)
-        if closer is not None and not self._thread.is_alive():
-            closer()
-
-    def __enter__(self) -> "Prefetch":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def saved_image_chunks(engine: Engine, image_id: str) -> Prefetch:
-    """`docker save` of one image, as chunks read ahead in a thread."""
-    return Prefetch(engine.save_image(image_id, chunk_size=SAVE_CHUNK))
-
-
 def image_files(engine: Engine, reference: str) -> FileIndex:
-    """Every layer's added, changed and deleted files, read from a streamed `docker save`."""
+    """Every layer's added, changed and deleted files: from the learner's index cache when it
+    holds them all (no `docker save`), else from one streamed `docker save` (see `layerindex`)."""
     image = engine.image(reference)
-    image_id = image.id
     cache = _indexes.setdefault(engine, {})
-    if image_id in cache:
-        return cache[image_id]
-    try:
-        with saved_image_chunks(engine, image_id) as chunks:
-            index, config = index_saved_image(ChunkStream(chunks))
-            for _ in chunks:  # the archive's padding: read to the end so the answer is whole
-                pass
-    except ArchiveError as error:
-        raise LayerlabError(
-            f"The engine's `docker save` of {reference!r} could not be read: {error}.",
-            "Report it with `python -m layerlab doctor --json`: the engine may write a format the course does not know.",
-        ) from None
-    except EngineRefused as error:
-        raise LayerlabError(
-            f"The engine could not save {reference!r}: {error.explanation or error.what}.",
-            "Check that the image still exists (`docker images`) and try again.",
-        ) from None
-    except OSError as error:  # requests' connection errors are OSErrors too
-        raise LayerlabError(
-            f"The connection to the engine broke while it sent {reference!r} ({error}).",
-            "Check that the engine still runs (`python -m layerlab doctor`) and try again.",
-        ) from None
-    expected = list(image.diff_ids)
-    if list(index.diff_ids) != expected:
-        raise LayerlabError(
-            f"The saved layers of {reference!r} do not match its RootFS.Layers.",
-            "The image changed while it was read; run the command again.",
-        )
-    # The config came with the same save: spare `image_stack` a second one.
-    engine.remember_config(image_id, config)
-    cache[image_id] = index
-    return index
+    if image.id not in cache:
+        cache[image.id] = index_image(engine, image, reference)
+    return cache[image.id]
 
 
 def image_layers(engine: Engine, reference: str) -> ImageLayers:

@@ -391,6 +391,9 @@ def entry_details_html(entry: HistoryEntry, files=None, limit: int = 15, whiteou
         listing = f"<pre style='font-size:11px;max-height:220px;overflow:auto'>{html.escape(layer.summary(limit=limit))}</pre>"
         if whiteouts and layer.deleted:
             listing += f"<p style='font-size:11px;color:#555;margin:2px 0'>{html.escape(whiteouts)}</p>"
+        if entry.layer_index in getattr(files, "cached_layers", ()):  # widget state only: nbval never compares it
+            listing += ("<p class='layerlab-cached' style='font-size:11px;color:#555;margin:2px 0'>"
+                        "(file list from your index cache: this layer was read once before)</p>")
     return f"<table style='font-size:12px;border-collapse:collapse'>{body}</table>{listing}"
 
 
