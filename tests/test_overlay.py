@@ -70,7 +70,7 @@ def test_the_union_mount_draws_each_change_where_it_lands():
     assert bar.get("data-size-rw") == str(20 * MB + 9) and 0.9 < float(bar.get("data-share")) <= 1.0
     # the last changes are highlighted; motion only where the reader has not asked for less
     assert {g.get("data-path") for g in groups(svg, "recent")} == {"/data/new.txt", "/data/old-note.txt"}
-    assert "@media (prefers-reduced-motion: no-preference)" in svg
+    assert "@media (prefers-reduced-motion: no-preference)" in svg and "(prefers-reduced-motion: reduce)" in svg
     assert "what the container sees" in svg and "/data/old-note.txt: gone (layer 3 keeps it)" in svg
     assert union_mount_text(state).splitlines()[1:] == [
         "  /data/big.bin: copied up from layer 2", "  /data/new.txt: new in the R/W layer",
@@ -170,3 +170,24 @@ def test_a_burst_of_updates_sends_few_redraws_and_the_last_one_is_the_newest():
     assert done.wait(5) or 'data-size-rw="1049"' in monitor._html.value  # the newest state, drawn once due
     monitor.stop()  # the end of a watch is drawn at once
     assert "stopped" in monitor._html.value and widget is monitor.widget
+
+
+def test_the_throttle_sends_once_per_interval_and_the_newest_last():
+    from layerlab.views.throttle import Throttle
+
+    now = [0.0]
+    seen, state = [], {"n": 0}
+    throttle = Throttle(0.1, lambda: seen.append(state["n"]), clock=lambda: now[0])
+    for number in range(20):  # a burst within one interval: the first goes out, one more is due
+        state["n"] = number
+        throttle.request()
+    assert seen == [0] and throttle._timer is not None
+    throttle.flush()  # the end of the burst: the newest state at once, the timer gone
+    assert seen == [0, 19] and throttle._timer is None
+    now[0] = 1.0
+    throttle.request()  # after the interval: at once again
+    assert seen == [0, 19, 19] and throttle.sent == 3
+    fired = threading.Event()
+    throttle._send = lambda: (seen.append("timer"), fired.set())
+    throttle.request()  # within the interval: the timer draws it
+    assert fired.wait(5) and seen[-1] == "timer"

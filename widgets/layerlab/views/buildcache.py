@@ -18,7 +18,6 @@ The widget only holds an `ipywidgets.HTML` whose value is redrawn as the records
 from __future__ import annotations
 
 import html
-import time
 from dataclasses import dataclass, field
 
 from ..core.build import BuildRecord, BuildStep, CacheStatus
@@ -26,6 +25,7 @@ from ..core.errors import LayerlabError
 from ..core.model import BuilderKind, short_id, truncate
 from .cachepicture import cache_picture_svg, cache_picture_text
 from .overlay import Drawing
+from .throttle import Throttle
 
 STATUS_STYLE = {
     CacheStatus.PENDING: ("#f5f5f5", "#9e9e9e"),
@@ -37,7 +37,7 @@ STATUS_STYLE = {
     CacheStatus.FAILED: ("#ffebee", "#c62828"),
     CacheStatus.NOT_REACHED: ("#fafafa", "#bdbdbd"),
 }
-REDRAW_EVERY = 0.15  # seconds between two redraws while a build streams
+REDRAW_EVERY = 0.1  # at most one redraw per this many seconds while a build streams
 
 
 @dataclass
@@ -188,7 +188,7 @@ class BuildCacheView:
     def __init__(self, state: BuildCacheState):
         self.state = state
         self._widget = None
-        self._last_draw = 0.0
+        self._throttle = Throttle(REDRAW_EVERY, self._send)
 
     def on_update(self, record: BuildRecord) -> None:
         """A build's record changed (a step started, hit, missed or failed)."""
@@ -219,12 +219,16 @@ class BuildCacheView:
         return agreement(self.record(BuilderKind.CLASSIC), self.record(BuilderKind.BUILDKIT))
 
     def redraw(self, force: bool = False) -> None:
+        """Draw the state again: at once when `force` (a build finished), else at most once per
+        REDRAW_EVERY while a build streams, the newest state last."""
         if self._widget is None:
             return
-        now = time.monotonic()
-        if not force and now - self._last_draw < REDRAW_EVERY:
-            return
-        self._last_draw = now
+        if force:
+            self._throttle.flush()
+        else:
+            self._throttle.request()
+
+    def _send(self) -> None:
         self._widget.value = self.html()
 
     def widget(self):

@@ -13,7 +13,6 @@ is an `ipywidgets.HTML` whose value is set to it after each change, plus a butto
 from __future__ import annotations
 
 import html
-import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ from ..core.copyup import ChangeEvent, CopyUpState, RwPathOrigin, WatchStatus
 from ..core.model import ChangeKind, human_size, truncate
 from .banner import source_banner_html
 from .overlay import Drawing, union_mount_svg, union_mount_text
+from .throttle import Throttle
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from ..core.objects import Provenance
@@ -186,9 +186,7 @@ class CopyUpMonitor:
         self._button = None
         self._widget = None
         self.renders = 0
-        self._redraw_lock = threading.Lock()
-        self._timer: threading.Timer | None = None
-        self._last_sent = float("-inf")
+        self._throttle = Throttle(REDRAW_EVERY, self._send)
         if start:
             self.start()
 
@@ -281,36 +279,15 @@ class CopyUpMonitor:
 
     def _updated(self, state, events) -> None:
         """The watcher saw something: redraw now, or once REDRAW_EVERY has passed since the last
-        redraw (one timer at a time draws the latest state), so a burst sends few messages."""
+        redraw, so a burst sends few messages; the end of a watch is drawn at once."""
         if self._html is None:
             return
-        with self._redraw_lock:
-            if not state.status.active:  # the watch ended: its last picture goes out at once
-                self._cancel_timer()
-                self._send()
-                return
-            wait = self._last_sent + REDRAW_EVERY - time.monotonic()
-            if self._timer is not None:
-                return  # a redraw is due soon, and it draws whatever is newest then
-            if wait <= 0:
-                self._send()
-                return
-            self._timer = threading.Timer(wait, self._flush)
-            self._timer.daemon = True
-            self._timer.start()
-
-    def _flush(self) -> None:
-        with self._redraw_lock:
-            self._timer = None
-            self._send()
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if state.status.active:
+            self._throttle.request()
+        else:
+            self._throttle.flush()
 
     def _send(self) -> None:
-        self._last_sent = time.monotonic()
         self._html.value = self.html()
         self._sync_button()
         self.renders += 1

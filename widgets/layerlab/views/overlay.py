@@ -48,12 +48,15 @@ NEW_FILL, NEW_STROKE = "#d7f0dd", "#1e6b31"
 WHITEOUT_FILL, WHITEOUT_STROKE = "#ffd9d6", "#a8231a"
 LOWER_FILL, LOWER_STROKE = "#ffffff", "#3b6ea5"
 
+#: The last changes flash for a moment; a reader who asked for reduced motion gets a steady
+#: outline instead.
 STYLE = (
     "<style>"
-    ".layerlab-overlay .recent > rect.chip{stroke:#d35400;stroke-width:2.5}"
     "@media (prefers-reduced-motion: no-preference){"
-    ".layerlab-overlay .recent > rect.chip{animation:layerlab-flash 1.4s ease-out 2}}"
-    "@keyframes layerlab-flash{0%{fill:#ffb74d}100%{}}"
+    ".layerlab-overlay .recent > rect.chip{animation:layerlab-flash 2.4s ease-out 1}}"
+    "@media (prefers-reduced-motion: reduce){"
+    ".layerlab-overlay .recent > rect.chip{stroke:#d35400;stroke-width:2.5}}"
+    "@keyframes layerlab-flash{0%{fill:#ffb74d;stroke:#d35400;stroke-width:3}100%{}}"
     "</style>"
 )
 
