@@ -76,26 +76,27 @@ def check_union_mount(page) -> None:
     assert shared.count() == 1 and shared.locator("g.rw-layer").count() == 3
 
 
+def _steps(picture, css: str):
+    """Each builder's steps of kind `css` in the last build: (index, its layer, the same step in
+    the build before)."""
+    for builder in picture.locator("g.cache-builder").all():
+        steps = builder.locator(f".cache-now g.{css}").all()
+        assert steps, f"{builder.get_attribute('data-builder')}: no {css} step drawn"
+        for step in steps:
+            index = step.get_attribute("data-index")
+            yield index, step.get_attribute("data-layer"), builder.locator(f'.cache-before g.step[data-index="{index}"]')
+
+
 def check_rebuild_drawings(page) -> None:
     """Build 2 reuses every layer of build 1 in place; build 3 replaces what it rebuilt."""
     pictures = page.locator(f"{PANEL} .layerlab-drawing svg.layerlab-cache-picture")  # the stored ones
     assert pictures.count() >= 2, "lesson 03 keeps the drawings after builds 2 and 3"
-    for builder in pictures.nth(0).locator("g.cache-builder").all():
-        hits = builder.locator(".cache-now g.cache-hit").all()
-        assert hits, "build 2: every step from the cache"
-        for hit in hits:
-            index, layer = hit.get_attribute("data-index"), hit.get_attribute("data-layer")
-            same = builder.locator(f'.cache-before g.step[data-index="{index}"]')
-            assert layer and same.get_attribute("data-layer") == layer, f"step {index}: the same layer, in place"
-    for builder in pictures.nth(1).locator("g.cache-builder").all():
-        misses = builder.locator(".cache-now g.cache-miss").all()
-        assert misses, "build 3: the changed step and those above it ran"
-        for miss in misses:
-            index, layer = miss.get_attribute("data-index"), miss.get_attribute("data-layer")
-            before = builder.locator(f'.cache-before g.step[data-index="{index}"]')
-            if (before.get_attribute("data-layer") or layer):
-                assert before.get_attribute("data-layer") != layer, f"step {index}: a new layer"
-            assert "replaced" in before.get_attribute("class"), f"step {index}: marked replaced in build 2"
+    for index, layer, before in _steps(pictures.nth(0), "cache-hit"):
+        assert layer and before.get_attribute("data-layer") == layer, f"build 2, step {index}: the same layer, in place"
+    for index, layer, before in _steps(pictures.nth(1), "cache-miss"):
+        if before.get_attribute("data-layer") or layer:
+            assert before.get_attribute("data-layer") != layer, f"build 3, step {index}: a new layer"
+        assert "replaced" in before.get_attribute("class"), f"build 3, step {index}: marked replaced in build 2"
 
 
 def switch_theme(page, dark: bool) -> None:
