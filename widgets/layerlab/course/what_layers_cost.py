@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..core.build import BuildRecord, CacheStatus
 from ..core.errors import LayerlabError
-from ..core.model import ImageStack, human_size
+from ..core.model import ImageStack, human_size, truncate
 from ..core.questions import CLEANUP_LATER, TOOLS_LEFT_BEHIND, answer_cleanup_later, answer_tools
 from ..core.waste import WasteReport
 from ..engine.layers import ImageLayers, image_layers
@@ -167,7 +167,7 @@ class Rebuild:
         first, second = self.sizes
         wasted = self.second_layers.waste().wasted_bytes
         return "\n".join([
-            self.second.summary(),
+            *_steps_text(self.second),
             f"{self.name}: docker images shows {human_size(first)} before the edit, {human_size(second)} after; "
             f"wasted: {in_bytes(wasted)}",
             f"  the rebuild ran {len(rebuilt)} step(s) again ({', '.join(s.keyword for s in rebuilt) or 'none'}); "
@@ -176,6 +176,16 @@ class Rebuild:
 
     def view(self) -> LayerStackView:
         return LayerStackView(self.second_layers.stack, base=self.base, title=f"{self.name}, after the edit")
+
+
+def _steps_text(record: BuildRecord) -> list[str]:
+    """The build's steps and what the cache did, without FROM (whose line names the learner)."""
+    lines = [f"{record.title} ({record.builder.value}):"]
+    for step in record.lesson_steps:
+        if not step.is_base:
+            lines.append(f"  {step.index:>2}. {truncate(step.instruction, 56):<56}  {step.status.value}")
+    lines.append(f"  -> {len(record.cached_steps())} from the cache, {len(record.rebuilt_steps())} rebuilt")
+    return lines
 
 
 def rebuild_after_edit(lesson, name: str, folder: Path, edit: dict[str, str], base=None) -> Rebuild:
