@@ -118,14 +118,10 @@ def answer_pid1(argv: Sequence[str] | None) -> Answer:
 def answer_cleanup_later(base_size: int, image_size: int, file_size: int) -> Answer:
     """How much the image grew over its base (`docker images` sizes) with a file written, then deleted."""
     grew_by = image_size - base_size
-    if grew_by < file_size * 0.5:
-        choice = CLEANUP_LATER.choices[0]
-    elif grew_by < file_size * 1.5:
-        choice = CLEANUP_LATER.choices[1]
-    else:
-        choice = CLEANUP_LATER.choices[2]
+    # Under half the file: gone; up to one and a half: one copy ships; more: two.
+    copies = sum(grew_by >= file_size * bound for bound in (0.5, 1.5))
     return Answer(
-        choice,
+        CLEANUP_LATER.choices[copies],
         f"Measured: `docker images` shows the image {human_size(grew_by)} bigger than its base, for a "
         f"{human_size(file_size)} file no container of it can see. The RUN that wrote it made a layer holding "
         "it; the `rm` only added a whiteout in a layer above, and layers are never edited.",
