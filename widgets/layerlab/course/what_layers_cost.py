@@ -18,6 +18,7 @@ The notebook imports everything it uses from here.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,16 @@ __all__ = [
 
 #: dd's block size in the lesson's Dockerfiles (`bs=1M`): 1,048,576 bytes.
 MIB = 1024 * 1024
+
+#: The classic builds each lesson ran, for `clean_up`.
+_BUILDS: "weakref.WeakKeyDictionary[object, list[BuildRecord]]" = weakref.WeakKeyDictionary()
+
+
+def _classic(lesson, name: str, folder: Path, **kwargs) -> BuildRecord:
+    """A classic build that must succeed, remembered for `clean_up`."""
+    record = classic_build(lesson.engine, lesson.namespace, name, folder, **kwargs)
+    _BUILDS.setdefault(lesson, []).append(record)
+    return check(record)
 
 
 def in_bytes(size: int) -> str:
@@ -108,7 +119,7 @@ class Cost:
 
 def build_and_measure(lesson, name: str, folder: Path, base, tag: str = "latest") -> Cost:
     """Build `folder` with the classic builder (failing loudly), then measure the image."""
-    record = check(classic_build(lesson.engine, lesson.namespace, name, folder, tag=tag))
+    record = _classic(lesson, name, folder, tag=tag)
     return measure(lesson, name, record.reference, base, record)
 
 
@@ -191,10 +202,9 @@ def _steps_text(record: BuildRecord) -> list[str]:
 def rebuild_after_edit(lesson, name: str, folder: Path, edit: dict[str, str], base=None) -> Rebuild:
     """Build `folder` (tag v1), write the files of `edit` into it, build again (tag v2)."""
     engine = lesson.engine
-    first = check(classic_build(engine, lesson.namespace, name, folder, tag="v1", title=f"{name}, first build"))
+    first = _classic(lesson, name, folder, tag="v1", title=f"{name}, first build")
     write_files(folder, edit)
-    second = check(classic_build(engine, lesson.namespace, name, folder, tag="v2",
-                                 title=f"{name}, after editing {', '.join(edit)}"))
+    second = _classic(lesson, name, folder, tag="v2", title=f"{name}, after editing {', '.join(edit)}")
     return Rebuild(name, first, second, image_layers(engine, first.reference), image_layers(engine, second.reference),
                    sizes=(engine.listed_size(first.reference), engine.listed_size(second.reference)),
                    base=None if base is None else engine.image_stack(base.reference))
@@ -235,16 +245,16 @@ def cost_table(costs: list[Cost]) -> str:
     return "\n".join(lines)
 
 
-def clean_up(lesson, rebuilds=()):
-    """The lesson's cleanup, then any step image of the rebuilds that is still there.
+def clean_up(lesson):
+    """The lesson's cleanup, then every step image of its classic builds that is still there.
 
-    A classic build's step images carry the base's labels (the course's come last). With the
-    containerd store, removing one of two images that share a cached step deletes that shared
-    step's image too, and the other image's own step image stays behind, untagged, looking like
-    a base: it is removed here by the id its build reported, never by a name or a label."""
+    A classic build's step images carry the base's labels (the course's come last), so the
+    lesson's cleanup cannot tell them from a base's. overlay2 removes them with the image they
+    lead to; the containerd store may keep them, untagged. They are removed here, newest first,
+    by the ids the builds reported, never by a name or a label."""
     report = lesson.cleanup(quiet=True)
     engine = lesson.engine
-    made = [step.made for rebuild in rebuilds for record in (rebuild.second, rebuild.first)
+    made = [step.made for record in reversed(_BUILDS.pop(lesson, []))
             for step in reversed(record.steps) if step.made and step.status is CacheStatus.MISS]
     for image_id in made:
         try:
