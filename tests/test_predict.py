@@ -15,13 +15,17 @@ from layerlab.core.progress import append_event, is_event, make_event, progress_
 from layerlab.core.questions import (
     APPEND_ONE_BYTE,
     ARCHIVES,
+    CLEANUP_LATER,
     LAYER_COUNT,
     PID1,
     QUESTIONS,
+    TOOLS_LEFT_BEHIND,
     answer_append,
     answer_archives,
+    answer_cleanup_later,
     answer_layer_count,
     answer_pid1,
+    answer_tools,
 )
 from layerlab.views.predict import Prediction
 
@@ -46,8 +50,8 @@ def test_choices_by_text_or_number_and_a_clear_error_otherwise():
     assert "1: both" in caught.value.fix
     with pytest.raises(LayerlabError):
         PID1.choice(0)
-    assert len(QUESTIONS) == 4 and all(key.split(".")[0] in {"01-layers", "02-copy-on-write", "04-instructions",
-                                                            "05-cmd-entrypoint"} for key in QUESTIONS)
+    assert len(QUESTIONS) == 6 and all(key.split(".")[0] in {"01-layers", "02-copy-on-write", "04-instructions",
+                                                            "05-cmd-entrypoint", "06-layer-costs"} for key in QUESTIONS)
 
 
 def test_layer_count_is_read_from_the_stack_not_assumed():
@@ -78,6 +82,19 @@ def test_archive_and_pid1_answers():
         answer_pid1(["sh", "-c", "ping"])
     with pytest.raises(ValueError):
         answer_pid1(None)
+
+
+def test_layer_cost_answers_follow_what_was_measured():
+    mb = 1_000_000
+    file_size = 20 * 1024 * 1024
+    assert answer_cleanup_later(2 * mb, 2 * mb + file_size + 300, file_size).choice == CLEANUP_LATER.choices[1]
+    assert answer_cleanup_later(2 * mb, 2 * mb + 4096, file_size).choice == CLEANUP_LATER.choices[0]
+    assert answer_cleanup_later(2 * mb, 2 * mb + 2 * file_size, file_size).choice == CLEANUP_LATER.choices[2]
+    assert "21 MB bigger than its base" in answer_cleanup_later(2 * mb, 2 * mb + file_size, file_size).because
+    assert answer_tools(False, True).choice == "only the file COPY --from names"
+    assert answer_tools(True, True).choice == "everything: the toolchain too"
+    assert answer_tools(False, False).choice.startswith("nothing")
+    assert "do not hold the toolchain" in answer_tools(False, True).because
 
 
 def test_scoring_right_wrong_and_show_me():

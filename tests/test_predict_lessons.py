@@ -1,4 +1,4 @@
-"""Lessons 01, 02, 04 and 05 ask for a prediction and score it against the engine, live and in
+"""Lessons 01, 02, 04, 05 and 06 ask for a prediction and score it against the engine, live and in
 replay. The guesses are given in advance ($LAYERLAB_PREDICTIONS), as an instructor's demo would,
 some right and some wrong; the progress record must hold each lesson's start and each verdict."""
 
@@ -10,17 +10,19 @@ import os
 import pytest
 
 from layerlab.core.progress import read_events
-from layerlab.core.questions import APPEND_ONE_BYTE, ARCHIVES, LAYER_COUNT, PID1
+from layerlab.core.questions import APPEND_ONE_BYTE, ARCHIVES, CLEANUP_LATER, LAYER_COUNT, PID1, TOOLS_LEFT_BEHIND
 
 from support import ROOT
 
 LESSONS = ["01-image-layers.ipynb", "02-copy-on-write.ipynb", "04-dockerfile-instructions.ipynb",
-           "05-cmd-entrypoint.ipynb"]
+           "05-cmd-entrypoint.ipynb", "06-what-layers-cost.ipynb"]
 GUESSES = {  # question: (guess, is it right?)
     LAYER_COUNT.key: ("2", True),
     APPEND_ONE_BYTE.key: ("about 1 byte", False),
     ARCHIVES.key: ("only the gzip-compressed tar", True),
     PID1.key: ("ping -c 3 127.0.0.1 127.0.0.1", False),
+    CLEANUP_LATER.key: ("about 0 B: the file is gone", False),
+    TOOLS_LEFT_BEHIND.key: ("only the file COPY --from names", True),
 }
 
 
@@ -50,7 +52,7 @@ def run_lessons(environ: dict, tmp_path) -> list[dict]:
 
 def check(events: list[dict], source: str) -> None:
     started = [e["lesson"] for e in events if e["kind"] == "lesson-started"]
-    assert started == ["01-layers", "02-copy-on-write", "04-instructions", "05-cmd-entrypoint"]
+    assert started == ["01-layers", "02-copy-on-write", "04-instructions", "05-cmd-entrypoint", "06-layer-costs"]
     verdicts = {e["question"]: e for e in events if e["kind"] == "prediction"}
     assert set(verdicts) == set(GUESSES)
     for key, (guess, right) in GUESSES.items():

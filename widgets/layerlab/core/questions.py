@@ -41,7 +41,22 @@ PID1 = Question(
     ("127.0.0.1", "ping -c 3 127.0.0.1", "ping -c 3 127.0.0.1 127.0.0.1", "ping 127.0.0.1"),
 )
 
-QUESTIONS = {q.key: q for q in (LAYER_COUNT, APPEND_ONE_BYTE, ARCHIVES, PID1)}
+CLEANUP_LATER = Question(
+    "06-layer-costs.cleanup-later",
+    "One RUN writes a 21 MB file, the next RUN deletes it (`rm`). "
+    "How much bigger than its base will `docker images` show the image?",
+    ("about 0 B: the file is gone", "about 21 MB: the deleted file still ships", "about 42 MB: written, then deleted"),
+)
+
+TOOLS_LEFT_BEHIND = Question(
+    "06-layer-costs.tools-left-behind",
+    "The build stage holds a 31.5 MB toolchain and makes a small program; the final stage starts "
+    "from busybox and takes only `COPY --from=build /out/hello ...`. What of the build stage ships "
+    "in the final image?",
+    ("everything: the toolchain too", "only the file COPY --from names", "nothing: the final image is busybox alone"),
+)
+
+QUESTIONS = {q.key: q for q in (LAYER_COUNT, APPEND_ONE_BYTE, ARCHIVES, PID1, CLEANUP_LATER, TOOLS_LEFT_BEHIND)}
 
 
 def answer_layer_count(image: ImageStack, base: ImageStack, course_labels: Sequence[str] = ("LABEL",)) -> Answer:
@@ -98,3 +113,33 @@ def answer_pid1(argv: Sequence[str] | None) -> Answer:
         raise ValueError(f"PID 1 {line!r} is none of the question's choices")
     return Answer(choice, f"Measured: /proc/1/cmdline in the container reads `{line}`. The run arguments replaced "
                           "CMD as a whole and were appended to ENTRYPOINT, which they never replace.")
+
+
+def answer_cleanup_later(base_size: int, image_size: int, file_size: int) -> Answer:
+    """How much the image grew over its base (`docker images` sizes) with a file written, then deleted."""
+    grew_by = image_size - base_size
+    # Under half the file: gone; up to one and a half: one copy ships; more: two.
+    copies = sum(grew_by >= file_size * bound for bound in (0.5, 1.5))
+    return Answer(
+        CLEANUP_LATER.choices[copies],
+        f"Measured: `docker images` shows the image {human_size(grew_by)} bigger than its base, for a "
+        f"{human_size(file_size)} file no container of it can see. The RUN that wrote it made a layer holding "
+        "it; the `rm` only added a whiteout in a layer above, and layers are never edited.",
+    )
+
+
+def answer_tools(toolchain_shipped: bool, program_shipped: bool) -> Answer:
+    """What the final image of a multi-stage build holds, read from its file index."""
+    if toolchain_shipped:
+        choice = TOOLS_LEFT_BEHIND.choices[0]
+    elif program_shipped:
+        choice = TOOLS_LEFT_BEHIND.choices[1]
+    else:
+        choice = TOOLS_LEFT_BEHIND.choices[2]
+    said = {True: "hold", False: "do not hold"}
+    return Answer(
+        choice,
+        f"Measured: the final image's layers {said[program_shipped]} the program and {said[toolchain_shipped]} "
+        "the toolchain. Only the last stage becomes the image; an earlier stage is a place to work in, and "
+        "`COPY --from` takes from it exactly the paths it names.",
+    )

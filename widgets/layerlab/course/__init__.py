@@ -6,6 +6,7 @@
     build_cache     lesson 03   builds with both builders, the exercise
     instructions    lesson 04   one build per Dockerfile instruction
     cmd_entrypoint  lesson 05   CMD and ENTRYPOINT, PID 1, docker stop
+    what_layers_cost lesson 06  wasted bytes, dive's score and image sizes, habit by habit
     lesson          the `Lesson` a notebook holds (names, labels, cleanup)
     builds, runs    builds with both builders; containers run with a time limit
 

@@ -59,6 +59,22 @@ class ImagesMixin:
         with refused():
             return self.client.api.get_image(image_id, chunk_size=chunk_size)
 
+    def listed_size(self, reference: str) -> int:
+        """The SIZE `docker images` prints for the image, in bytes (its list entry's `Size`).
+
+        With overlay2 it equals the inspect `Size` (the layers unpacked). The containerd image
+        store lists the unpacked snapshots plus the compressed layer blobs it keeps, while its
+        inspect `Size` counts the blobs only; the list is what a learner sees."""
+        image_id = self.image(reference).id
+        with refused():
+            for raw in self.client.api.images(filters={"reference": [str(reference).strip()]}) or []:
+                if raw.get("Id") == image_id:
+                    return int(raw.get("Size") or 0)
+            for raw in self.client.api.images() or []:  # an id, or a name the filter does not match
+                if raw.get("Id") == image_id:
+                    return int(raw.get("Size") or 0)
+        return self.image(image_id).size
+
     def repo_digests(self, reference: str) -> tuple[str, ...]:
         """The image's registry digests (`RepoDigests`): none for an image built here."""
         return self.image(reference).repo_digests
