@@ -46,3 +46,13 @@ def test_one_size_unit_throughout(path):
             texts.append(str(output.get("data", {}).get("text/html", "")))
         found += [f"cell {index}: {m.group(0)}" for text in texts for m in _BINARY_UNIT.finditer(text)]
     assert not found
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_nbval_markers_stand_alone(path):
+    """nbval honours a marker only when the comment is the marker alone (`# NBVAL_IGNORE_OUTPUT`):
+    `# NBVAL_IGNORE_OUTPUT  (why)` is silently compared. The reason goes on the next line."""
+    wrong = [line for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code"
+             for line in cell.source.splitlines()
+             if "NBVAL_" in line and re.match(r"^\s*#", line) and not re.fullmatch(r"\s*#\s*NBVAL_[A-Z_]+\s*", line)]
+    assert not wrong
