@@ -21,6 +21,7 @@ from ..core.build import BuildRecord, BuildStep, CacheStatus
 from ..core.cacherule import step_reason
 from ..core.model import BuilderKind, short_id, truncate
 from .layerstack import _text
+from .overlay import legend
 
 WIDTH = 900
 COLUMN = 206
@@ -61,19 +62,18 @@ def _height(kind: str) -> int:
 
 def previous_build(history: Sequence[BuildRecord], record: BuildRecord) -> BuildRecord | None:
     """The same builder's finished build before `record` in `history`, if any."""
-    earlier = [r for r in history if r.builder is record.builder and r is not record and r.finished]
-    if record in history:
-        earlier = [r for r in history[: history.index(record)] if r.builder is record.builder and r.finished]
+    before = history[: history.index(record)] if record in history else history
+    earlier = [r for r in before if r.builder is record.builder and r.finished]
     return earlier[-1] if earlier else None
 
 
-def _block(step: BuildStep, x: float, bottom: float, kind: str, caption: str, replaced: bool = False,
-           extra_class: str = "") -> tuple[str, float]:
+def _block(step: BuildStep, x: float, bottom: float, kind: str, caption: str,
+           replaced: bool = False) -> tuple[str, float]:
     fill, stroke, css = STYLE[kind]
     height = _height(kind)
     top = bottom - height
     dashed = ' stroke-dasharray="5,3"' if kind in ("config", "pending") else ""
-    classes = f"{css} step{' replaced' if replaced else ''}{(' ' + extra_class) if extra_class else ''}"
+    classes = f"{css} step{' replaced' if replaced else ''}"
     layer = step.layer or ""
     out = [
         f'<g class="{classes}" data-index="{step.index}" data-status="{step.status.name}" '
@@ -109,7 +109,7 @@ def _caption(record: BuildRecord, step: BuildStep, previous: BuildRecord | None,
 
 
 def _column(record: BuildRecord, x: float, bottom: float, previous: BuildRecord | None,
-            replaced_by: set[int] | None = None) -> tuple[list[str], float]:
+            replaced_by: set[int] | None = None) -> list[str]:
     """One build, base at the bottom; `replaced_by`: steps the next build rebuilt (struck out here)."""
     out, y = [], bottom
     for step in record.steps:
@@ -119,7 +119,7 @@ def _column(record: BuildRecord, x: float, bottom: float, previous: BuildRecord 
         drawn, y = _block(step, x, y, kind, caption, replaced)
         out.append(drawn)
         y -= 3
-    return out, y
+    return out
 
 
 def _pair_height(records: Sequence[BuildRecord]) -> int:
@@ -150,10 +150,10 @@ def cache_picture_svg(state) -> str:
         group = [f'<g class="cache-builder" data-builder="{record.builder.name}">']
         rebuilt = {s.index for s in record.steps if s.status is CacheStatus.MISS}
         if previous is not None:
-            drawn, _ = _column(previous, x0, bottom, None, replaced_by=rebuilt)
+            drawn = _column(previous, x0, bottom, None, replaced_by=rebuilt)
             group.append(f'<g class="cache-before">{"".join(drawn)}</g>')
             group.append(_text(x0, bottom + 16, "the build before", size=10, mono=False, fill=MUTED))
-        drawn, _ = _column(record, x0 + COLUMN + 12, bottom, previous)
+        drawn = _column(record, x0 + COLUMN + 12, bottom, previous)
         group.append(f'<g class="cache-now">{"".join(drawn)}</g>')
         status = ("building…" if not record.finished else "failed" if record.failure is not None
                   else f"{len(record.cached_steps())} reused, {len(record.rebuilt_steps())} rebuilt")
@@ -163,23 +163,14 @@ def cache_picture_svg(state) -> str:
                            mono=False, fill=MUTED))
         group.append("</g>")
         out += group
-    out.append(_legend(height - 14))
+    out.append(legend(height - 14, 12.0, CACHE_KEY))
     out.append("</svg>")
     return "".join(out)
 
 
-def _legend(y: float) -> str:
-    items = [("hit", "reused from the cache"), ("miss", "ran: a new layer"), ("config", "no layer (config only)"),
-             ("base", "the base image")]
-    out, x = ['<g class="legend">'], 12.0
-    for kind, label in items:
-        fill, stroke, _ = STYLE[kind]
-        dashed = ' stroke-dasharray="5,3"' if kind == "config" else ""
-        out.append(f'<rect x="{x:.1f}" y="{y - 9:.1f}" width="16" height="11" rx="2" fill="{fill}" stroke="{stroke}"{dashed}/>')
-        out.append(_text(x + 21, y, label, size=10, mono=False, fill=MUTED))
-        x += 34 + len(label) * 5.4
-    out.append("</g>")
-    return "".join(out)
+CACHE_KEY = tuple((STYLE[kind][0], STYLE[kind][1], kind == "config", label) for kind, label in (
+    ("hit", "reused from the cache"), ("miss", "ran: a new layer"), ("config", "no layer (config only)"),
+    ("base", "the base image")))
 
 
 def cache_picture_text(state) -> str:

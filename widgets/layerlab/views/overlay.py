@@ -26,7 +26,7 @@ from typing import Sequence
 
 from ..core.copyup import CopyUpState, PathState, RwPathOrigin
 from ..core.model import ChangeKind, ContainerLayer, HistoryEntry, ImageStack, human_size, truncate
-from .layerstack import COLORS, _text
+from .layerstack import COLORS, _bracket, _text
 
 WIDTH = 900
 LEFT = 130
@@ -158,12 +158,12 @@ def _layer_block(entry: HistoryEntry, top: float, base: bool) -> str:
     )
 
 
-def _rw_block(top: float, height: float, title: str, size_rw: int | None, css: str = "rw-layer",
+def _rw_block(top: float, height: float, title: str, size_rw: int | None,
               left: float = LEFT, right: float = STACK_RIGHT, data: str = "") -> str:
     fill, stroke = COLORS["container"]
     size = "?" if size_rw is None else human_size(size_rw)
     return (
-        f'<g class="{css}"{data}><title>{html.escape(title)}: the thin R/W layer, removed with the container</title>'
+        f'<g class="rw-layer"{data}><title>{html.escape(title)}: the thin R/W layer, removed with the container</title>'
         f'<rect x="{left}" y="{top:.1f}" width="{right - left}" height="{height:.1f}" rx="4" fill="{fill}" '
         f'stroke="{stroke}" stroke-width="1.8"/>'
         + _text(left + 8, top + 15, truncate(title, int((right - left - 90) / 6.6)), size=11, fill=RW_INK, weight="bold")
@@ -278,7 +278,7 @@ def union_mount_svg(state: CopyUpState, base_entries: int = 0, recent: int = 2) 
         f'<svg xmlns="http://www.w3.org/2000/svg" class="layerlab-overlay layerlab-union-mount" width="{WIDTH}" '
         f'height="{height:.0f}" viewBox="0 0 {WIDTH} {height:.0f}" data-container="{html.escape(name)}" '
         f'data-size-rw="{"" if state.size_rw is None else state.size_rw}" data-version="{state.version}">',
-        f"<title>{html.escape(union_mount_text(state))}</title>",
+        f"<title>{html.escape(_twin(state, drawn))}</title>",
         STYLE,
         '<rect width="100%" height="100%" rx="6" fill="#ffffff" stroke="#d0d0d0"/>',
         _text(LEFT, 20, f"container {truncate(name, 40)} over {truncate(state.image or '?', 44)}", size=13,
@@ -286,27 +286,19 @@ def union_mount_svg(state: CopyUpState, base_entries: int = 0, recent: int = 2) 
         _text(LEFT, 36, "what the container sees is the R/W layer over the image's read-only layers; "
               "a change lands in the R/W layer", size=10, mono=False, fill=MUTED),
         _rw_block(HEADER, rw_height, f"R/W layer of {name}", state.size_rw, data=f' data-files="{len(drawn)}"'),
-        _bracket_label(HEADER, HEADER + rw_height, "container layer", "read/write"),
+        _bracket(LEFT - 12, HEADER, HEADER + rw_height, "container layer", "read/write"),
     ]
     if layers:
-        out.append(_bracket_label(layers_top, layers_top + len(layers) * LAYER_H - 4, "image layers", "read-only"))
+        out.append(_bracket(LEFT - 12, layers_top, layers_top + len(layers) * LAYER_H - 4, "image layers", "read-only"))
     out += [_layer_block(entry, top_of[entry.layer_index], entry.index < base_entries) for entry in layers]
     out += _lower_files(chips, top_of, biggest)
     out += [_rw_chip(item, x, row, width) for item, x, row, width in chips]
     scale = stack.size if stack is not None and stack.size else (state.size_rw or 1)
     out.append(_size_bar(VIEW_X, HEADER + 18, VIEW_RIGHT - VIEW_X, state.size_rw, scale))
     out += _merged_view(drawn, HEADER + rw_height + 8)
-    out.append(_legend(height - 16))
+    out.append(legend(height - 16, LEFT, UNION_MOUNT_KEY))
     out.append("</svg>")
     return "".join(out)
-
-
-def _bracket_label(top: float, bottom: float, label: str, sub: str) -> str:
-    x = LEFT - 8
-    middle = (top + bottom) / 2
-    return (f'<path d="M{x + 6:.1f},{top:.1f} h-6 v{bottom - top:.1f} h6" fill="none" stroke="#777" stroke-width="1.2"/>'
-            + _text(x - 4, middle - 2, label, size=11, anchor="end", mono=False, weight="bold", fill="#3d3d3d")
-            + _text(x - 4, middle + 12, sub, size=10, anchor="end", mono=False, fill=MUTED))
 
 
 def _merged_view(drawn: Sequence[_Drawn], top: float) -> list[str]:
@@ -321,22 +313,29 @@ def _merged_view(drawn: Sequence[_Drawn], top: float) -> list[str]:
     return out
 
 
-def _legend(y: float) -> str:
-    items = [("copy-up", COPY_FILL, COPY_STROKE, "copied up whole"), ("new-file", NEW_FILL, NEW_STROKE, "new file"),
-             ("whiteout", WHITEOUT_FILL, WHITEOUT_STROKE, "whiteout (hides a lower file)"),
-             ("lower-file", LOWER_FILL, LOWER_STROKE, "a file in an image layer")]
-    out, x = ["<g class=\"legend\">"], float(LEFT)
-    for _, fill, stroke, label in items:
-        out.append(f'<rect x="{x:.1f}" y="{y - 9:.1f}" width="16" height="11" rx="2" fill="{fill}" stroke="{stroke}"/>')
+def legend(y: float, x: float, items: Sequence[tuple[str, str, bool, str]]) -> str:
+    """A row of swatches (fill, stroke, dashed, label) at `y`: the key under a drawing."""
+    out = ['<g class="legend">']
+    for fill, stroke, dashed, label in items:
+        dash = ' stroke-dasharray="5,3"' if dashed else ""
+        out.append(f'<rect x="{x:.1f}" y="{y - 9:.1f}" width="16" height="11" rx="2" fill="{fill}" stroke="{stroke}"{dash}/>')
         out.append(_text(x + 21, y, label, size=10, mono=False, fill=MUTED))
         x += 34 + len(label) * 5.4
     out.append("</g>")
     return "".join(out)
 
 
+UNION_MOUNT_KEY = ((COPY_FILL, COPY_STROKE, False, "copied up whole"), (NEW_FILL, NEW_STROKE, False, "new file"),
+                   (WHITEOUT_FILL, WHITEOUT_STROKE, False, "whiteout (hides a lower file)"),
+                   (LOWER_FILL, LOWER_STROKE, False, "a file in an image layer"))
+
+
 def union_mount_text(state: CopyUpState) -> str:
     """The plain-text twin of the drawing: what nbval compares (no sizes that differ by engine)."""
-    drawn = _chosen(state, 0)
+    return _twin(state, _chosen(state, 0))
+
+
+def _twin(state: CopyUpState, drawn: Sequence[_Drawn]) -> str:
     lines = [f"R/W layer of {state.name or state.short_id}: {len(drawn)} file(s) drawn"]
     for item in drawn:
         if item.role == "copy-up":
@@ -371,8 +370,8 @@ def shared_layers_svg(stack: ImageStack, containers: Sequence[ContainerLayer], b
               weight="bold", fill=INK),
         _text(LEFT, 36, "each container has its own thin R/W layer; all of them read the same image layers, "
               "stored once", size=10, mono=False, fill=MUTED),
-        _bracket_label(rw_top, rw_top + rw_h, "container layers", "read/write, one each"),
-        _bracket_label(layers_top, layers_top + len(layers) * LAYER_H - 4, "image layers", "read-only, shared"),
+        _bracket(LEFT - 12, rw_top, rw_top + rw_h, "container layers", "read/write, one each"),
+        _bracket(LEFT - 12, layers_top, layers_top + len(layers) * LAYER_H - 4, "image layers", "read-only, shared"),
     ]
     for number, container in enumerate(containers):
         left = LEFT + number * (span + 10)
