@@ -1,7 +1,7 @@
 """How fast and how cheaply does the copy-up monitor see a write inside a container?
 
-    .venv/bin/python benchmarks/copyup_latency.py [--writes 120] [--intervals 0.1,0.15,0.2] [--full-every 1.0]
-                                                  [--paces typing,burst]
+    .venv/bin/python benchmarks/copyup_latency.py [--writes 120] [--intervals 0.15] [--full-every 1.0]
+                                                  [--paces typing,burst] [--caps 3,none]
 
 For each pace and poll interval: a container from the course's busybox base runs a loop that
 writes one new file at that pace and puts the time of the write in it (read from /proc/uptime,
@@ -18,6 +18,12 @@ may be shared with other work: run it on a quiet machine and read the baseline.
 Two paces: `typing`, one write every 1.0-1.9 s (a learner typing commands into
 `docker exec`, what the lesson invites), and `burst`, one every 200-380 ms (a script writing
 steadily: every write makes the watcher ask for a `docker diff`, the expensive call).
+
+Each interval runs with each cap on `/changes` calls a second (`--caps`: the watcher's
+MAX_DIFFS_PER_SECOND, and `none` for no cap), side by side in one run. The last line is one
+machine-readable line for the watcher as shipped (its default interval and cap):
+`copyup_latency: typing p95 <ms> ms cpu <pct>%, burst p95 <ms> ms cpu <pct>%`, cpu being this
+process plus the engine's estimated cost of the watcher's requests, in % of one core.
 
 Figures only, no assertions. Everything it makes carries the course labels under the lesson
 id `bench-copyup` and is removed at the end (that lesson's objects only).
@@ -37,7 +43,8 @@ sys.path.insert(0, str(ROOT / "widgets"))
 
 from layerlab.core.model import ChangeKind  # noqa: E402
 from layerlab.engine import connect  # noqa: E402
-from layerlab.engine.watch import CopyUpWatcher  # noqa: E402
+from layerlab.core.copyup import DEFAULT_INTERVAL  # noqa: E402
+from layerlab.engine.watch import MAX_DIFFS_PER_SECOND, CopyUpWatcher  # noqa: E402
 from layerlab.course.lesson import Lesson  # noqa: E402
 
 LESSON = "bench-copyup"
@@ -206,7 +213,9 @@ def run_idle(lesson, image, seconds, watcher_args):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--writes", type=int, default=120)
-    parser.add_argument("--intervals", default="0.1,0.15,0.2", help="poll intervals to try, seconds")
+    parser.add_argument("--intervals", default=str(DEFAULT_INTERVAL), help="poll intervals to try, seconds")
+    parser.add_argument("--caps", default=f"{MAX_DIFFS_PER_SECOND},none",
+                        help="caps on /changes calls a second to try ('none': no cap)")
     parser.add_argument("--full-every", type=float, default=1.0)
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle watching measured")
     parser.add_argument("--paces", default="typing,burst", help=f"write paces to try: {', '.join(PACES)}")
@@ -216,6 +225,7 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown pace {unknown[0]!r}; choose from {', '.join(PACES)}")
     intervals = [float(x) for x in args.intervals.split(",")]
+    caps = [None if c.strip().lower() == "none" else int(c) for c in args.caps.split(",") if c.strip()]
     lesson = Lesson(LESSON, engine=connect(), quiet=True)
     engine = lesson.engine
     print(f"engine: Docker {engine.facts.engine_version} ({engine.facts.flavour}), {os.cpu_count()} cores, "
@@ -234,8 +244,8 @@ def main(argv=None) -> int:
             base_engine = baseline.share(baseline.engine)
             print(f"  baseline, {args.writes} writes and no watcher: engine {base_engine:.1f}% of one core "
                   f"over {baseline.wall:.0f} s")
-            for interval in intervals:
-                watcher_args = {"interval": interval, "full_every": args.full_every}
+            for interval, cap in [(i, c) for i in intervals for c in caps]:
+                watcher_args = {"interval": interval, "full_every": args.full_every, "max_diffs": cap}
                 latencies, meter, missed, counts = run_writes(lesson, base.reference, args.writes, pace, watcher_args)
                 idle = idles[interval]
                 ms = [1000 * x for x in latencies]
@@ -250,6 +260,7 @@ def main(argv=None) -> int:
                 row = {
                     "pace": pace,
                     "interval": interval,
+                    "cap": cap,
                     "n": len(ms),
                     "missed": missed,
                     "p50": statistics.median(ms),
@@ -265,7 +276,7 @@ def main(argv=None) -> int:
                 }
                 rows.append(row)
                 print(
-                    f"  interval {interval:.2f} s, full diff every {args.full_every:.1f} s: {row['n']} writes seen"
+                    f"  interval {interval:.2f} s, {cap or 'no'} cap, full diff every {args.full_every:.1f} s: {row['n']} writes seen"
                     f" ({missed} missed): latency p50 {row['p50']:.0f} ms, p95 {row['p95']:.0f} ms, max {row['max']:.0f} ms; "
                     f"CPU while writing: kernel {row['kernel']:.1f}%, engine {row['engine']:.1f}% "
                     f"({row['engine_extra']:+.1f}% over the baseline); idle watching: kernel {row['idle_kernel']:.1f}%, "
@@ -273,17 +284,22 @@ def main(argv=None) -> int:
                     flush=True,
                 )
         print()
-        print("pace    interval  p50 ms  p95 ms  kernel%  engine% (extra, est.)  idle kernel%  idle engine% (est.)  "
+        print("pace    interval  cap   p50 ms  p95 ms  kernel%  engine% (extra, est.)  idle kernel%  idle engine% (est.)  "
               "target: p95<=250 ms, <=5% (writing / idle)")
         for row in rows:
             cost = row["kernel"] + row["estimate"]
             idle_cost = row["idle_kernel"] + row["idle_estimate"]
             ok = row["p95"] <= 250 and cost <= 5.0
             idle_ok = row["p95"] <= 250 and idle_cost <= 5.0
-            print(f"{row['pace']:<7} {row['interval']:>8.2f}  {row['p50']:>6.0f}  {row['p95']:>6.0f}  {row['kernel']:>7.1f}  "
+            print(f"{row['pace']:<7} {row['interval']:>8.2f}  {str(row['cap'] or '-'):<4}  {row['p50']:>6.0f}  {row['p95']:>6.0f}  {row['kernel']:>7.1f}  "
                   f"{row['engine']:>7.1f} ({row['engine_extra']:+.1f}, {row['estimate']:.1f})  {row['idle_kernel']:>12.1f}  "
                   f"{row['idle_engine']:>12.1f} ({row['idle_estimate']:.1f})  {'met' if ok else 'missed'} / {'met' if idle_ok else 'missed'} "
                   f"(kernel + estimated engine: {cost:.1f}% writing, {idle_cost:.1f}% idle)")
+        shipped = {row["pace"]: row for row in rows
+                   if row["interval"] == DEFAULT_INTERVAL and row["cap"] == MAX_DIFFS_PER_SECOND}
+        if shipped:
+            print("copyup_latency: " + ", ".join(
+                f"{pace} p95 {row['p95']:.0f} ms cpu {row['kernel'] + row['estimate']:.1f}%" for pace, row in shipped.items()))
     finally:
         lesson.cleanup(quiet=True)
         engine.close()

@@ -482,3 +482,61 @@ def test_the_size_line_is_drawn_on_to_the_last_poll_and_says_what_it_shows():
     # 0 B until 2 s (a fifth of the width), the step up, then flat to the last poll at the right edge
     assert points[:4] == ["2.0,26.0", "22.0,26.0", "22.0,2.0", "102.0,2.0"] and set(points[4:]) <= {"102.0,2.0"}
     assert "to +2.0 s" in size_sparkline(samples, until=None)
+
+
+class BurstEngine(CannedEngine):
+    """SizeRw grows at every probe while `writing`; the diff lists one file per write so far."""
+
+    def __init__(self):
+        super().__init__([])
+        self.writing = True
+        self.written = 0
+        self.diff_times = []
+
+    def container_info(self, reference, size=False):
+        if size and self.writing:
+            self.written += 1
+        self.size_rw = self.written
+        return self._info("running", True, self.written if size else None)
+
+    def container_changes(self, container_id):
+        self.diff_times.append(time.monotonic())
+        return changes_from_api(api(("/w", C), *((f"/w/f{i}", A) for i in range(self.written))))
+
+
+def most_in_one_second(times):
+    return max((sum(1 for u in times if t <= u < t + 1.0) for t in times), default=0)
+
+
+@pytest.mark.parametrize("cap", [3, None])
+def test_a_burst_is_coalesced_to_three_diffs_a_second_and_loses_no_write(cap):
+    """SizeRw changes at every probe (50 a second): with the cap, at most 3 `/changes` calls
+    in any second; the write seen while the second's calls are spent is owed and paid when
+    the burst stops, with no full diff due for a long time. Without the cap the engine walks
+    the layer at every probe: the bound is real."""
+    from layerlab.engine.watch import CopyUpWatcher
+
+    burst = BurstEngine()
+    watcher = CopyUpWatcher(burst, "box", interval=0.02, full_every=50, attribute=False, max_diffs=cap)
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 1.6
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+        burst.writing = False
+        last = f"/w/f{burst.written - 1}"
+        deadline = time.monotonic() + 3  # no wait_for: it would ask for a diff of its own
+        while last not in watcher.state.paths and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with watcher.lock:
+            seen = set(watcher.state.paths)
+        assert {f"/w/f{i}" for i in range(burst.written)} <= seen
+    finally:
+        watcher.stop()
+    busiest = most_in_one_second(burst.diff_times)
+    if cap:
+        assert busiest <= cap
+        assert len(burst.diff_times) >= 4  # it did keep diffing through the burst
+    else:
+        assert busiest > 3
+    assert not _threads()

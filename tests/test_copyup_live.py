@@ -114,6 +114,43 @@ def test_monitor_matches_docker_diff_and_attributes_every_path(lesson, image):
     assert not copyup_threads()
 
 
+BURST = "mkdir -p /w; i=0; while [ $i -lt 40 ]; do echo $i > /w/f$i; usleep 40000; i=$((i+1)); done"
+
+
+def test_a_burst_of_writes_costs_at_most_three_diffs_a_second_and_loses_none(lesson, image, monkeypatch):
+    """40 new files, one every ~40 ms: SizeRw changes at nearly every probe. The watcher walks
+    the layer (`/changes`) at most 3 times in any second, and every file arrives."""
+    from layerlab.course.copy_on_write import watch_copy_ups
+    from layerlab.engine.watch import MAX_DIFFS_PER_SECOND
+
+    calls = []
+    changes = lesson.engine.container_changes
+
+    def counted(container_id):
+        calls.append(time.monotonic())
+        return changes(container_id)
+
+    monkeypatch.setattr(lesson.engine, "container_changes", counted)
+    with lesson.container("burst", image, ["sleep", "300"]) as box:
+        monitor = watch_copy_ups(lesson, box)
+        try:
+            monitor.sync()
+            before = len(calls)
+            started = time.monotonic()
+            result = box.exec_run(["sh", "-c", BURST])
+            assert result.exit_code == 0, result.output
+            burst = calls[before:]
+            took = time.monotonic() - started
+            for i in range(40):
+                assert monitor.wait_for(f"/w/f{i}", ChangeKind.ADDED, timeout=20).kind is ChangeKind.ADDED
+        finally:
+            monitor.stop()
+    most = max(sum(1 for u in burst if t <= u < t + 1.0) for t in burst)
+    assert most <= MAX_DIFFS_PER_SECOND, (most, len(burst), took)
+    assert len(burst) >= 2  # it kept looking while the files came
+    assert not copyup_threads()
+
+
 def test_removing_the_container_stops_the_watcher(lesson, image):
     from layerlab.course.copy_on_write import watch_copy_ups
 
