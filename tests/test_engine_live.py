@@ -28,6 +28,22 @@ def test_the_expected_engine_flavour_answers(engine):
     assert f"flavour      {expected}" in result.stdout
 
 
+def test_commands_that_never_build_do_not_ask_for_buildx(engine):
+    """`layers`, `which` and `watch` connect without running `docker buildx version`: the
+    same engine, the same facts but the builder's, which say they were not asked."""
+    from dataclasses import replace
+
+    from layerlab.engine import connect
+
+    quick = connect(ask_buildx=False)
+    try:
+        assert quick.facts.buildx_version == "not asked" and not quick.facts.buildkit
+        assert replace(quick.facts, buildkit=engine.facts.buildkit,
+                       buildx_version=engine.facts.buildx_version) == engine.facts
+    finally:
+        quick.close()
+
+
 def test_doctor_prints_the_engine_facts(engine):
     result = run_cli("doctor")
     assert result.returncode == 0, result.stderr

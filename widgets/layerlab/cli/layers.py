@@ -64,11 +64,11 @@ def run_layers(args) -> int:
     rules = _gate_rules(args)
     if args.ci:
         try:
-            found = image_layers(connect(), args.image)
+            found = image_layers(connect(ask_buildx=False), args.image)
         except LayerlabError as error:
             raise GateCannotRun(error.what, error.fix) from None
         return _run_gate(found.waste(), rules, args.json)
-    engine = connect()
+    engine = connect(ask_buildx=False)
     found = image_layers(engine, args.image)
     say_if_cached(found.files, engine)
     waste = found.waste()
@@ -123,7 +123,7 @@ def run_which(args) -> int:
             f"{args.path!r} is not a path to look up.",
             "Name a file or directory inside the image, e.g. /app/app.py.",
         )
-    engine = connect()
+    engine = connect(ask_buildx=False)
     found = image_layers(engine, args.image)
     say_if_cached(found.files, engine)
     answer = found.files.which(args.path)

@@ -40,7 +40,7 @@ def run(args) -> int:
     from ..engine.watch import CopyUpWatcher
     from ..views.banner import source_banner_text
 
-    engine = connect()
+    engine = connect(ask_buildx=False)
     lock = threading.Lock()
 
     def show(state, events) -> None:

@@ -119,8 +119,10 @@ def replay_speed(environ: Mapping[str, str]) -> float:
     return speed
 
 
-def connect(environ: Mapping[str, str] | None = None, lesson: str | None = None, timeout: float = CONNECT_TIMEOUT):
-    """The engine for a lesson, from the source LAYERLAB_SOURCE and LAYERLAB_RECORD choose."""
+def connect(environ: Mapping[str, str] | None = None, lesson: str | None = None, timeout: float = CONNECT_TIMEOUT,
+            ask_buildx: bool = True):
+    """The engine for a lesson, from the source LAYERLAB_SOURCE and LAYERLAB_RECORD choose
+    (`ask_buildx=False`: for commands that never build, see `probe_engine`)."""
     from .engine import Engine
 
     environ = dict(os.environ if environ is None else environ)
@@ -130,7 +132,7 @@ def connect(environ: Mapping[str, str] | None = None, lesson: str | None = None,
     if source == "replay":
         return connect_replay(lesson, environ, reason=f"{SOURCE_ENV}=replay")
     try:
-        facts = probe_engine(environ, timeout)
+        facts = probe_engine(environ, timeout, ask_buildx=ask_buildx)
     except EngineError as error:
         recording = _recording_file(lesson, environ)
         if source == "auto" and recording is not None and recording.exists():
