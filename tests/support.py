@@ -47,3 +47,8 @@ def build_by(builder: str, engine, namespace, name: str, dockerfile: str, tmp_pa
 
     check(buildkit_build(engine, namespace, name, folder, tag="buildkit"))
     return namespace.image(name, "buildkit")
+
+
+def most_in_one_second(times: list[float]) -> int:
+    """The most of these moments (monotonic seconds) that fall in any one second."""
+    return max((sum(1 for u in times if t <= u < t + 1.0) for t in times), default=0)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import most_in_one_second
 
 from layerlab.core.copyup import (
     Attributor,
@@ -502,10 +503,6 @@ class BurstEngine(CannedEngine):
     def container_changes(self, container_id):
         self.diff_times.append(time.monotonic())
         return changes_from_api(api(("/w", C), *((f"/w/f{i}", A) for i in range(self.written))))
-
-
-def most_in_one_second(times):
-    return max((sum(1 for u in times if t <= u < t + 1.0) for t in times), default=0)
 
 
 @pytest.mark.parametrize("cap", [3, None])

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from support import ROOT
+from support import ROOT, most_in_one_second
 
 from layerlab.core.copyup import RwPathOrigin, WatchStatus, changes_from_api
 from layerlab.core.model import ChangeKind
@@ -145,7 +145,7 @@ def test_a_burst_of_writes_costs_at_most_three_diffs_a_second_and_loses_none(les
                 assert monitor.wait_for(f"/w/f{i}", ChangeKind.ADDED, timeout=20).kind is ChangeKind.ADDED
         finally:
             monitor.stop()
-    most = max(sum(1 for u in burst if t <= u < t + 1.0) for t in burst)
+    most = most_in_one_second(burst)
     assert most <= MAX_DIFFS_PER_SECOND, (most, len(burst), took)
     assert len(burst) >= 2  # it kept looking while the files came
     assert not copyup_threads()

@@ -339,12 +339,11 @@ class CopyUpWatcher:
         with self.lock:
             grew = self.state.record_size(self._now(), size_rw)
             wanted = self._sync_requests > 0
-        if not (grew or diff_due or wanted or not running or self.state.diffs == 0 or self._owed):
-            if grew:
-                self._notify([])
-            return False
-        if running and self._diff_wait() > 0:
+        diff = grew or diff_due or wanted or not running or self.state.diffs == 0 or self._owed
+        if diff and running and self._diff_wait() > 0:
             self._owed = True  # the layer's walk waits for the next slot; nothing is lost
+            diff = False
+        if not diff:
             if grew:
                 self._notify([])
             return False
