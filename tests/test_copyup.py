@@ -537,3 +537,78 @@ def test_a_burst_is_coalesced_to_three_diffs_a_second_and_loses_no_write(cap):
     else:
         assert busiest > 3
     assert not _threads()
+
+
+class GatedEngine(CannedEngine):
+    """SizeRw never changes; each `/changes` call is counted, and while `gate` is cleared the
+    call waits on it (a diff in flight, as on a layer holding a big file)."""
+
+    def __init__(self):
+        super().__init__([(1, api(("/w", C)))])
+        self.diffs = 0
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def container_changes(self, container_id):
+        self.diffs += 1
+        self.entered.set()
+        assert self.gate.wait(5)
+        return super().container_changes(container_id)
+
+
+def _started_watcher(engine):
+    from layerlab.engine.watch import CopyUpWatcher
+
+    watcher = CopyUpWatcher(engine, "box", interval=0.02, full_every=50, attribute=False)
+    watcher.start()
+    deadline = time.monotonic() + 5
+    while watcher.state.diffs < 1 and time.monotonic() < deadline:  # the first diff is always made
+        time.sleep(0.01)
+    assert watcher.state.diffs == 1
+    return watcher
+
+
+def test_sync_with_no_diff_in_flight_costs_one_diff():
+    """Nothing in flight: the next diff starts after the call, and it is the only one waited
+    for (lesson 02's cells sync after every write, at about 0.3 s a diff of a 20 MB layer)."""
+    gated = GatedEngine()
+    watcher = _started_watcher(gated)
+    try:
+        before = gated.diffs
+        watcher.sync(timeout=5)
+        assert gated.diffs == before + 1
+        watcher.sync(timeout=5)
+        assert gated.diffs == before + 2
+    finally:
+        watcher.stop()
+    assert not _threads()
+
+
+def test_sync_during_a_diff_in_flight_waits_for_the_next_one():
+    """The diff in flight may have listed the layer before the caller's last write: sync()
+    must not return on it, and its request must not be spent by it either."""
+    gated = GatedEngine()
+    watcher = _started_watcher(gated)
+    returned = threading.Event()
+    try:
+        gated.gate.clear()
+        gated.entered.clear()
+        with watcher.lock:
+            watcher._sync_requests += 1  # someone else's request starts a diff
+        assert gated.entered.wait(5)
+        in_flight = gated.diffs
+        waiter = threading.Thread(target=lambda: (watcher.sync(timeout=5), returned.set()), daemon=True)
+        waiter.start()
+        deadline = time.monotonic() + 5
+        while not watcher._sync_requests > 1 and time.monotonic() < deadline:  # sync() has asked
+            time.sleep(0.01)
+        gated.entered.clear()
+        gated.gate.set()  # the diff in flight ends ...
+        assert gated.entered.wait(5)  # ... and another one starts for the waiting sync()
+        assert returned.wait(5)
+        assert gated.diffs == in_flight + 1
+    finally:
+        gated.gate.set()
+        watcher.stop()
+    assert not _threads()

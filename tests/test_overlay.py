@@ -191,3 +191,24 @@ def test_the_throttle_sends_once_per_interval_and_the_newest_last():
     throttle._send = lambda: (seen.append("timer"), fired.set())
     throttle.request()  # within the interval: the timer draws it
     assert fired.wait(5) and seen[-1] == "timer"
+
+
+def test_settle_sends_only_a_redraw_that_is_waiting():
+    """sync() of the copy-up monitor settles its throttle: the redraw due later goes out now,
+    and with none due nothing is sent twice."""
+    from layerlab.views.throttle import Throttle
+
+    now = [0.0]
+    seen = []
+    throttle = Throttle(10.0, lambda: seen.append(now[0]), clock=lambda: now[0])
+    throttle.settle()
+    assert seen == []  # nothing waiting: nothing sent
+    throttle.request()
+    assert seen == [0.0]
+    now[0] = 0.5
+    throttle.request()  # inside the interval: waits for its timer (10 s away)
+    assert seen == [0.0] and throttle._timer is not None
+    throttle.settle()
+    assert seen == [0.0, 0.5] and throttle._timer is None
+    throttle.settle()
+    assert seen == [0.0, 0.5]

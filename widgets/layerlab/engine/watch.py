@@ -136,6 +136,10 @@ class CopyUpWatcher:
         self._thread: threading.Thread | None = None
         self._started_at = 0.0
         self._sync_requests = 0
+        # Diffs are numbered as they start; `_diff_done` is the number of the last one that
+        # finished. sync() waits for a number above the last started at its call.
+        self._diff_started = 0
+        self._diff_done = 0
         self._budget = engine.budget()
         self.stats = 0  # HEAD requests made (for the benchmark)
         self._last_status: str | None = None
@@ -215,10 +219,12 @@ class CopyUpWatcher:
     def sync(self, timeout: float = 30.0) -> CopyUpState:
         """Wait for a complete poll (probe and diff) that started after this call."""
         with self.lock:
-            target = self.state.diffs + 2  # the one in flight may have started before the call
+            # A diff in flight now may have listed the layer before the caller's last write:
+            # wait for the next one to start, not for that one and another after it.
+            target = self._diff_started + 1
             self._sync_requests += 1
             deadline = time.monotonic() + timeout
-            while self.state.diffs < target and self.state.status.active:
+            while self._diff_done < target and self.state.status.active:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise LayerlabError(
@@ -349,6 +355,10 @@ class CopyUpWatcher:
             return False
         self._owed = False
         self._diff_starts.append(time.monotonic())
+        with self.lock:
+            self._diff_started += 1
+            number = self._diff_started
+            answered = self._sync_requests  # a request made while this diff runs waits for the next
         raw = self._changes()
         if raw is _GONE:
             with self.lock:
@@ -359,15 +369,18 @@ class CopyUpWatcher:
         if changes is None:  # replay: the recording has no more answers, keep the last
             with self.lock:
                 self.state.diffs += 1
-                self._sync_requests = 0
+                self._sync_requests -= answered
                 self.lock.notify_all()
         else:
             sizes = self._measure(changes, grew)
             with self.lock:
                 events = self.state.apply(changes, self._now(), size_rw=None, sizes=sizes, attributor=self.attributor)
-                self._sync_requests = 0
+                self._sync_requests -= answered
                 self.lock.notify_all()
         self._notify(events)
+        with self.lock:  # done once the views have drawn it: sync() returns to an updated view
+            self._diff_done = number
+            self.lock.notify_all()
         if running:
             return True
         self._finish_stopped()

@@ -222,10 +222,13 @@ class CopyUpMonitor:
     def sync(self, timeout: float = 30.0) -> CopyUpState:
         """The state after a poll that began after this call; interrupting it stops the watcher."""
         try:
-            return self.watcher.sync(timeout)
+            state = self.watcher.sync(timeout)
         except KeyboardInterrupt:
             self.stop()
             raise
+        if self._html is not None:
+            self._throttle.settle()  # the cell after this one sees the widget as of the state
+        return state
 
     def follow(self, seconds: float | None = None) -> CopyUpState:
         """Block the cell while watching, until the container goes away, `seconds` pass, or

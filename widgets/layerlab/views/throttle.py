@@ -45,6 +45,15 @@ class Throttle:
                 self._timer = None
             self._go()
 
+    def settle(self) -> None:
+        """Send a redraw that is waiting for its turn now; nothing when none is waiting."""
+        with self._lock:
+            if self._timer is None:
+                return
+            self._timer.cancel()
+            self._timer = None
+            self._go()
+
     def _fire(self) -> None:
         with self._lock:
             self._timer = None
