@@ -134,3 +134,43 @@ def test_cleanup_removes_exactly_the_course_objects(engine, tmp_path):
             finally:
                 engine.environ.clear()
                 engine.environ.update(saved_env)
+
+
+def test_a_lesson_cleanup_leaves_none_of_its_builds_step_images(engine, tmp_path):
+    """The classic builder makes an image per step. overlay2 keeps them as the final image's
+    untagged parents, removed with it; the containerd image store lists them as images of
+    their own, labeled like the base (the course's labels come last). Either way, none of the
+    images this build made outlives the lesson's cleanup."""
+    learner = f"steps-{secrets.token_hex(3)}"
+    env = {"LAYERLAB_LEARNER": learner, "LAYERLAB_WORK": str(tmp_path / "work")}
+    saved_env = dict(engine.environ)
+    engine.environ.update(env)
+    client = engine.client
+    try:
+        prepared = run_cli("prepare", env=env)
+        assert prepared.returncode == 0, prepared.stderr
+        ping = [line.split()[3] for line in prepared.stdout.splitlines() if line.startswith("base for ping:")][0]
+        base_id = client.images.get(ping).id
+        ns = Namespace(learner, "steps")
+        folder = context_dir(ns, "ctx", engine.environ)
+        token = secrets.token_hex(4)  # no build of anyone else's can be a cache hit for these
+        (folder / "Dockerfile").write_text(f"FROM {ping}\nRUN echo {token} > /a\nRUN echo {token} > /b\n")
+        lines = []
+        image_id = engine.build(ns, "img", folder, on_line=lines.append)
+        made = {line.split()[1] for line in lines if line.strip().startswith("---> ") and len(line.split()) == 2}
+        made = {client.images.get(short).id for short in made} - {base_id}
+        assert image_id in made and len(made) >= 3, lines  # two RUN steps and the course's labels
+
+        result = run_cli("cleanup", "--lesson", "steps", env=env)
+        assert result.returncode == 0, result.stderr
+        left = {ident for ident in made if exists(client, "image", ident)}
+        assert not left, f"step images left after the lesson's cleanup: {left}\n{result.stdout}"
+        assert exists(client, "image", base_id), "the base stays"
+    finally:
+        from layerlab.engine.cleanup import cleanup
+
+        try:
+            cleanup(engine, include_bases=True)
+        finally:
+            engine.environ.clear()
+            engine.environ.update(saved_env)

@@ -112,10 +112,27 @@ def official_names_lock(engine):
 @pytest.fixture(scope="module")
 def seeded(engine, test_learner, registry, official_names_lock, loopback):
     """{official: digest} of the stand-ins pushed under the official names."""
-    digests = registry_seed.seed_registry(engine, registry, seed_learner=f"{test_learner}-seed")
+    seed_learner = f"{test_learner}-seed"
+    digests = registry_seed.seed_registry(engine, registry, seed_learner=seed_learner)
     assert set(digests) == set(OFFICIAL)
     assert served_digests(registry, loopback) == digests, "the registry serves what the push reported"
-    return digests
+    yield digests
+    # What the tests pulled carries the seed's labels: once its official tags are gone the
+    # containerd image store keeps it as an untagged image of its own, which only the seed
+    # learner's cleanup finds (it removes images labeled for that learner, nothing else).
+    from layerlab.engine.cleanup import cleanup
+
+    saved = engine.environ.get("LAYERLAB_LEARNER")
+    engine.environ["LAYERLAB_LEARNER"] = seed_learner
+    try:
+        cleanup(engine, include_bases=True)
+    finally:
+        if saved is None:
+            engine.environ.pop("LAYERLAB_LEARNER", None)
+        else:
+            engine.environ["LAYERLAB_LEARNER"] = saved
+    left = engine.client.images.list(filters={"label": [f"layerlab.learner={seed_learner}"]})
+    assert not left, f"the seed's images outlived the module: {[image.id for image in left]}"
 
 
 def image_id(engine, reference: str) -> str:
