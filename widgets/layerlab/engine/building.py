@@ -9,16 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable, Iterator, Mapping
 
-import docker
-import docker.errors
-import docker.utils.build
-
 from ..core.build import BuildRecord, CacheStatus
 from ..core.buildstream import ClassicStreamParser
 from ..core.errors import BuildFailed, LayerlabError
 from ..core.model import BuilderKind
 from ..core.naming import COURSE_DOCKERFILE, Namespace, course_dockerignore, label_instruction
 from .refusals import refused
+from .sdk import docker
 
 @dataclass(frozen=True)
 class BuildEvent:
