@@ -7,10 +7,10 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Iterator, Mapping
+from typing import IO, TYPE_CHECKING, Callable, Iterator, Mapping
 
-from ..core.build import BuildRecord, CacheStatus
-from ..core.buildstream import ClassicStreamParser
+if TYPE_CHECKING:  # imported where a build runs: a command that never builds (layers) skips them
+    from ..core.buildstream import ClassicStreamParser
 from ..core.errors import BuildFailed, LayerlabError
 from ..core.model import BuilderKind
 from ..core.naming import COURSE_DOCKERFILE, Namespace, course_dockerignore, label_instruction
@@ -123,6 +123,9 @@ class BuildsMixin:
         `BuildFailed`, after removing the untagged images of its finished steps (the course's
         labels come last, so nothing else would find them).
         """
+        from ..core.build import BuildRecord, CacheStatus
+        from ..core.buildstream import ClassicStreamParser
+
         reference = namespace.image(name, tag)
         labels = namespace.labels(**(extra_labels or {}))
         parser = parser or ClassicStreamParser(BuildRecord(builder=BuilderKind.CLASSIC))

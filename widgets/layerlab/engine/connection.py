@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
 from typing import Mapping
 
 from ..core.engineinfo import (
@@ -197,6 +195,9 @@ def _reason(chain: list[BaseException]) -> str:
 
 def buildx_version(host: str) -> str | None:
     """The `docker buildx` plugin's version, or None when there is no usable BuildKit CLI."""
+    import shutil
+    import subprocess
+
     docker_cli = shutil.which("docker")
     if not docker_cli:
         return None

@@ -8,7 +8,6 @@ import json
 from typing import Iterator, Sequence
 from urllib.parse import quote
 
-from ..core.copyup import changes_from_api
 from ..core.errors import EngineRefused, LayerlabError, NotOnEngine
 from ..core.model import ChangeKind, ContainerLayer, FileChange
 from ..core.naming import Namespace
@@ -134,6 +133,8 @@ class ContainersMixin:
 
     def container_changes(self, container_id: str) -> dict[str, ChangeKind]:
         """`docker diff`: every changed path of the R/W layer and how it changed."""
+        from ..core.copyup import changes_from_api  # here: only a watcher or a lesson asks
+
         with refused():
             return changes_from_api(self.client.api.diff(container_id))
 

@@ -23,7 +23,6 @@ from ..core.naming import LEARNER_ENV, learner_id
 from ..replay.cli import CliResult
 from ..replay.notes import LiveNotes, RecordingNotes
 from ..replay.source import RequestBudget, SourceKind
-from .clirun import run_live_cli
 from .connection import CONNECT_TIMEOUT, probe_engine
 
 SOURCE_ENV = "LAYERLAB_SOURCE"
@@ -44,6 +43,8 @@ class LiveSource:
         self.note = f"Live: Docker {facts.engine_version} ({facts.flavour})."
 
     def run_cli(self, args, key, on_line, timeout, cwd, env) -> CliResult:
+        from .clirun import run_live_cli  # here: most commands never run the docker CLI
+
         returncode, timed = run_live_cli(args, on_line, timeout, cwd, env)
         return CliResult(returncode=returncode, lines=[line for _, line in timed])
 
@@ -85,6 +86,8 @@ class RecordingSource(LiveSource):
 
     def run_cli(self, args, key, on_line, timeout, cwd, env) -> CliResult:
         from ..replay.store import CliRun
+
+        from .clirun import run_live_cli  # here: most commands never run the docker CLI
 
         returncode, timed = run_live_cli(args, on_line, timeout, cwd, env)
         with self.recording.lock:
