@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Callable, Iterator, Mapping
@@ -38,6 +37,8 @@ def context_archive(context: Path | str, course_dockerfile: str | None = None) -
     With `course_dockerfile`, that text is added as `COURSE_DOCKERFILE` and `.dockerignore`
     names it, as `docker build -f - .` does: the daemon reads it, then drops both from the
     context (a `.dockerignore` the learner wrote stays, with the one line added)."""
+    import tempfile  # here: importing the door for a warm look never builds
+
     root = Path(context)
     ignore = root / ".dockerignore"
     exclude = None
