@@ -34,7 +34,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -179,6 +178,8 @@ class IndexCache:
 
     def _write(self, kind: str, key: str, value) -> None:
         path = self.path_for(kind, key)
+        import tempfile  # here: a warm look writes nothing (tempfile brings random and shutil)
+
         payload = zlib.compress(json.dumps({"key": key, "value": value}, separators=(",", ":")).encode(), 1)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,6 @@ import getpass
 import hashlib
 import os
 import re
-import secrets
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -110,6 +109,8 @@ class Namespace:
 
     def container(self, name: str) -> str:
         """A container name, unique even when the same lesson runs twice at once."""
+        import secrets  # here: only a run names a container
+
         check_lesson_id(name)
         return f"{COURSE}-{self.learner}-{self.lesson}-{name}-{secrets.token_hex(3)}"
 

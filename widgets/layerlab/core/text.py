@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-from importlib import resources
 from typing import Mapping
 
 LANG_ENV = "LAYERLAB_LANG"
@@ -40,6 +39,8 @@ def catalog(lang: str) -> Mapping[str, str]:
     """The translations for `lang`: those registered, and the package's file when it ships one."""
     if lang not in _catalogs:
         _catalogs[lang] = {}
+        from importlib import resources  # here, not at import: it brings tempfile, zipfile, ...
+
         try:
             shipped = resources.files("layerlab").joinpath("text", f"{lang}.json")
             if shipped.is_file():

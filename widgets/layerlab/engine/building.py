@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import io
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Callable, Iterator, Mapping
+from typing import IO, TYPE_CHECKING, Callable, Iterator, Mapping
 
-import docker
-import docker.errors
-import docker.utils.build
-
-from ..core.build import BuildRecord, CacheStatus
-from ..core.buildstream import ClassicStreamParser
+if TYPE_CHECKING:  # imported where a build runs: a command that never builds (layers) skips them
+    from ..core.buildstream import ClassicStreamParser
 from ..core.errors import BuildFailed, LayerlabError
 from ..core.model import BuilderKind
 from ..core.naming import COURSE_DOCKERFILE, Namespace, course_dockerignore, label_instruction
 from .refusals import refused
+from .sdk import docker
 
 @dataclass(frozen=True)
 class BuildEvent:
@@ -41,6 +37,8 @@ def context_archive(context: Path | str, course_dockerfile: str | None = None) -
     With `course_dockerfile`, that text is added as `COURSE_DOCKERFILE` and `.dockerignore`
     names it, as `docker build -f - .` does: the daemon reads it, then drops both from the
     context (a `.dockerignore` the learner wrote stays, with the one line added)."""
+    import tempfile  # here: importing the door for a warm look never builds
+
     root = Path(context)
     ignore = root / ".dockerignore"
     exclude = None
@@ -126,6 +124,9 @@ class BuildsMixin:
         `BuildFailed`, after removing the untagged images of its finished steps (the course's
         labels come last, so nothing else would find them).
         """
+        from ..core.build import BuildRecord, CacheStatus
+        from ..core.buildstream import ClassicStreamParser
+
         reference = namespace.image(name, tag)
         labels = namespace.labels(**(extra_labels or {}))
         parser = parser or ClassicStreamParser(BuildRecord(builder=BuilderKind.CLASSIC))

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
-import subprocess
 from typing import Mapping
-
-import docker
-import docker.errors
-import docker.utils
 
 from ..core.engineinfo import (
     MIN_API_VERSION,
@@ -29,6 +23,8 @@ from ..core.errors import (
     EngineTooOld,
     EngineUnreachable,
 )
+from . import socketapi
+from .sdk import docker
 
 CONNECT_TIMEOUT = 10
 WORK_TIMEOUT = 900
@@ -51,32 +47,13 @@ def probe_engine(environ: Mapping[str, str] | None = None, timeout: float = CONN
     """
     environ = dict(os.environ if environ is None else environ)
     host, source = resolve_docker_host(environ)
-    client = open_client(host, source, environ, timeout)
-    try:
-        version = client.version()
-    except Exception as exc:  # pragma: no cover - the ping above answered moments ago
-        raise translate_connection_error(exc, host, source) from None
-    server_api = version.get("ApiVersion", "0.0")
-    if api_too_old(server_api):
-        client.close()
-        raise EngineTooOld(
-            f"The engine at {host} speaks Docker API {server_api} (Docker "
-            f"{version.get('Version', '?')}); the course needs API "
-            f"{'.'.join(map(str, MIN_API_VERSION))} (Docker 20.10) or newer.",
-            "Upgrade the engine (Debian 12's docker.io or any Docker released since 2020 will "
-            "do), or point DOCKER_HOST at a newer one.",
-        )
-    try:
-        info = client.info()
-    except Exception as exc:  # pragma: no cover - the engine answered moments ago
-        raise translate_connection_error(exc, host, source) from None
-    client.close()
+    version, info, api_version = ask_engine(host, source, environ, timeout)
     buildx = buildx_version(host) if ask_buildx else None
     return EngineFacts(
         host=host,
         host_source=source,
         engine_version=str(version.get("Version", "?")),
-        api_version=client.api.api_version,
+        api_version=api_version,
         min_api_version=str(version.get("MinAPIVersion", "?")),
         storage_driver=str(info.get("Driver", "?")),
         storage_kind=classify_storage(str(info.get("Driver", "")), info.get("DriverStatus")),
@@ -90,6 +67,55 @@ def probe_engine(environ: Mapping[str, str] | None = None, timeout: float = CONN
         native_overlay_diff=native_overlay_diff(str(info.get("Driver", "")), info.get("DriverStatus")),
         operating_system=str(info.get("OperatingSystem", "")),
     )
+
+
+def ask_engine(host: str, source: str, environ: Mapping[str, str], timeout: float) -> tuple[dict, dict, str]:
+    """The engine's `/version` and `/info`, and the API version to speak.
+
+    On a local socket they are asked with the standard library (`socketapi`: no SDK import);
+    anything but a plain answer there, and every other host, goes through the SDK as before,
+    so a missing engine or a refused socket fails with the same message either way."""
+    try:
+        asked = socketapi.probe(host, timeout)
+    except OSError as exc:  # a timeout: asking the SDK would wait as long again
+        raise translate_connection_error(exc, host, source) from None
+    if asked is not None:
+        version, api = asked
+        try:
+            refuse_if_too_old(version, host)
+            info = api.get("/info")
+        finally:
+            api.close()
+        if isinstance(info, dict):
+            return version, info, api.api_version
+    client = open_client(host, source, environ, timeout)
+    try:
+        version = client.version()
+    except Exception as exc:  # pragma: no cover - the ping above answered moments ago
+        raise translate_connection_error(exc, host, source) from None
+    try:
+        refuse_if_too_old(version, host)
+    except EngineTooOld:
+        client.close()
+        raise
+    try:
+        info = client.info()
+    except Exception as exc:  # pragma: no cover - the engine answered moments ago
+        raise translate_connection_error(exc, host, source) from None
+    client.close()
+    return version, info, client.api.api_version
+
+
+def refuse_if_too_old(version: Mapping, host: str) -> None:
+    server_api = version.get("ApiVersion", "0.0")
+    if api_too_old(server_api):
+        raise EngineTooOld(
+            f"The engine at {host} speaks Docker API {server_api} (Docker "
+            f"{version.get('Version', '?')}); the course needs API "
+            f"{'.'.join(map(str, MIN_API_VERSION))} (Docker 20.10) or newer.",
+            "Upgrade the engine (Debian 12's docker.io or any Docker released since 2020 will "
+            "do), or point DOCKER_HOST at a newer one.",
+        )
 
 
 def work_client(base_url: str, facts: EngineFacts, environ: Mapping[str, str],
@@ -169,6 +195,9 @@ def _reason(chain: list[BaseException]) -> str:
 
 def buildx_version(host: str) -> str | None:
     """The `docker buildx` plugin's version, or None when there is no usable BuildKit CLI."""
+    import shutil
+    import subprocess
+
     docker_cli = shutil.which("docker")
     if not docker_cli:
         return None

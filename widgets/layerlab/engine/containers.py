@@ -8,14 +8,12 @@ import json
 from typing import Iterator, Sequence
 from urllib.parse import quote
 
-import docker.errors
-
-from ..core.copyup import changes_from_api
 from ..core.errors import EngineRefused, LayerlabError, NotOnEngine
 from ..core.model import ChangeKind, ContainerLayer, FileChange
 from ..core.naming import Namespace
 from ..core.objects import ContainerInfo, ExecResult, PathStat
 from .refusals import refused, refusal
+from .sdk import docker
 
 #: Options the course never passes to a container: loopback only, no host folders, no privileges.
 FORBIDDEN = ("privileged", "network_mode", "network", "volumes", "mounts", "devices", "cap_add", "pid_mode")
@@ -135,6 +133,8 @@ class ContainersMixin:
 
     def container_changes(self, container_id: str) -> dict[str, ChangeKind]:
         """`docker diff`: every changed path of the R/W layer and how it changed."""
+        from ..core.copyup import changes_from_api  # here: only a watcher or a lesson asks
+
         with refused():
             return changes_from_api(self.client.api.diff(container_id))
 

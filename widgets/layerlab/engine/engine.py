@@ -17,6 +17,7 @@ when it is made; it never changes.
 from __future__ import annotations
 
 import os
+import threading
 from typing import Callable, Mapping, Sequence
 
 from ..core.engineinfo import EngineFacts
@@ -25,9 +26,10 @@ from ..replay.cli import CliResult, cli_key
 from ..replay.notes import LiveNotes
 from ..replay.source import RequestBudget, Source, SourceKind
 from .building import BuildsMixin
-from .connection import work_client
+from .connection import CONNECT_TIMEOUT, work_client
 from .containers import ContainersMixin
 from .images import ImagesMixin
+from .socketapi import SocketAPI
 from .system import SystemMixin
 
 
@@ -39,8 +41,30 @@ class Engine(ImagesMixin, ContainersMixin, BuildsMixin, SystemMixin):
         self.facts = facts
         self.environ = dict(environ)
         self._configs: dict[str, dict] = {}
-        #: The SDK client every call goes through: made from the source (tests may hand one in).
-        self.client = client if client is not None else work_client(source.base_url, facts, self.environ)
+        self._client = client
+        self._client_lock = threading.Lock()
+        #: Inspect and history on a live local socket, without the SDK (see `socketapi`); None
+        #: when a client was handed in, while recording, in a replay, and on other hosts.
+        self.reader = None
+        if client is None and source.kind is SourceKind.LIVE and source.base_url == facts.host:
+            self.reader = SocketAPI.for_host(facts.host, CONNECT_TIMEOUT, facts.api_version)
+
+    @property
+    def client(self):
+        """The SDK client every other call goes through: made from the source on first use (so
+        that a command that needs only the `reader` never imports the SDK); tests may hand one in."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = work_client(self.source.base_url, self.facts, self.environ)
+        return self._client
+
+    def read(self, template: str, *args: str):
+        """The JSON of GET `template` through the `reader`, or None: then ask the SDK."""
+        if self.reader is None:
+            return None
+        with self._client_lock:
+            return self.reader.get(template, *args)
 
     def __repr__(self) -> str:
         return f"<Engine Docker {self.facts.engine_version} at {self.facts.host}, {self.facts.flavour}>"
@@ -78,7 +102,10 @@ class Engine(ImagesMixin, ContainersMixin, BuildsMixin, SystemMixin):
         self.source.flush()
 
     def close(self) -> None:
-        self.client.close()
+        if self._client is not None:
+            self._client.close()
+        if self.reader is not None:
+            self.reader.close()
         self.source.close()
 
     def namespace(self, lesson: str) -> Namespace:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Iterator, Mapping
-
-import docker.errors
+from typing import Callable, Iterator, Mapping
 
 from ..core.archive import read_saved_image
 from ..core.errors import LayerlabError, NotOnEngine
 from ..core.model import HistoryRecord, ImageStack, build_stack
 from ..core.objects import ImageInfo
 from .refusals import refused, refusal
+from .sdk import docker
 
 SAVE_CHUNK = 1 << 20
 
@@ -19,11 +18,15 @@ SAVE_CHUNK = 1 << 20
 class ImagesMixin:
     client: docker.DockerClient
     _configs: dict
+    read: Callable
 
     def image(self, reference: str) -> ImageInfo:
         """The image `reference` names; NotOnEngine (a LayerlabError) when there is none."""
         if not reference or not str(reference).strip():
             raise LayerlabError("No image was named.", "Give an image name or id, e.g. `python -m layerlab layers IMAGE`.")
+        raw = self.read("/images/{}/json", str(reference).strip())  # None: not a plain answer, ask the SDK
+        if isinstance(raw, dict):
+            return image_info(raw)
         try:
             raw = self.client.api.inspect_image(str(reference).strip())
         except docker.errors.ImageNotFound as error:
@@ -82,8 +85,15 @@ class ImagesMixin:
     def history(self, reference: str) -> list[HistoryRecord]:
         """`docker history`, newest first, as the API gives it."""
         image = self.image(reference)
+        return [history_record(raw) for raw in self._raw_history(image.id)]
+
+    def _raw_history(self, image_id: str) -> list[dict]:
+        """`GET /images/{id}/history`, newest first: through the reader when it answers plainly."""
+        raw = self.read("/images/{}/history", image_id)
+        if isinstance(raw, list):
+            return raw
         with refused():
-            return [history_record(raw) for raw in self.client.api.history(image.id)]
+            return self.client.api.history(image_id)
 
     def image_stack(self, reference: str, exact: bool = True) -> ImageStack:
         """The image as a stack of history entries matched to its layers.
@@ -92,8 +102,7 @@ class ImagesMixin:
         from `docker save`; without it, the pairing is inferred from the history alone.
         """
         image = self.image(reference)
-        with refused():
-            history = self.client.api.history(image.id)  # newest first
+        history = self._raw_history(image.id)  # newest first
         flags: list[bool] | None = None
         if exact:
             config_history = self.image_config(image.id).get("history", [])

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import weakref
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ..core.errors import EngineRefused, LayerlabError
 from ..core.filetree import FileIndex
 from ..core.pathhistory import PathHistory
 from ..core.model import ContainerLayer, ImageStack, InconsistentImage
-from ..core.sharing import ImageDiskUsage, SharingSnapshot
-from ..core.stackcheck import HistoryCheck, compare_with_history
+if TYPE_CHECKING:  # imported by the functions that use them, not by a warm `layers` command
+    from ..core.sharing import SharingSnapshot
+    from ..core.stackcheck import HistoryCheck
 from ..core.waste import WasteReport, measure_waste
 from .engine import Engine
 from .images import SAVE_CHUNK
@@ -128,6 +129,8 @@ def which(engine: Engine, reference: str, path: str) -> PathHistory:
 
 def check_history(engine: Engine, reference: str, stack: ImageStack | None = None) -> HistoryCheck:
     """The drawn stack next to `docker history` and `RootFS.Layers`, row by row."""
+    from ..core.stackcheck import compare_with_history
+
     image = engine.image(reference)
     stack = stack or engine.image_stack(reference)
     return compare_with_history(stack, engine.history(reference), list(image.diff_ids))
@@ -139,6 +142,8 @@ def sharing(engine: Engine, reference: str, containers: Iterable) -> SharingSnap
     `containers` are SDK Container objects or ids; those that no longer exist are left out
     (use `earlier.after(later)` to show which went away).
     """
+    from ..core.sharing import ImageDiskUsage, SharingSnapshot
+
     stack = engine.image_stack(reference)
     wanted = [getattr(c, "id", c) for c in containers]
     try:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
-import docker.errors
-import requests
-
 from ..core.errors import EngineRefused, NotOnEngine
+from .sdk import docker, requests_exception
 
 
 def explanation(error: docker.errors.APIError) -> str:
@@ -32,5 +30,8 @@ def refused():
         raise refusal(error) from None
 
 
-#: What a poller may meet besides a refusal: the socket closed, the engine restarting.
-TRANSPORT_ERRORS = (requests.RequestException, OSError)
+def transport_errors() -> tuple[type[BaseException], ...]:
+    """What a poller may meet besides a refusal: the socket closed, the engine restarting.
+    (A function, so that importing the door does not import requests: an `except` clause
+    evaluates it only when an exception reaches it.)"""
+    return (requests_exception(), OSError)

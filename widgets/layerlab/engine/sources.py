@@ -20,12 +20,9 @@ from typing import Mapping
 from ..core.engineinfo import EngineFacts
 from ..core.errors import EngineError, LayerlabError
 from ..core.naming import LEARNER_ENV, learner_id
-from ..replay import Recording, RecordingProxy, recording_path
 from ..replay.cli import CliResult
 from ..replay.notes import LiveNotes, RecordingNotes
-from ..replay.source import ReplaySource, RequestBudget, SourceKind
-from ..replay.store import CliRun
-from .clirun import run_live_cli
+from ..replay.source import RequestBudget, SourceKind
 from .connection import CONNECT_TIMEOUT, probe_engine
 
 SOURCE_ENV = "LAYERLAB_SOURCE"
@@ -46,6 +43,8 @@ class LiveSource:
         self.note = f"Live: Docker {facts.engine_version} ({facts.flavour})."
 
     def run_cli(self, args, key, on_line, timeout, cwd, env) -> CliResult:
+        from .clirun import run_live_cli  # here: most commands never run the docker CLI
+
         returncode, timed = run_live_cli(args, on_line, timeout, cwd, env)
         return CliResult(returncode=returncode, lines=[line for _, line in timed])
 
@@ -67,6 +66,7 @@ class RecordingSource(LiveSource):
     def __init__(self, facts: EngineFacts, environ: Mapping[str, str], path: Path, lesson: str):
         super().__init__(facts)
         self.path = path
+        from ..replay import Recording, RecordingProxy  # here: a live engine never records
         self.recording = Recording(
             header={
                 "lesson": lesson,
@@ -85,6 +85,10 @@ class RecordingSource(LiveSource):
         atexit.register(self.flush)
 
     def run_cli(self, args, key, on_line, timeout, cwd, env) -> CliResult:
+        from ..replay.store import CliRun
+
+        from .clirun import run_live_cli  # here: most commands never run the docker CLI
+
         returncode, timed = run_live_cli(args, on_line, timeout, cwd, env)
         with self.recording.lock:
             self.recording.cli_runs.append(CliRun(key=key, returncode=returncode, lines=timed))
@@ -148,6 +152,8 @@ def _recording_file(lesson: str | None, environ: Mapping[str, str]) -> Path | No
     if not lesson:
         return None
     folder = environ.get(RECORDINGS_ENV)
+    from ..replay import recording_path
+
     return recording_path(lesson, Path(folder) if folder else None)
 
 
@@ -161,6 +167,8 @@ def connect_replay(lesson: str | None, environ: Mapping[str, str], reason: str):
             f"No engine to use, and no recording of lesson {lesson or '(none named)'} to replay ({reason}).",
             "Start a Docker engine (see the README), or record the lesson with `python -m layerlab record`.",
         )
+    from ..replay.source import ReplaySource
+
     source = ReplaySource(path, speed=replay_speed(environ), reason=reason)
     replay_environ = dict(environ)
     replay_environ[LEARNER_ENV] = source.header["learner"]  # the names the recording holds

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import time
 
-import docker
-import docker.errors
-
 from ..core.objects import Labeled
 from .refusals import refusal, refused
+from .sdk import docker
 
 KINDS = ("containers", "images", "volumes", "networks")
 

@@ -51,7 +51,7 @@ from ..core.errors import EngineRefused, LayerlabError, NotOnEngine
 from ..core.model import ChangeKind, short_id
 from ..core.objects import ContainerInfo
 from .engine import Engine
-from .refusals import TRANSPORT_ERRORS
+from .refusals import transport_errors
 
 MAX_STATS = 16
 MAX_RESTATS = 4
@@ -304,7 +304,7 @@ class CopyUpWatcher:
                     return
                 if finished:
                     last_diff = started
-            except (EngineRefused, *TRANSPORT_ERRORS, ValueError, KeyError) as error:
+            except (EngineRefused, *transport_errors(), ValueError, KeyError) as error:
                 failures += 1
                 with self.lock:
                     self.state.error = f"poll failed ({failures}/{MAX_FAILURES}): {_explain(error)}"

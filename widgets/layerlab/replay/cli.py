@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from ..core.errors import LayerlabError
-from .store import Recording
+if TYPE_CHECKING:  # a live engine's CLI runs never load a recording
+    from .store import Recording
 
 _ABSOLUTE = re.compile(r"(?<![\w.-])/[^\s=,]+")
 

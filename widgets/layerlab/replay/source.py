@@ -20,10 +20,7 @@ from typing import Callable, Mapping, Protocol, Sequence
 
 from ..core.engineinfo import EngineFacts
 from .cli import CliResult, replay_cli
-from .httpwire import request_key
 from .notes import LiveNotes, ReplayNotes
-from .store import Recording
-from .wire import ReplayServer
 
 
 class SourceKind(enum.Enum):
@@ -48,6 +45,8 @@ class RequestBudget:
     def take(self, method: str, target: str) -> bool:
         if self.limits is None:
             return True
+        from .httpwire import request_key  # here: a live engine's budget never asks
+
         key = request_key(method, target)
         left = self.limits.get(key, 0)
         if left <= 0:
@@ -82,6 +81,9 @@ class ReplaySource:
     kind = SourceKind.REPLAY
 
     def __init__(self, path: Path, speed: float, reason: str):
+        from .store import Recording  # here, not at the top: a live engine never needs them
+        from .wire import ReplayServer
+
         self.recording = Recording.load(path)
         self.server = ReplayServer(self.recording, speed=speed)
         self.base_url = self.server.url
