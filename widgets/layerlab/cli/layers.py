@@ -73,9 +73,7 @@ def run_layers(args) -> int:
     say_if_cached(found.files, engine)
     waste = found.waste()
     if args.json:
-        from ..core.jsontext import dumps  # json.dumps(indent=1)'s text, sooner (a big image's is ~1 MB)
-
-        print(dumps({**found.as_dict(), **waste.as_dict()}, indent=1))
+        print(json.dumps({**found.as_dict(), **waste.as_dict()}, indent=1))
         return 0
     print(found.summary(limit=None if args.all else args.limit))
     print()
