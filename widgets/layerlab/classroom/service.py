@@ -21,6 +21,7 @@ import logging
 import os
 import re
 import secrets
+import signal
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -87,6 +88,10 @@ class Base(web.RequestHandler):
 
 class AdminHandler(HubOAuthenticated, Base):
     """Logged in through the hub (OAuth cookie), and a hub admin; anyone else: 403."""
+
+    def check_xsrf_cookie(self):
+        self.current_user  # noqa: B018 - identify first: a token in the header needs no xsrf token
+        return super().check_xsrf_cookie()
 
     async def prepare(self):
         user = self.current_user
@@ -244,7 +249,14 @@ def main() -> None:
         raise SystemExit(f"layerlab-classroom listens on loopback only, not {bind.hostname}")
     app.listen(bind.port, address="127.0.0.1", xheaders=True)
     log.info("serving %s on 127.0.0.1:%s, database %s", prefix, bind.port, url.split("://", 1)[0])
-    ioloop.IOLoop.current().start()
+    loop = ioloop.IOLoop.current()
+    signal.signal(signal.SIGTERM, lambda *_: loop.add_callback_from_signal(loop.stop))
+    try:
+        loop.start()
+    except KeyboardInterrupt:
+        pass
+    store.close()
+    log.info("stopped")
 
 
 if __name__ == "__main__":
