@@ -179,3 +179,39 @@ def stop(process: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     process.wait(timeout=10)
+
+
+CHROMIUM = os.environ.get("LAYERLAB_CHROMIUM", "/usr/bin/chromium")
+#: The browser tier's flags (tests/browser/conftest.py): Debian's Chromium, nothing beyond loopback.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    need(Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need(False, "the playwright package is not installed")
+    with sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def log_in(browser, hub: "Hub", user: str):
+    """A fresh browser context logged in through the hub's own login form; its page, at the
+    instructor page (where the hub sends the user back after the OAuth dance)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto(hub.url + SERVICE)
+    page.wait_for_selector("#username_input", timeout=30_000)
+    page.fill("#username_input", user)
+    page.fill("#password_input", PASSWORD)
+    page.click("#login_submit")
+    page.wait_for_url(f"**{SERVICE}", timeout=30_000)
+    return context, page

@@ -78,3 +78,44 @@ def test_a_reset_goes_from_the_admin_to_the_learners_heartbeat_and_back(hub):
     assert hub.service("POST", "api/heartbeat", {"engine": {"up": False}}, user=BOB)[1]["resets"] == []
     [reset] = hub.learners()[BOB]["resets"]
     assert reset["state"] == "done" and reset["outcome"] == "nothing to remove"
+
+
+@pytest.mark.browser
+def test_the_page_shows_both_learners_and_refreshes_by_itself(hub, browser):
+    from playwright.sync_api import expect
+
+    from conftest import log_in
+
+    for event in (started(ADA, "02-copy-on-write"), started(BOB, "01-layers"), exercise(BOB, False)):
+        assert hub.service("POST", "api/events", {"events": [event]}, user=event["learner"])[0] == 200
+    context, page = log_in(browser, hub, ADMIN)
+    try:
+        ada, bob = page.locator(f'tr[data-learner="{ADA}"]'), page.locator(f'tr[data-learner="{BOB}"]')
+        expect(ada).to_contain_text("02-copy-on-write", timeout=15_000)
+        expect(bob).to_contain_text("01-layers")
+        expect(bob).to_contain_text("failed 03-build-cache.touch (BuildKit, 1/3)")
+        expect(page.locator(f'tr[data-learner="{ADMIN}"]')).to_have_count(0)
+        page.evaluate("window.layerlabNoReload = true")
+        assert hub.service("POST", "api/events", {"events": [started(BOB, "06-layer-costs")]}, user=BOB)[0] == 200
+        expect(bob).to_contain_text("06-layer-costs", timeout=15_000)  # the page fetched it by itself
+        assert page.evaluate("window.layerlabNoReload") is True
+        # The button asks for a reset through the page's own POST (cookie + xsrf token).
+        page.locator(f'tr[data-learner="{BOB}"] button[data-lesson="06-layer-costs"]').click()
+        expect(bob.locator('button[data-lesson="06-layer-costs"]')).to_contain_text("(pending)", timeout=15_000)
+        assert any(r["lesson"] == "06-layer-costs" and r["state"] == "pending" for r in hub.learners()[BOB]["resets"])
+        page.screenshot(path=str(hub.root / "room.png"))
+    finally:
+        context.close()
+    # A learner logged in through the same form gets no page.
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(hub.url + SERVICE)
+        page.fill("#username_input", BOB)
+        page.fill("#password_input", __import__("conftest").PASSWORD)
+        page.click("#login_submit")
+        page.wait_for_load_state()
+        wait_for(lambda: "403" in page.content(), timeout=30, what="the learner's 403")
+        assert "h21s-ada" not in page.content()
+    finally:
+        context.close()

@@ -92,7 +92,8 @@ function draw(learners) {
 async function refresh() {
   const status = document.getElementById("status");
   try {
-    const response = await fetch("api/learners", {credentials: "same-origin", cache: "no-store"});
+    const response = await fetch("api/learners", {credentials: "same-origin", cache: "no-store",
+                                                headers: {"X-XSRFToken": xsrf}});
     if (!response.ok) throw new Error(response.status + " " + response.statusText);
     draw(await response.json());
     status.textContent = "updated " + new Date().toLocaleTimeString() + ", every " + EVERY_MS / 1000 + " s";
