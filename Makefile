@@ -9,7 +9,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
 LAB_ARGS ?=
 
-.PHONY: lab test test-live test-replay-paces install clean-venv
+.PHONY: lab test test-live test-replay-paces test-classroom-service install clean-venv
 
 install: $(STAMP)
 
@@ -46,6 +46,15 @@ test-replay-paces: $(STAMP)
 # The engine tier alone, against whatever engine DOCKER_HOST names (CI runs it per flavour).
 test-live: $(STAMP)
 	$(NO_RECORD) $(PY) -m pytest -m "engine and not browser" tests -p no:cacheprovider $(PYTEST_ARGS)
+
+# The classroom's instructor service (tests/classroom): a real JupyterHub with its proxy, the
+# page in Chromium, a learner server with the extension (against $$DOCKER_HOST, or none), and
+# the store on SQLite and on a throwaway PostgreSQL (scripts/classroom-db.sh). As root.
+test-classroom-service: $(STAMP)
+	@test -x /opt/layerlab-classroom/proxy/node_modules/.bin/configurable-http-proxy || \
+		npm install --no-audit --no-fund --prefix /opt/layerlab-classroom/proxy configurable-http-proxy@5.3.0
+	bash scripts/classroom-db.sh install
+	$(NO_RECORD) $(PY) -m pytest tests/classroom -p no:cacheprovider $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ADA, ADMIN, BOB, PASSWORD, wait_for
+from conftest import ADA, ADMIN, BOB, PASSWORD, ROOT, SERVICE, wait_for
 from layerlab.core.progress import make_event
 
 pytestmark = pytest.mark.timeout(180)
@@ -104,7 +104,9 @@ def test_the_page_shows_both_learners_and_refreshes_by_itself(hub, browser):
         page.locator(f'tr[data-learner="{BOB}"] button[data-lesson="06-layer-costs"]').click()
         expect(bob.locator('button[data-lesson="06-layer-costs"]')).to_contain_text("(pending)", timeout=15_000)
         assert any(r["lesson"] == "06-layer-costs" and r["state"] == "pending" for r in hub.learners()[BOB]["resets"])
-        page.screenshot(path=str(hub.root / "room.png"))
+        shots = ROOT / "artifacts" / "classroom"
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "instructor-page.png"), full_page=True)
     finally:
         context.close()
     # A learner logged in through the same form gets no page.

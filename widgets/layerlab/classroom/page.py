@@ -42,8 +42,8 @@ function engineText(l) {
   let text = e.up ? "up" : "down";
   if (e.version) text += " \\u00b7 Docker " + e.version;
   if (e.rootless !== null) text += e.rootless ? " \\u00b7 rootless" : " \\u00b7 rootful";
-  if (l.heartbeat.stale) text += " (last heartbeat " + Math.round(l.heartbeat.age_seconds) + " s ago)";
-  else if (l.heartbeat.error) text += " (" + l.heartbeat.error + ")";
+  if (l.heartbeat.error) text += " (" + l.heartbeat.error + ")";
+  text += " \u00b7 heartbeat " + Math.round(l.heartbeat.age_seconds) + " s ago" + (l.heartbeat.stale ? ", stale" : "");
   return [text, e.up ? "up" : "down"];
 }
 function exercisesCell(row, l) {
