@@ -180,7 +180,8 @@ def stop_leftovers(state: Path) -> list[str]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if os.readlink(entry / "cwd").startswith(str(state)):
+                cwd = os.readlink(entry / "cwd").removesuffix(" (deleted)")
+                if cwd == str(state) or cwd.startswith(f"{state}/"):
                     found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
             except OSError:
                 continue
