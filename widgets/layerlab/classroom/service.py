@@ -48,9 +48,15 @@ class Hub:
     async def users(self) -> list[dict]:
         if self._users and time.monotonic() - self._users[0] < self.cache_seconds:
             return self._users[1]
-        response = await httpclient.AsyncHTTPClient().fetch(
-            f"{self.api_url}/users", headers={"Authorization": f"token {self.token}"}, request_timeout=10)
-        users = json.loads(response.body)
+        users: list[dict] = []
+        while True:  # the hub answers at most a page (200 by default) per request
+            response = await httpclient.AsyncHTTPClient().fetch(
+                f"{self.api_url}/users?offset={len(users)}&limit=200", request_timeout=10,
+                headers={"Authorization": f"token {self.token}", "Accept": "application/jupyterhub-pagination+json"})
+            page = json.loads(response.body)
+            users += page["items"]
+            if not page["items"] or not (page.get("_pagination") or {}).get("next"):
+                break
         self._users = (time.monotonic(), users)
         return users
 
