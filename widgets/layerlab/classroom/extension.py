@@ -21,7 +21,6 @@ import asyncio
 import json
 import logging
 import os
-from pathlib import Path
 from typing import Mapping
 
 from tornado import httpclient, ioloop

@@ -1,8 +1,11 @@
 """`configure(c)`: the lines a `jupyterhub_config.py` adds for the instructor service.
 
 Call it last, after your own spawner settings: it UPDATES `c.JupyterHub.services`,
-`c.JupyterHub.load_roles`, `c.Spawner.environment`, `c.Spawner.args` and
-`c.Spawner.server_token_scopes`, and never replaces what is there.
+`c.JupyterHub.load_roles`, `c.JupyterHub.extra_user_scopes`, `c.Spawner.environment`,
+`c.Spawner.args` and `c.Spawner.server_token_scopes`, and never replaces what is there.
+
+Set `environment` and `args` on `c.Spawner`, not on a subclass (`c.LocalProcessSpawner...`):
+traitlets lets a subclass's assignment replace the `c.Spawner` additions made here.
 
     from layerlab.classroom.hubconfig import configure
     configure(c)                                   # SQLite under ./layerlab-classroom/
@@ -46,6 +49,7 @@ def configure(c, *, db_url: str | None = None, port: int | None = None, state_di
         "environment": environment,
         # Admins open the page through the hub's login; no "authorize this service" screen.
         "oauth_no_confirm": True,
+        # Listed in the hub's Services menu (learners see the link too, and get 403 behind it).
         "display": True,
     }
     c.JupyterHub.services.append(service)
@@ -76,7 +80,8 @@ def _let_users_reach_the_service(c) -> None:
     import jupyterhub
 
     if tuple(int(part) for part in jupyterhub.__version__.split(".")[:1]) >= (6,):
-        c.JupyterHub.extra_user_scopes.add(ACCESS)
+        scopes = c.JupyterHub.extra_user_scopes
+        scopes.append(ACCESS) if isinstance(scopes, list) else scopes.add(ACCESS)
     else:  # pragma: no cover - JupyterHub 5
         c.JupyterHub.load_roles.append({"name": "user", "scopes": ["self", ACCESS]})
 

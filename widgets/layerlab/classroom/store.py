@@ -20,7 +20,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from ..core.progress import COMMON, is_event
+from ..core.progress import is_event
 
 metadata = sa.MetaData()
 events = sa.Table(
@@ -162,4 +162,4 @@ class Store:
         return latest
 
 
-__all__ = ["Store", "default_url", "event_key", "COMMON"]
+__all__ = ["Store", "default_url", "event_key"]
