@@ -9,7 +9,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
 LAB_ARGS ?=
 
-.PHONY: lab test test-live test-replay-paces install clean-venv
+.PHONY: lab test test-live test-replay-paces test-classroom-service install clean-venv
 
 install: $(STAMP)
 
@@ -35,7 +35,7 @@ HIDDEN_ENGINE := LAYERLAB_SOURCE=replay DOCKER_HOST=unix:///nonexistent/layerlab
 # again with the engine hidden, from their recordings, against the same stored outputs.
 # Replays under test answer at once: what depends on the clock comes from the recording.
 test: $(STAMP)
-	$(NO_RECORD) LAYERLAB_REPLAY_SPEED=instant $(PY) -m pytest tests notebooks $(NBVAL) $(PYTEST_ARGS)
+	$(NO_RECORD) LAYERLAB_REPLAY_SPEED=instant $(PY) -m pytest tests notebooks --ignore=tests/classroom $(NBVAL) $(PYTEST_ARGS)
 	$(NO_RECORD) $(HIDDEN_ENGINE) LAYERLAB_REPLAY_SPEED=instant $(PY) -m pytest notebooks $(NBVAL) $(PYTEST_ARGS)
 
 # The notebooks replayed at the pace a learner gets by default (as recorded), and 50 times faster.
@@ -46,6 +46,15 @@ test-replay-paces: $(STAMP)
 # The engine tier alone, against whatever engine DOCKER_HOST names (CI runs it per flavour).
 test-live: $(STAMP)
 	$(NO_RECORD) $(PY) -m pytest -m "engine and not browser" tests -p no:cacheprovider $(PYTEST_ARGS)
+
+# The classroom's instructor service (tests/classroom): a real JupyterHub with its proxy, the
+# page in Chromium, a learner server with the extension (against $$DOCKER_HOST, or none), and
+# the store on SQLite and on a throwaway PostgreSQL (scripts/classroom-db.sh). As root.
+test-classroom-service: $(STAMP)
+	@test -x /opt/layerlab-classroom/proxy/node_modules/.bin/configurable-http-proxy || \
+		npm install --no-audit --no-fund --prefix /opt/layerlab-classroom/proxy configurable-http-proxy@5.3.0
+	bash scripts/classroom-db.sh install
+	$(NO_RECORD) $(PY) -m pytest tests/classroom -p no:cacheprovider $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)
