@@ -26,6 +26,8 @@ ACCESS = f"access:services!service={SERVICE}"
 URL_ENV = "LAYERLAB_CLASSROOM_URL"
 DB_ENV = "LAYERLAB_CLASSROOM_DB"
 STATE_ENV = "LAYERLAB_CLASSROOM_STATE"
+#: `pod`: the service listens on its pod's addresses (Kubernetes), not on loopback.
+LISTEN_ENV = "LAYERLAB_CLASSROOM_LISTEN"
 EXTENSION = "layerlab.classroom.extension"
 #: JupyterHub's own default for a server's token (its `server` role), which we extend.
 SERVER_ROLE_SCOPES = ["users:activity!user", "access:servers!server"]

@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 from jupyterhub.services.auth import HubAuth, HubAuthenticated, HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from tornado import httpclient, ioloop, web
 
-from .hubconfig import DB_ENV, SERVICE, STATE_ENV
+from .hubconfig import DB_ENV, LISTEN_ENV, SERVICE, STATE_ENV
 from .page import PAGE
 from .store import Store, default_url
 from .summary import learner_summary
@@ -247,6 +247,21 @@ def make_app(store: Store, hub: Hub, prefix: str, state: Path) -> web.Applicatio
     ], store=store, hub=hub, cookie_secret=cookie_secret(state), xsrf_cookies=True)
 
 
+def listen_address(environ) -> tuple[str, int]:
+    """(address, port) to listen on: loopback, as `JUPYTERHUB_SERVICE_URL` says. On
+    Kubernetes the service runs in a pod of its own, which the proxy and the learners' pods
+    reach over the pod network: `LAYERLAB_CLASSROOM_LISTEN=pod` says so, and then it listens
+    on the pod's addresses (deploy/kubernetes/classroom-service.yaml, behind a NetworkPolicy)."""
+    bind = urlparse(environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
+    port = bind.port or 10101
+    if environ.get(LISTEN_ENV) == "pod":
+        return "", port
+    if bind.hostname not in ("127.0.0.1", "localhost"):
+        raise SystemExit(f"layerlab-classroom listens on loopback only, not {bind.hostname} "
+                         f"(in a Kubernetes pod of its own, set {LISTEN_ENV}=pod)")
+    return "127.0.0.1", port
+
+
 def main() -> None:
     import faulthandler
 
@@ -259,11 +274,9 @@ def main() -> None:
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", f"/services/{SERVICE}/")
     hub = Hub(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
     app = make_app(store, hub, prefix, state)
-    bind = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
-    if bind.hostname not in ("127.0.0.1", "localhost"):
-        raise SystemExit(f"layerlab-classroom listens on loopback only, not {bind.hostname}")
-    app.listen(bind.port, address="127.0.0.1", xheaders=True)
-    log.info("serving %s on 127.0.0.1:%s, database %s", prefix, bind.port, url.split("://", 1)[0])
+    address, port = listen_address(os.environ)
+    app.listen(port, address=address, xheaders=True)
+    log.info("serving %s on %s:%s, database %s", prefix, address or "the pod's addresses", port, url.split("://", 1)[0])
     loop = ioloop.IOLoop.current()
     signal.signal(signal.SIGTERM, lambda *_: loop.add_callback_from_signal(loop.stop))
     try:
