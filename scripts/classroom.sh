@@ -181,16 +181,13 @@ EOF
         exec env -u DOCKER_HOST -u DOCKER_CONFIG PATH="$VENV/bin:$(dirname "$(command -v node)"):/usr/sbin:/usr/bin:/sbin:/bin" \
             setsid "$VENV/bin/jupyterhub" -f "$COURSE/deploy/classroom/jupyterhub_config.py" </dev/null >>"$STATE/hub.log" 2>&1
     ) &
-    local launcher=$!
-    for _ in $(seq "$((HUB_WAIT * 4))"); do
-        if python3 - "$port" <<'EOF' 2>/dev/null; then break; fi
-import json, sys, urllib.request
-with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/hub/api/", timeout=2) as r:
-    json.load(r)
-EOF
+    local launcher=$! deadline=$((SECONDS + HUB_WAIT)) answered=""
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        if curl -sf -m 2 -o /dev/null "http://127.0.0.1:$port/hub/api/"; then answered=1; break; fi
         kill -0 "$launcher" 2>/dev/null || { tail -n 30 "$STATE/hub.log" >&2; die "the hub exited; see $STATE/hub.log"; }
         sleep 0.25
     done
+    [ -n "$answered" ] || { tail -n 30 "$STATE/hub.log" >&2; die "the hub did not answer on 127.0.0.1:$port within ${HUB_WAIT}s"; }
     hub_pid >/dev/null || { tail -n 30 "$STATE/hub.log" >&2; die "the hub did not come up within ${HUB_WAIT}s"; }
     say "hub up in $((SECONDS - t0)) s (pid $(hub_pid))"
     cat <<EOF

@@ -49,8 +49,8 @@ LOOPBACK = "127.0.0.1"
 c = get_config()  # noqa: F821  (JupyterHub's config loader provides it)
 
 # ---- the hub, the proxy: loopback only, ports chosen by classroom.sh -------------------------
-c.JupyterHub.bind_url = f"http://{LOOPBACK}:{env('LAYERLAB_CLASS_PORT', '8000')}/"
-c.JupyterHub.ip = LOOPBACK
+c.JupyterHub.ip = LOOPBACK  # the proxy's public side (no bind_url: it would override ip/port)
+c.JupyterHub.port = int(env("LAYERLAB_CLASS_PORT", "8000"))
 c.JupyterHub.hub_ip = LOOPBACK
 c.JupyterHub.hub_connect_ip = LOOPBACK
 c.JupyterHub.hub_port = int(env("LAYERLAB_CLASS_HUB_PORT", "8081"))
