@@ -16,7 +16,8 @@
 #                                                 shared password and the operator's API token
 #                                                 (both 0600), class.env (ports, names), hub.log
 # Environment: LAYERLAB_CLASS_STATE, LAYERLAB_CLASS_USER_PREFIX, LAYERLAB_BASES_FILE (default
-# /srv/bases.tar, written by `python -m layerlab prepare --export`), LAYERLAB_CLASS_IDLE_TIMEOUT
+# /srv/bases.tar if it exists, else /var/lib/layerlab/bases.tar, written by `up` with
+# `python -m layerlab prepare --export` when missing), LAYERLAB_CLASS_IDLE_TIMEOUT
 # (seconds, default 1800), LAYERLAB_CLASSROOM_SERVICE=off (no instructor page).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,11 @@ TREE=$PWD
 PREFIX_DIR=${LAYERLAB_CLASS_PREFIX_DIR:-/opt/layerlab-classroom}
 STATE=${LAYERLAB_CLASS_STATE:-/var/lib/layerlab-classroom}
 USER_PREFIX=${LAYERLAB_CLASS_USER_PREFIX:-llclass-}
-BASES=${LAYERLAB_BASES_FILE:-/srv/bases.tar}
+# The class's bases file: readable by every learner (not under the 0700 state dir).
+if [ -n "${LAYERLAB_BASES_FILE:-}" ]; then BASES=$LAYERLAB_BASES_FILE
+elif [ -f /srv/bases.tar ]; then BASES=/srv/bases.tar
+else BASES=/var/lib/layerlab/bases.tar
+fi
 COURSE=$PREFIX_DIR/course
 VENV=$PREFIX_DIR/venv
 CHP=$PREFIX_DIR/proxy/node_modules/.bin/configurable-http-proxy
@@ -139,7 +144,12 @@ cmd_up() {
     local count=${1:-2}
     [[ "$count" =~ ^[0-9]+$ ]] && [ "$count" -ge 1 ] || die "up N: N is a number of learners (1 or more)"
     [ -x "$VENV/bin/jupyterhub" ] && [ -x "$CHP" ] || die "not installed: bash scripts/classroom.sh install"
-    [ -r "$BASES" ] || die "no bases file $BASES (write one: python -m layerlab prepare --export $BASES)"
+    if [ ! -r "$BASES" ]; then
+        say "writing the class's bases file $BASES once (prepare --export, as root; no engine needed)"
+        mkdir -p "$(dirname "$BASES")"
+        "$VENV/bin/python" -m layerlab prepare --export "$BASES" | tail -n 3
+        chmod 0644 "$BASES"
+    fi
     if hub_pid >/dev/null; then die "a class is already up (hub pid $(hub_pid)); bash scripts/classroom.sh down first"; fi
     install -d -m 0700 "$STATE"
     local learners=() i
