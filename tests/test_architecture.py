@@ -6,6 +6,7 @@
     engine   the Docker adapter: `Engine`, the one door to the SDK      core, replay, host, engine
     views    drawings and widgets of core objects                        core, views
     course   one module per lesson: demos, walkthroughs, orchestration  all but cli
+    classroom  the instructor service, its hub config, the server extension  core, engine, classroom
     cli      `python -m layerlab`                                        all
 
 Only the engine's door modules import `docker`; only views import `ipywidgets`; core and host
@@ -30,7 +31,8 @@ ALLOWED = {
     "engine": {"core", "replay", "host", "engine"},
     "views": {"core", "views"},
     "course": {"core", "replay", "host", "engine", "views", "course"},
-    "cli": {"core", "replay", "host", "engine", "views", "course", "cli", ""},
+    "classroom": {"core", "engine", "classroom"},
+    "cli": {"core", "replay", "host", "engine", "views", "course", "classroom", "cli", ""},
 }
 #: The engine door: the only modules that import the docker SDK.
 DOOR = {"engine/engine.py", "engine/images.py", "engine/containers.py", "engine/building.py", "engine/system.py",

@@ -1,189 +1,181 @@
-"""The one-machine class (scripts/classroom.sh), driven as learners' browsers would drive it:
-the hub's REST API, then each learner's Jupyter server through the proxy (REST and kernel
-websockets). Run as root by `make test-classroom`; not part of `make test` (tests/conftest.py
-leaves this folder out unless LAYERLAB_CLASSROOM_TESTS=1).
+"""The instructor service's tier: a real JupyterHub on loopback (free ports, DummyAuthenticator
+with a password, configurable-http-proxy from /opt/layerlab-classroom/proxy) with
+`layerlab.classroom.hubconfig.configure(c)` applied, as a class's hub config applies it.
 
-The class under test has its own user prefix and state dir (LAYERLAB_CLASS_USER_PREFIX,
-LAYERLAB_CLASS_STATE), so it never meets a class someone started with `make classroom`.
+Users: `h21s-teacher` (admin) and two learners, `h21s-ada` and `h21s-bob`, each with an API
+token of their own (the hub's `api_tokens`), standing in for their servers' tokens. The
+learners' servers, when a test starts one, are SimpleLocalProcessSpawner servers with the
+extension (homes under the run's folder), pointed at $DOCKER_HOST when an engine is set.
+
+Skips on a developer machine without the proxy; fails when CI=true.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
+import shutil
+import signal
+import socket
 import subprocess
+import sys
+import tempfile
 import time
-import uuid
-from dataclasses import dataclass, field
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
-import requests
-import websocket
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from support import need  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-PREFIX = os.environ.get("LAYERLAB_CLASS_USER_PREFIX", "llclass-t")
-STATE = Path(os.environ.get("LAYERLAB_CLASS_STATE", "/var/lib/layerlab-classroom-test"))
-CLASS_ENV = {**os.environ, "LAYERLAB_CLASS_USER_PREFIX": PREFIX, "LAYERLAB_CLASS_STATE": str(STATE)}
-LEARNERS = [f"{PREFIX}1", f"{PREFIX}2"]
-INSTRUCTOR = f"{PREFIX}teacher"
+CHP = Path(os.environ.get("LAYERLAB_CHP", "/opt/layerlab-classroom/proxy/node_modules/.bin/configurable-http-proxy"))
+SERVICE = "/services/layerlab-classroom/"
+ADMIN, ADA, BOB = "h21s-teacher", "h21s-ada", "h21s-bob"
+PASSWORD = "layerlab-test-" + secrets.token_hex(4)
 
 
-def classroom(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(ROOT / "scripts" / "classroom.sh"), *args], env=CLASS_ENV,
-                          capture_output=True, text=True, timeout=timeout)
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
-def wait_for(what: str, probe, timeout: float = 60, every: float = 0.25):
-    """Poll PROBE until it returns something true; fail with WHAT after TIMEOUT seconds."""
+def wait_for(check, timeout: float = 60, every: float = 0.3, what: str = "state"):
+    """Poll `check` until it returns something true; its value (AssertionError on timeout)."""
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
+        try:
+            value = check()
+            if value:
+                return value
+        except Exception as error:  # noqa: BLE001 - not there yet
+            last = error
         time.sleep(every)
-    pytest.fail(f"{what}: not within {timeout} s (last: {last!r})")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what} (last error: {last!r})")
 
 
-@dataclass
-class Kernel:
-    """One kernel of a learner's server, spoken to over its websocket as JupyterLab does."""
-
-    url: str
-    token: str
-    kernel_id: str
-    ws: websocket.WebSocket = field(init=False)
-
-    def __post_init__(self):
-        ws_url = self.url.replace("http://", "ws://") + f"api/kernels/{self.kernel_id}/channels"
-        self.ws = websocket.create_connection(ws_url, header=[f"Authorization: token {self.token}"], timeout=120)
-
-    def run(self, code: str, timeout: float = 240) -> dict:
-        """Execute CODE; return its stdout, stderr, error (ename: evalue) and rich outputs."""
-        msg_id = uuid.uuid4().hex
-        self.ws.send(json.dumps({
-            "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "", "session": uuid.uuid4().hex,
-                       "version": "5.3", "date": ""},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-                        "allow_stdin": False, "stop_on_error": True},
-        }))
-        result = {"stdout": "", "stderr": "", "error": None, "data": []}
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.ws.settimeout(max(1.0, deadline - time.monotonic()))
-            message = json.loads(self.ws.recv())
-            if message.get("parent_header", {}).get("msg_id") != msg_id or message.get("channel") != "iopub":
-                continue
-            kind, content = message["msg_type"], message["content"]
-            if kind == "stream":
-                result[content["name"]] += content["text"]
-            elif kind == "error":
-                result["error"] = f"{content['ename']}: {content['evalue']}"
-            elif kind in ("execute_result", "display_data"):
-                result["data"].append(content["data"])
-            elif kind == "status" and content["execution_state"] == "idle":
-                return result
-        pytest.fail(f"the kernel did not finish within {timeout} s: {code[:80]!r}")
-
-    def check(self, code: str, timeout: float = 240) -> str:
-        result = self.run(code, timeout)
-        assert result["error"] is None, f"{result['error']}\n{result['stderr']}"
-        return result["stdout"]
-
-    def close(self):
-        self.ws.close()
-
-
-@dataclass
-class Learner:
-    name: str
-    token: str
-    hub: "Hub"
-    spawn_seconds: float = 0.0
-
-    @property
-    def server(self) -> str:
-        return f"{self.hub.url}user/{self.name}/"
-
-    def get(self, path: str, **kw):
-        return requests.get(self.server + path, headers={"Authorization": f"token {self.token}"}, timeout=30, **kw)
-
-    def open_notebook(self, path: str) -> Kernel:
-        """A session for the notebook at PATH (the kernel's cwd is its folder), as JupyterLab opens one."""
-        answer = requests.post(self.server + "api/sessions", headers={"Authorization": f"token {self.token}"},
-                               json={"path": path, "name": Path(path).name, "type": "notebook",
-                                     "kernel": {"name": "python3"}}, timeout=60)
-        assert answer.status_code == 201, answer.text
-        return Kernel(self.server, self.token, answer.json()["kernel"]["id"])
-
-
-@dataclass
 class Hub:
-    url: str
-    api_token: str
-    env: dict
+    def __init__(self, root: Path, port: int, tokens: dict[str, str], process: subprocess.Popen, log: Path):
+        self.root, self.port, self.tokens, self.process, self.log = root, port, tokens, process, log
+        self.url = f"http://127.0.0.1:{port}"
 
-    def api(self, method: str, path: str, token: str | None = None, **kw):
-        return requests.request(method, f"{self.url}hub/api/{path}",
-                                headers={"Authorization": f"token {token or self.api_token}"}, timeout=60, **kw)
+    def request(self, method: str, path: str, body=None, token: str | None = None, user: str | None = None):
+        """(status, parsed JSON or text, headers); never follows a redirect."""
+        headers = {"Content-Type": "application/json"}
+        token = token or (self.tokens[user] if user else None)
+        if token:
+            headers["Authorization"] = f"token {token}"
+        data = json.dumps(body).encode() if body is not None else (b"" if method == "POST" else None)
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            with opener.open(request, timeout=30) as response:
+                status, raw, got = response.status, response.read(), response.headers
+        except urllib.error.HTTPError as error:
+            status, raw, got = error.code, error.read(), error.headers
+        try:
+            return status, json.loads(raw), got
+        except ValueError:
+            return status, raw.decode(errors="replace"), got
 
-    def user_token(self, name: str) -> str:
-        answer = self.api("POST", f"users/{name}/tokens", json={"note": "tests/classroom", "expires_in": 3600})
-        assert answer.status_code in (200, 201), answer.text
-        return answer.json()["token"]
+    def service(self, method: str, path: str, body=None, user: str | None = None, token: str | None = None):
+        return self.request(method, SERVICE + path, body, token=token, user=user)
 
-    def spawn(self, name: str, token: str) -> float:
-        began = time.monotonic()
-        answer = self.api("POST", f"users/{name}/server", token=token)
-        assert answer.status_code in (201, 202), answer.text
+    def learners(self) -> dict[str, dict]:
+        status, value, _ = self.service("GET", "api/learners", user=ADMIN)
+        assert status == 200, (status, value)
+        return {row["learner"]: row for row in value}
 
-        def ready():
-            server = self.api("GET", f"users/{name}", token=token).json()["servers"].get("", {})
-            return server.get("ready")
-
-        wait_for(f"{name}'s server is ready", ready, timeout=150)
-        return time.monotonic() - began
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
 
 
-def read_env(path: Path) -> dict:
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+CONFIG = """
+import sys
+sys.path.insert(0, {root!r})
+c = get_config()  # noqa: F821
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {port}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_port}"
+c.ConfigurableHTTPProxy.command = [{chp!r}]
+c.JupyterHub.db_url = "sqlite:///{state}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{state}/jupyterhub_cookie_secret"
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = {password!r}
+c.Authenticator.admin_users = {{{admin!r}}}
+c.Authenticator.allowed_users = {{{ada!r}, {bob!r}}}
+c.JupyterHub.api_tokens = {tokens!r}
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = "{state}/home/{{username}}"
+c.Spawner.cmd = [{singleuser!r}]
+c.Spawner.args = ["--allow-root"]
+c.Spawner.start_timeout = 60
+c.Spawner.http_timeout = 60
+c.Spawner.default_url = "/lab"
+c.Spawner.environment = {{
+    "LAYERLAB_LEARNER": lambda spawner: spawner.user.name,
+    "LAYERLAB_CLASSROOM_EVERY": "1",
+    "DOCKER_HOST": {docker_host!r},
+    "LAYERLAB_SOURCE": "live",
+}}
+from layerlab.classroom.hubconfig import configure
+configure(c, state_dir="{state}/classroom")
+"""
 
 
 @pytest.fixture(scope="session")
 def hub():
-    """A class of two learners, up for the whole session; stopped (and checked) at the end."""
-    if os.geteuid() != 0:
-        pytest.skip("the class is set up as root (users, rootless engines)")
-    classroom("down")  # a class left by an interrupted run
-    began = time.monotonic()
-    up = classroom("up", "2")
-    assert up.returncode == 0, up.stdout + up.stderr
-    print(up.stdout)
-    print(f"class up in {time.monotonic() - began:.1f} s")
-    values = read_env(STATE / "class.env")
-    started = Hub(f"http://127.0.0.1:{values['LAYERLAB_CLASS_PORT']}/", (STATE / "api-token").read_text().strip(), values)
-    yield started
-    classroom("down")
+    need(CHP.exists(), f"no configurable-http-proxy at {CHP} (make test-classroom-service installs it)")
+    state = Path(tempfile.mkdtemp(prefix="h21s-hub-"))
+    port = free_port()
+    tokens = {secrets.token_hex(16): name for name in (ADMIN, ADA, BOB)}
+    engine = os.environ.get("LAYERLAB_CLASSROOM_TEST_DOCKER_HOST") or os.environ.get("DOCKER_HOST") \
+        or "unix:///nonexistent/layerlab-engine-hidden.sock"
+    config = state / "jupyterhub_config.py"
+    config.write_text(CONFIG.format(
+        root=str(ROOT / "widgets"), port=port, hub_port=free_port(), proxy_port=free_port(), chp=str(CHP),
+        state=state, password=PASSWORD, admin=ADMIN, ada=ADA, bob=BOB, tokens=tokens,
+        singleuser=str(Path(sys.executable).with_name("jupyterhub-singleuser")), docker_host=engine))
+    log = state / "jupyterhub.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTERHUB_", "LAYERLAB_CLASSROOM"))}
+    with log.open("wb") as out:
+        process = subprocess.Popen([str(Path(sys.executable).with_name("jupyterhub")), "-f", str(config)],
+                                   cwd=state, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    result = Hub(state, port, {name: token for token, name in tokens.items()}, process, log)
+    try:
+        def up():
+            assert process.poll() is None, "the hub exited:\n" + result.log_text()[-3000:]
+            return result.service("GET", "api/learners", user=ADMIN)[0] == 200
+        wait_for(up, timeout=90, what="the hub and the classroom service")
+        yield result
+    finally:
+        stop(process)
+        print(result.log_text()[-4000:])
+        shutil.rmtree(state, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def learners(hub) -> dict[str, Learner]:
-    """Both learners, each with their own hub token and their server started (as a browser's
-    "Start my server" does, with the learner's own token)."""
-    out = {}
-    for name in LEARNERS:
-        learner = Learner(name, hub.user_token(name), hub)
-        learner.spawn_seconds = hub.spawn(name, learner.token)
-        print(f"{name}: server and engine up in {learner.spawn_seconds:.1f} s")
-        out[name] = learner
-    return out
-
-
-@pytest.fixture(scope="session")
-def kernels(learners) -> dict[str, Kernel]:
-    opened = {name: learner.open_notebook("notebooks/01-image-layers.ipynb") for name, learner in learners.items()}
-    yield opened
-    for kernel in opened.values():
-        kernel.close()
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM the hub (it stops its proxy, its service and the servers it spawned), then its group."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # whatever of this hub's own group is left
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)

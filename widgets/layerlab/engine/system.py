@@ -40,6 +40,17 @@ class SystemMixin:
                     time.sleep(pause)
                 pause = min(pause * 2, 2.0)
 
+    def disk_bytes(self) -> int:
+        """What the engine's disk holds, in bytes, as `docker system df` adds it up: image
+        layers, containers' writable layers, volumes, and the build cache not shared with images
+        (the whole engine: on a shared engine, every learner's)."""
+        usage = self.disk_usage()
+        total = int(usage.get("LayersSize") or 0)
+        total += sum(int(c.get("SizeRw") or 0) for c in usage.get("Containers") or [])
+        total += sum(max(0, int((v.get("UsageData") or {}).get("Size") or 0)) for v in usage.get("Volumes") or [])
+        total += sum(int(b.get("Size") or 0) for b in usage.get("BuildCache") or [] if not b.get("Shared"))
+        return total
+
     def labeled(self, kind: str, filters: list[str]) -> list[Labeled]:
         """The engine's objects of one kind (containers, images, volumes, networks) with all labels.
 
