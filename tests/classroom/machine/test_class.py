@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from klass import INSTRUCTOR, LEARNERS, ROOT, classroom, wait_for
+from klass import INSTRUCTOR, LEARNERS, ROOT, classroom, hub, kernels, learners, wait_for  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.timeout(300)
 A, B = LEARNERS
