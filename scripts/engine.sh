@@ -207,7 +207,7 @@ case "$command" in
     start) if [ "$flavour" = docker-26-rootless ]; then rootless_start; else start_engine; fi ;;
     install)
         case "$flavour" in
-            docker-26-rootless) rootless_install ;;
+            docker-26-rootless) rootless_lock; rootless_install; rootless_unlock ;;
             docker-20.10) install_debian12 ;;
             *) install_debian13 ;;
         esac ;;
