@@ -229,7 +229,10 @@ def test_stopping_a_server_stops_its_engine(hub, learners, kernels):
 
 def test_zz_stopping_the_class_leaves_no_process(hub, learners):
     pids = class_pids(hub)
+    import time
+    began = time.monotonic()
     down = classroom("down")
+    print(f"class down in {time.monotonic() - began:.1f} s")
     assert down.returncode == 0, down.stdout + down.stderr
     assert "none of its processes is left" in down.stdout
     alive = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
