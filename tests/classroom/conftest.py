@@ -135,14 +135,19 @@ configure(c, state_dir="{state}/classroom")
 """
 
 
+def engine_host() -> str:
+    """The engine the learners' servers get as DOCKER_HOST: the run's own (none: a socket that
+    is not there, and the page must say the engine is down)."""
+    return os.environ.get("DOCKER_HOST") or "unix:///nonexistent/layerlab-engine-hidden.sock"
+
+
 @pytest.fixture(scope="session")
 def hub():
     need(CHP.exists(), f"no configurable-http-proxy at {CHP} (make test-classroom-service installs it)")
     state = Path(tempfile.mkdtemp(prefix="h21s-hub-"))
     port = free_port()
     tokens = {secrets.token_hex(16): name for name in (ADMIN, ADA, BOB)}
-    engine = os.environ.get("LAYERLAB_CLASSROOM_TEST_DOCKER_HOST") or os.environ.get("DOCKER_HOST") \
-        or "unix:///nonexistent/layerlab-engine-hidden.sock"
+    engine = engine_host()
     config = state / "jupyterhub_config.py"
     config.write_text(CONFIG.format(
         root=str(ROOT / "widgets"), port=port, hub_port=free_port(), proxy_port=free_port(), chp=str(CHP),
@@ -163,7 +168,28 @@ def hub():
     finally:
         stop(process)
         print(result.log_text()[-4000:])
+        left = stop_leftovers(state)
         shutil.rmtree(state, ignore_errors=True)
+        assert not left, f"the hub left processes behind: {left}"
+
+
+def stop_leftovers(state: Path) -> list[str]:
+    """Stop every process still working in this hub's folder (its proxy, its service, a learner's
+    server: each runs with its cwd there); what was found."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.readlink(entry / "cwd").startswith(str(state)):
+                    found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+            except OSError:
+                continue
+    for pid in found:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return sorted(found.values())
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -179,3 +205,39 @@ def stop(process: subprocess.Popen) -> None:
     except ProcessLookupError:
         pass
     process.wait(timeout=10)
+
+
+CHROMIUM = os.environ.get("LAYERLAB_CHROMIUM", "/usr/bin/chromium")
+#: The browser tier's flags (tests/browser/conftest.py): Debian's Chromium, nothing beyond loopback.
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    need(Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        need(False, "the playwright package is not installed")
+    with sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+def log_in(browser, hub: "Hub", user: str):
+    """A fresh browser context logged in through the hub's own login form; its page, at the
+    instructor page (where the hub sends the user back after the OAuth dance)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.goto(hub.url + SERVICE)
+    page.wait_for_selector("#username_input", timeout=30_000)
+    page.fill("#username_input", user)
+    page.fill("#password_input", PASSWORD)
+    page.click("#login_submit")
+    page.wait_for_url(f"**{SERVICE}", timeout=30_000)
+    return context, page

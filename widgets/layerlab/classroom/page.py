@@ -42,8 +42,8 @@ function engineText(l) {
   let text = e.up ? "up" : "down";
   if (e.version) text += " \\u00b7 Docker " + e.version;
   if (e.rootless !== null) text += e.rootless ? " \\u00b7 rootless" : " \\u00b7 rootful";
-  if (l.heartbeat.stale) text += " (last heartbeat " + Math.round(l.heartbeat.age_seconds) + " s ago)";
-  else if (l.heartbeat.error) text += " (" + l.heartbeat.error + ")";
+  if (l.heartbeat.error) text += " (" + l.heartbeat.error + ")";
+  text += " \u00b7 heartbeat " + Math.round(l.heartbeat.age_seconds) + " s ago" + (l.heartbeat.stale ? ", stale" : "");
   return [text, e.up ? "up" : "down"];
 }
 function exercisesCell(row, l) {
@@ -92,7 +92,8 @@ function draw(learners) {
 async function refresh() {
   const status = document.getElementById("status");
   try {
-    const response = await fetch("api/learners", {credentials: "same-origin", cache: "no-store"});
+    const response = await fetch("api/learners", {credentials: "same-origin", cache: "no-store",
+                                                headers: {"X-XSRFToken": xsrf}});
     if (!response.ok) throw new Error(response.status + " " + response.statusText);
     draw(await response.json());
     status.textContent = "updated " + new Date().toLocaleTimeString() + ", every " + EVERY_MS / 1000 + " s";

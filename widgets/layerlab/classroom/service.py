@@ -90,7 +90,13 @@ class AdminHandler(HubOAuthenticated, Base):
     """Logged in through the hub (OAuth cookie), and a hub admin; anyone else: 403."""
 
     def check_xsrf_cookie(self):
-        self.current_user  # noqa: B018 - identify first: a token in the header needs no xsrf token
+        # A token in the header (a script, not a browser) needs no xsrf token: identify it first.
+        # Only then: HubOAuth's cookie check itself calls this method, and identifying from
+        # inside it would wait on HubOAuth's one worker thread, which is busy with that check.
+        if self.request.headers.get("Authorization", "").lower().startswith(("token ", "bearer ")):
+            self.current_user  # noqa: B018
+            if getattr(self, "_token_authenticated", False):
+                return None
         return super().check_xsrf_cookie()
 
     async def prepare(self):
@@ -236,6 +242,9 @@ def make_app(store: Store, hub: Hub, prefix: str, state: Path) -> web.Applicatio
 
 
 def main() -> None:
+    import faulthandler
+
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1` prints every thread's stack to the log
     logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s layerlab-classroom] %(message)s")
     state = Path(os.environ.get(STATE_ENV) or Path.cwd() / SERVICE)
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
