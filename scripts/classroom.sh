@@ -259,7 +259,9 @@ cmd_down() {
     local pid name
     if pid=$(hub_pid); then
         say "stopping the hub (pid $pid): it stops every learner's server, their engines and the proxy"
-        stop_pid "$pid" 60
+        # Its services first: the instructor service once took about 60 s to stop after a
+        # 4-learner run, so give the hub the time for its own orderly stop before killing it.
+        stop_pid "$pid" "${LAYERLAB_CLASS_STOP_WAIT:-120}"
     fi
     if [ -f "$STATE/proxy.pid" ] && kill -0 "$(cat "$STATE/proxy.pid")" 2>/dev/null; then
         stop_pid "$(cat "$STATE/proxy.pid")" 10
