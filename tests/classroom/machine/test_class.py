@@ -243,3 +243,36 @@ def test_zz_stopping_the_class_leaves_no_process(hub, learners):
     assert not Path(socket_of(B)).exists()
     acl = subprocess.run(["getfacl", "--omit-header", "--absolute-names", "/dev/net/tun"], capture_output=True, text=True).stdout
     assert not [line for line in acl.splitlines() if any(f"user:{name}:" in line for name in LEARNERS)], acl
+
+
+@pytest.mark.timeout(240)
+def test_zzz_an_idle_server_is_culled_and_its_engine_stops_with_it():
+    """A class of its own with a 15 s idle timeout: the culler stops the server, and the
+    post_stop_hook stops that learner's engine."""
+    from klass import CLASS_ENV, Hub, read_env
+
+    prefix, state = "llclass-u", "/var/lib/layerlab-classroom-cull-test"
+    env = {**CLASS_ENV, "LAYERLAB_CLASS_USER_PREFIX": prefix, "LAYERLAB_CLASS_STATE": state,
+           "LAYERLAB_CLASS_IDLE_TIMEOUT": "15", "LAYERLAB_CLASSROOM_SERVICE": "off"}
+
+    def run(*args):
+        return subprocess.run(["bash", str(ROOT / "scripts/classroom.sh"), *args], env=env, capture_output=True,
+                              text=True, timeout=200)
+
+    run("down")
+    up = run("up", "1")
+    assert up.returncode == 0, up.stdout + up.stderr
+    try:
+        values = read_env(Path(state) / "class.env")
+        cull_hub = Hub(f"http://127.0.0.1:{values['LAYERLAB_CLASS_PORT']}/",
+                       (Path(state) / "api-token").read_text().strip(), values)
+        name = f"{prefix}1"
+        cull_hub.spawn(name, cull_hub.api_token)
+        assert Path(socket_of(name)).exists() and engine_processes(name)
+        wait_for(f"the culler stops {name}'s server", lambda: not cull_hub.api("GET", f"users/{name}").json()["servers"],
+                 timeout=120, every=1)
+        wait_for(f"{name}'s engine stops with it", lambda: engine_processes(name) == "", timeout=60)
+        assert "Culling server " + name in (Path(state) / "hub.log").read_text()
+    finally:
+        down = run("down")
+    assert down.returncode == 0, down.stdout + down.stderr
