@@ -9,7 +9,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
 LAB_ARGS ?=
 
-.PHONY: lab test test-live test-replay-paces test-classroom-service install clean-venv
+.PHONY: lab test test-live test-replay-paces install clean-venv classroom classroom-down test-classroom test-classroom-service
 
 install: $(STAMP)
 
@@ -47,6 +47,23 @@ test-replay-paces: $(STAMP)
 test-live: $(STAMP)
 	$(NO_RECORD) $(PY) -m pytest -m "engine and not browser" tests -p no:cacheprovider $(PYTEST_ARGS)
 
+# A class on this machine, as root (scripts/classroom.sh): LEARNERS learner accounts and one
+# instructor, each learner's server with its own rootless engine, a JupyterHub on 127.0.0.1.
+LEARNERS ?= 2
+classroom:
+	bash scripts/classroom.sh install
+	bash scripts/classroom.sh up $(LEARNERS)
+
+classroom-down:
+	bash scripts/classroom.sh down $(if $(PURGE),--purge,)
+
+# A class of two learners of its own (user prefix llclass-t, state /var/lib/layerlab-classroom-test),
+# driven through the hub's REST API and kernel websockets, then stopped.
+test-classroom: $(STAMP)
+	bash scripts/classroom.sh install
+	LAYERLAB_CLASSROOM_TESTS=1 LAYERLAB_CLASS_USER_PREFIX=llclass-t LAYERLAB_CLASS_STATE=/var/lib/layerlab-classroom-test \
+		$(PY) -m pytest tests/classroom/machine -p no:cacheprovider -v $(PYTEST_ARGS)
+
 # The classroom's instructor service (tests/classroom): a real JupyterHub with its proxy, the
 # page in Chromium, a learner server with the extension (against $$DOCKER_HOST, or none), and
 # the store on SQLite and on a throwaway PostgreSQL (scripts/classroom-db.sh). As root.
@@ -54,7 +71,7 @@ test-classroom-service: $(STAMP)
 	@test -x /opt/layerlab-classroom/proxy/node_modules/.bin/configurable-http-proxy || \
 		npm install --no-audit --no-fund --prefix /opt/layerlab-classroom/proxy configurable-http-proxy@5.3.0
 	bash scripts/classroom-db.sh install
-	$(NO_RECORD) $(PY) -m pytest tests/classroom -p no:cacheprovider $(PYTEST_ARGS)
+	LAYERLAB_CLASSROOM_TESTS=1 $(NO_RECORD) $(PY) -m pytest tests/classroom --ignore=tests/classroom/machine -p no:cacheprovider $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -5,6 +5,7 @@
 #   bash scripts/engine.sh status [FLAVOUR [USER]]  say whether that engine answers
 #   bash scripts/engine.sh stop [FLAVOUR [USER]]    stop the engine this script started
 #   bash scripts/engine.sh env [FLAVOUR [USER]]     print the exports that point the course at it
+#   bash scripts/engine.sh install [FLAVOUR]        install that engine's packages only, start nothing
 #
 # Flavours (the engines learners have):
 #   docker-20.10            Debian 12's docker.io: overlay2, classic builder only. The default;
@@ -204,6 +205,12 @@ stop_engine() {
 
 case "$command" in
     start) if [ "$flavour" = docker-26-rootless ]; then rootless_start; else start_engine; fi ;;
+    install)
+        case "$flavour" in
+            docker-26-rootless) rootless_lock; rootless_install; rootless_unlock ;;
+            docker-20.10) install_debian12 ;;
+            *) install_debian13 ;;
+        esac ;;
     stop) if [ "$flavour" = docker-26-rootless ]; then rootless_stop; else stop_engine; fi ;;
     status)
         if answers; then say "$flavour answers: $(describe)"; else say "$flavour does not answer"; exit 1; fi ;;
@@ -212,5 +219,5 @@ case "$command" in
         if [ -n "$config_dir" ]; then printf 'export DOCKER_CONFIG=%s\n' "$config_dir"; else printf 'unset DOCKER_CONFIG\n'; fi
         printf 'export LAYERLAB_EXPECT_FLAVOUR=%s\n' "$flavour"
         ;;
-    *) say "usage: $0 start|status|stop|env [docker-20.10|docker-26|docker-26-containerd|docker-26-rootless [USER]]"; exit 2 ;;
+    *) say "usage: $0 start|status|stop|env|install [docker-20.10|docker-26|docker-26-containerd|docker-26-rootless [USER]]"; exit 2 ;;
 esac

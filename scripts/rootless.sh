@@ -136,15 +136,28 @@ rootless_release_tun() {
     fi
 }
 
+# Several learners' engines may start and stop at once (a class's hub spawns them in parallel):
+# the shared steps (writing the wrappers, adding subordinate ids, the ACL on the tun device)
+# run under one lock, held on fd 9 until rootless_unlock.
+rootless_lock() {
+    mkdir -p "$RUN_DIR"
+    exec 9>"$RUN_DIR/rootless.lock"
+    flock -w 120 9 || { say "could not take $RUN_DIR/rootless.lock within 120 s"; exit 1; }
+}
+
+rootless_unlock() { flock -u 9 2>/dev/null || true; exec 9>&-; }
+
 rootless_start() {
     if answers; then
         say "$flavour for $rootless_user already answers: $(describe)"
         return
     fi
     need_root
+    rootless_lock
     rootless_install
     rootless_ensure_user
     rootless_grant_tun
+    rootless_unlock
     mkdir -p "$LOG_DIR"
     rm -f "$socket"
     say "starting rootless dockerd 26.1 for $rootless_user (its own network namespace, no bridge), log in $log"
@@ -199,7 +212,9 @@ rootless_stop() {
     pids=$(rootless_processes | tr '\n' ' ')
     if [ -z "${pids// /}" ]; then
         say "$flavour for $rootless_user is not running"
+        rootless_lock
         rootless_release_tun
+        rootless_unlock
         return
     fi
     if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
@@ -219,7 +234,9 @@ rootless_stop() {
         for pid in $left; do kill -KILL "$pid" 2>/dev/null || true; done
     fi
     rm -f "$rootless_run/launcher.pid" "$socket"
+    rootless_lock
     rootless_release_tun
+    rootless_unlock
     left=$(rootless_processes | tr '\n' ' ')
     if [ -n "${left// /}" ]; then
         say "processes of $flavour for $rootless_user are still running: $left"

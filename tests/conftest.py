@@ -15,6 +15,11 @@ import pytest
 
 from support import IN_CI, ROOT, need, run_cli  # noqa: F401  (re-exported for tests)
 
+# tests/classroom sets up a whole class as root (users, engines, a hub): `make test-classroom`
+# runs it on its own, and no other run of this folder (make test, test-live, the rootless and
+# bare tiers) collects it.
+collect_ignore = [] if os.environ.get("LAYERLAB_CLASSROOM_TESTS") == "1" else ["classroom"]
+
 
 @pytest.fixture(scope="session")
 def engine():
