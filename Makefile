@@ -9,7 +9,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
 LAB_ARGS ?=
 
-.PHONY: lab test test-live test-replay-paces install clean-venv classroom classroom-down test-classroom test-classroom-service
+.PHONY: lab test test-live test-replay-paces install clean-venv classroom classroom-down test-classroom
 
 install: $(STAMP)
 
@@ -57,21 +57,16 @@ classroom:
 classroom-down:
 	bash scripts/classroom.sh down $(if $(PURGE),--purge,)
 
-# A class of two learners of its own (user prefix llclass-t, state /var/lib/layerlab-classroom-test),
-# driven through the hub's REST API and kernel websockets, then stopped.
+# The classroom, as root (tests/classroom): a class of two learners of its own (user prefix
+# llclass-t, state /var/lib/layerlab-classroom-test) driven through the hub's REST API and
+# kernel websockets, then stopped; and the instructor service against a real JupyterHub with
+# its proxy: the page in Chromium, a learner server with the extension (against $$DOCKER_HOST,
+# or none), the store on SQLite and on a throwaway PostgreSQL (scripts/classroom-db.sh).
 test-classroom: $(STAMP)
 	bash scripts/classroom.sh install
-	LAYERLAB_CLASSROOM_TESTS=1 LAYERLAB_CLASS_USER_PREFIX=llclass-t LAYERLAB_CLASS_STATE=/var/lib/layerlab-classroom-test \
-		$(PY) -m pytest tests/classroom/machine -p no:cacheprovider -v $(PYTEST_ARGS)
-
-# The classroom's instructor service (tests/classroom): a real JupyterHub with its proxy, the
-# page in Chromium, a learner server with the extension (against $$DOCKER_HOST, or none), and
-# the store on SQLite and on a throwaway PostgreSQL (scripts/classroom-db.sh). As root.
-test-classroom-service: $(STAMP)
-	@test -x /opt/layerlab-classroom/proxy/node_modules/.bin/configurable-http-proxy || \
-		npm install --no-audit --no-fund --prefix /opt/layerlab-classroom/proxy configurable-http-proxy@5.3.0
 	bash scripts/classroom-db.sh install
-	LAYERLAB_CLASSROOM_TESTS=1 $(NO_RECORD) $(PY) -m pytest tests/classroom --ignore=tests/classroom/machine -p no:cacheprovider $(PYTEST_ARGS)
+	LAYERLAB_CLASSROOM_TESTS=1 LAYERLAB_CLASS_USER_PREFIX=llclass-t LAYERLAB_CLASS_STATE=/var/lib/layerlab-classroom-test \
+		$(NO_RECORD) $(PY) -m pytest tests/classroom -p no:cacheprovider -v $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -259,3 +259,79 @@ def test_the_readme_gives_the_install_command_the_values_expect():
     assert "--set-file hub.extraConfig.layerlab=deploy/kubernetes/learner_pod.py" in readme
     for name in ("values.yaml", "values-sysbox.yaml", "values-dind.yaml", "build-image.sh"):
         assert name in readme
+
+
+# -- the instructor page (classroom-service.yaml) -------------------------------------------
+
+def manifests() -> dict[str, dict]:
+    return {doc["kind"]: doc for doc in yaml.safe_load_all((DEPLOY / "classroom-service.yaml").read_text())}
+
+
+@pytest.mark.timeout(60)
+def test_each_learner_server_reports_to_the_classroom_service_with_its_own_token():
+    """The names learner_pod.py must use without importing layerlab (the hub image has none)
+    are the ones the service and its extension use, and every learner pod gets them."""
+    from layerlab.classroom import hubconfig
+
+    c = load(values("values.yaml", "values-sysbox.yaml"))
+    notebook = containers(render(c, "alice")[0])["notebook"]
+    url = env(notebook)[hubconfig.URL_ENV]
+    assert url == f"http://{hubconfig.SERVICE}:10101/services/{hubconfig.SERVICE}/"
+    assert f"--ServerApp.jpserver_extensions={hubconfig.EXTENSION}=True" in notebook["args"]
+    assert hubconfig.ACCESS in c.KubeSpawner.server_token_scopes
+    assert set(hubconfig.SERVER_ROLE_SCOPES) <= set(c.KubeSpawner.server_token_scopes)
+    assert hubconfig.ACCESS in c.JupyterHub.extra_user_scopes.to_dict()["update"]
+
+
+@pytest.mark.timeout(30)
+def test_the_hub_the_service_and_the_learner_pods_agree_on_where_the_service_is():
+    from layerlab.classroom import hubconfig
+
+    found = manifests()
+    assert set(found) == {"PersistentVolumeClaim", "Deployment", "Service", "NetworkPolicy"}
+    service = values("values.yaml")["hub"]["services"][hubconfig.SERVICE]
+    port = found["Service"]["spec"]["ports"][0]["port"]
+    assert service["url"] == f"http://{found['Service']['metadata']['name']}:{port}"
+    pod = found["Deployment"]["spec"]["template"]
+    container = pod["spec"]["containers"][0]
+    given = {item["name"]: item.get("value") for item in container["env"]}
+    assert given["JUPYTERHUB_SERVICE_NAME"] == hubconfig.SERVICE
+    assert given["JUPYTERHUB_CLIENT_ID"] == service["oauth_client_id"]
+    assert given["JUPYTERHUB_OAUTH_CALLBACK_URL"] == service["oauth_redirect_uri"]
+    assert given[hubconfig.LISTEN_ENV] == "pod"
+    assert given["JUPYTERHUB_SERVICE_URL"].endswith(f":{container['ports'][0]['containerPort']}")
+    roles = values("values.yaml")["hub"]["loadRoles"]
+    assert any(hubconfig.SERVICE in role["services"] for role in roles.values())
+    # The learners' pods may reach it, and nothing else beyond what z2jh allows.
+    (rule,) = values("values.yaml")["singleuser"]["networkPolicy"]["egress"]
+    assert rule["to"] == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": hubconfig.SERVICE}}}]
+    assert rule["to"][0]["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    assert rule["ports"] == [{"port": port, "protocol": "TCP"}]
+
+
+@pytest.mark.timeout(30)
+def test_the_service_pod_is_unprivileged_and_reached_only_by_the_proxy_and_learners():
+    found = manifests()
+    spec = found["Deployment"]["spec"]["template"]["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] != 0
+    context = spec["containers"][0]["securityContext"]
+    assert context["allowPrivilegeEscalation"] is False and context["capabilities"] == {"drop": ["ALL"]}
+    assert "limits" in spec["containers"][0]["resources"]
+    policy = found["NetworkPolicy"]["spec"]
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    sources = [rule["podSelector"]["matchLabels"]["component"] for rule in policy["ingress"][0]["from"]]
+    assert sorted(sources) == ["proxy", "singleuser-server"]
+    targets = [rule["to"][0] for rule in policy["egress"]]
+    assert targets[0] == {"podSelector": {"matchLabels": {"component": "hub"}}}
+    assert targets[1]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "kube-system"}
+
+
+@pytest.mark.timeout(30)
+def test_the_service_listens_on_loopback_unless_told_it_runs_in_a_pod():
+    from layerlab.classroom.service import listen_address
+
+    assert listen_address({"JUPYTERHUB_SERVICE_URL": "http://127.0.0.1:4321"}) == ("127.0.0.1", 4321)
+    with pytest.raises(SystemExit, match="loopback only"):
+        listen_address({"JUPYTERHUB_SERVICE_URL": "http://0.0.0.0:10101"})
+    assert listen_address({"JUPYTERHUB_SERVICE_URL": "http://0.0.0.0:10101", "LAYERLAB_CLASSROOM_LISTEN": "pod"}) == ("", 10101)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the learner pods' course image against the engine in DOCKER_HOST, with no registry:
 #   1. a Debian bookworm base (python3, python3-venv) by debootstrap, imported as an image;
-#   2. a wheelhouse: `pip wheel` of the course and jupyterhub (the singleuser server);
+#   2. a wheelhouse: `pip wheel` of the course, jupyterhub (the singleuser server) and the
+#      classroom service's database drivers (sqlalchemy, psycopg), the same image serving both;
 #   3. the bases file (`python -m layerlab prepare --export`) the learner's engine imports;
 #   4. `docker build` of deploy/kubernetes/Dockerfile, which installs with --no-index.
 # Needs root (debootstrap), debootstrap, the docker CLI, and this repo's .venv (make install).
@@ -29,7 +30,7 @@ fi
 context=$WORK/context
 rm -rf "$context" && mkdir -p "$context"
 # Wheels for the image's python (bookworm's 3.11): build them with a 3.11 like this .venv's.
-"$PY" -m pip wheel --quiet --wheel-dir "$context/wheelhouse" "$REPO" "jupyterhub>=5"
+"$PY" -m pip wheel --quiet --wheel-dir "$context/wheelhouse" "$REPO" "jupyterhub>=5" "sqlalchemy>=2" "psycopg[binary]>=3.1"
 cp -r "$REPO/notebooks" "$context/notebooks"
 if [ ! -f "$WORK/bases.tar" ]; then
   "$PY" -m layerlab prepare --export "$WORK/bases.tar"

@@ -31,6 +31,14 @@ LEARNER_UID = 1000
 SOCKET_DIR = "/run/layerlab-engine"
 SOCKET = f"{SOCKET_DIR}/docker.sock"
 COURSE_NOTEBOOKS = "/opt/layerlab/notebooks"
+# The instructor page (classroom-service.yaml): the same names as layerlab.classroom.hubconfig,
+# which the hub pod cannot import (z2jh's hub image has no layerlab); a test keeps them equal.
+CLASSROOM_SERVICE = "layerlab-classroom"
+CLASSROOM_ACCESS = f"access:services!service={CLASSROOM_SERVICE}"
+CLASSROOM_URL = f"http://{CLASSROOM_SERVICE}:10101/services/{CLASSROOM_SERVICE}/"
+CLASSROOM_EXTENSION = "layerlab.classroom.extension"
+#: JupyterHub's own scopes for a server's token (its `server` role), which the access joins.
+SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server"]
 
 #: What `custom.layerlab` in the values can change; the values files set every key again.
 DEFAULTS = {
@@ -137,6 +145,8 @@ def learner_environment(settings):
         # No pulls: the learner's engine builds its bases from the file in the course image.
         "LAYERLAB_REGISTRY": "off",
         "LAYERLAB_BASES": settings["basesFile"],
+        # Where the learner's server sends progress and heartbeats (the extension below).
+        "LAYERLAB_CLASSROOM_URL": CLASSROOM_URL,
     }
 
 
@@ -183,6 +193,16 @@ def configure(c, settings):
     _add(spawner, "volumes", pod_volumes(settings), key="name")
     _add(spawner, "volume_mounts", [{"name": "layerlab-engine-socket", "mountPath": SOCKET_DIR}], key="name")
     _add(spawner, "extra_containers", [engine_container(settings)], key="name")
+
+    # The learner's server loads the extension that reports to the instructor page, and its
+    # token may reach that service (which lets each learner post only their own progress).
+    # (KubeSpawner passes args only to a command it knows: z2jh sets singleuser.cmd, and so
+    # does this file when nothing did.)
+    if "cmd" not in spawner:
+        spawner.cmd = ["jupyterhub-singleuser"]
+    _add(spawner, "args", [f"--ServerApp.jpserver_extensions={CLASSROOM_EXTENSION}=True"])
+    spawner.server_token_scopes = [*SERVER_TOKEN_SCOPES, CLASSROOM_ACCESS]
+    c.JupyterHub.extra_user_scopes.add(CLASSROOM_ACCESS)  # JupyterHub 6: every user may reach it
 
     if settings["variant"] == "sysbox":
         sysbox = settings["sysbox"]

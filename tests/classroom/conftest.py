@@ -143,7 +143,7 @@ def engine_host() -> str:
 
 @pytest.fixture(scope="session")
 def hub():
-    need(CHP.exists(), f"no configurable-http-proxy at {CHP} (make test-classroom-service installs it)")
+    need(CHP.exists(), f"no configurable-http-proxy at {CHP} (make test-classroom installs it)")
     state = Path(tempfile.mkdtemp(prefix="h21s-hub-"))
     port = free_port()
     tokens = {secrets.token_hex(16): name for name in (ADMIN, ADA, BOB)}
