@@ -9,7 +9,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
 LAB_ARGS ?=
 
-.PHONY: lab test test-live test-replay-paces install clean-venv classroom classroom-down test-classroom
+.PHONY: lab test test-live test-replay-paces install clean-venv classroom classroom-down test-classroom test-k8s-image
 
 install: $(STAMP)
 
@@ -67,6 +67,19 @@ test-classroom: $(STAMP)
 	bash scripts/classroom-db.sh install
 	LAYERLAB_CLASSROOM_TESTS=1 LAYERLAB_CLASS_USER_PREFIX=llclass-t LAYERLAB_CLASS_STATE=/var/lib/layerlab-classroom-test \
 		$(NO_RECORD) $(PY) -m pytest tests/classroom -p no:cacheprovider -v $(PYTEST_ARGS)
+
+# deploy/kubernetes: build the learner pods' course image against $$DOCKER_HOST, offline (its
+# own debootstrap base, a wheelhouse for the image's python), check that what the pods run is
+# in it (a container with no network, never pulled, labeled), then remove both images by name.
+K8S_IMAGE := layerlab-k8s/course:ci
+test-k8s-image: $(STAMP)
+	LAYERLAB_K8S_WORK=$$(mktemp -d) bash deploy/kubernetes/build-image.sh $(K8S_IMAGE)
+	docker run --rm --pull never --network none --label layerlab.course=layerlab \
+		--label layerlab.lesson=k8s-image --label layerlab.learner=$${LAYERLAB_LEARNER:-ci} $(K8S_IMAGE) sh -c '\
+		python3 -c "import layerlab.classroom.service, layerlab.classroom.extension, layerlab.engine, jupyterhub, sqlalchemy, psycopg" \
+		&& jupyterhub-singleuser --version && test "$$(id -u)" = 1000 && test -s "$$LAYERLAB_BASES" \
+		&& test -e /opt/layerlab/notebooks/01-image-layers.ipynb'
+	docker image rm $(K8S_IMAGE) layerlab-k8s/course-base:bookworm
 
 clean-venv:
 	rm -rf $(VENV)

@@ -24,13 +24,27 @@ if ! docker image inspect "$BASE" >/dev/null 2>&1; then
   debootstrap --variant=minbase --include=python3,python3-venv bookworm "$root" "$mirror"
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*
   tar --numeric-owner --exclude=./dev/* --exclude=./proc/* --exclude=./sys/* -C "$root" -c . |
-    docker import --change 'CMD ["/bin/bash"]' - "$BASE"
+    docker import --change 'CMD ["/bin/bash"]' \
+      --change "LABEL layerlab.k8s.python=$(chroot "$root" python3 -c 'import platform; print(platform.python_version())')" \
+      - "$BASE"
 fi
+# The wheels must suit the image's python (bookworm's 3.11.2), not this .venv's.
+image_python=$(docker image inspect --format '{{index .Config.Labels "layerlab.k8s.python"}}' "$BASE")
+[ -n "$image_python" ] || { echo "build-image: $BASE has no layerlab.k8s.python label; remove it and run again" >&2; exit 1; }
 
 context=$WORK/context
 rm -rf "$context" && mkdir -p "$context"
-# Wheels for the image's python (bookworm's 3.11): build them with a 3.11 like this .venv's.
-"$PY" -m pip wheel --quiet --wheel-dir "$context/wheelhouse" "$REPO" "jupyterhub>=5" "sqlalchemy>=2" "psycopg[binary]>=3.1"
+# The course as a wheel of its own, then every dependency as a binary wheel for the image's
+# python and glibc (Debian 12: 2.36), as `pip download` chooses them for that interpreter.
+"$PY" -m pip wheel --quiet --no-deps --wheel-dir "$context/wheelhouse" "$REPO"
+platforms=()
+for tag in manylinux_2_34_x86_64 manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_26_x86_64 \
+           manylinux_2_17_x86_64 manylinux2014_x86_64 manylinux_2_5_x86_64 manylinux1_x86_64 linux_x86_64; do
+  platforms+=(--platform "$tag")
+done
+"$PY" -m pip download --quiet --dest "$context/wheelhouse" --only-binary=:all: \
+  --python-version "$image_python" --implementation cp "${platforms[@]}" \
+  "$context"/wheelhouse/layerlab-*.whl "jupyterhub>=5" "sqlalchemy>=2" "psycopg[binary]>=3.1"
 cp -r "$REPO/notebooks" "$context/notebooks"
 if [ ! -f "$WORK/bases.tar" ]; then
   "$PY" -m layerlab prepare --export "$WORK/bases.tar"

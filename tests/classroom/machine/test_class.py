@@ -209,6 +209,48 @@ def test_the_instructor_page_lists_both_learners_with_the_lesson(hub, learners, 
     assert denied.status_code in (401, 403, 404), (denied.status_code, denied.text[:200])
 
 
+@pytest.mark.browser
+def test_the_instructor_sees_both_learners_live_in_the_browser(hub, learners, kernels, browser):
+    """The page itself, in Chromium, logged in as the instructor through the hub's form: both
+    learners' rows show their server up, a rootless engine and the lesson their kernel ran.
+    A learner who logs in gets no page."""
+    from playwright.sync_api import expect
+
+    from klass import STATE
+
+    page_url = f"{hub.url}services/layerlab-classroom/"
+    password = (STATE / "password").read_text().strip()
+
+    def logged_in(user):
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.goto(page_url)
+        page.wait_for_selector("#username_input", timeout=30_000)
+        page.fill("#username_input", user)
+        page.fill("#password_input", password)
+        page.click("#login_submit")
+        page.wait_for_load_state()
+        return context, page
+
+    context, page = logged_in(INSTRUCTOR)
+    try:
+        for name in LEARNERS:
+            row = page.locator(f'tr[data-learner="{name}"]')
+            expect(row).to_contain_text("01-layers", timeout=60_000)
+            expect(row).to_contain_text("rootless", timeout=60_000)
+        shots = ROOT / "artifacts" / "classroom"
+        shots.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shots / "instructor-page-class.png"), full_page=True)
+    finally:
+        context.close()
+    context, page = logged_in(A)
+    try:
+        wait_for("the learner's 403", lambda: "403" in page.content(), timeout=30)
+        assert B not in page.content()
+    finally:
+        context.close()
+
+
 def engine_processes(name: str) -> str:
     uid = pwd.getpwnam(name).pw_uid
     return subprocess.run(["pgrep", "-a", "-u", str(uid)], capture_output=True, text=True).stdout
