@@ -72,14 +72,17 @@ test-classroom: $(STAMP)
 # own debootstrap base, a wheelhouse for the image's python), check that what the pods run is
 # in it (a container with no network, never pulled, labeled), then remove both images by name.
 K8S_IMAGE := layerlab-k8s/course:ci
+K8S_WORK := /tmp/layerlab-k8s-image-ci
 test-k8s-image: $(STAMP)
-	LAYERLAB_K8S_WORK=$$(mktemp -d) bash deploy/kubernetes/build-image.sh $(K8S_IMAGE)
+	rm -rf $(K8S_WORK)
+	LAYERLAB_K8S_WORK=$(K8S_WORK) bash deploy/kubernetes/build-image.sh $(K8S_IMAGE)
 	docker run --rm --pull never --network none --label layerlab.course=layerlab \
 		--label layerlab.lesson=k8s-image --label layerlab.learner=$${LAYERLAB_LEARNER:-ci} $(K8S_IMAGE) sh -c '\
 		python3 -c "import layerlab.classroom.service, layerlab.classroom.extension, layerlab.engine, jupyterhub, sqlalchemy, psycopg" \
 		&& jupyterhub-singleuser --version && test "$$(id -u)" = 1000 && test -s "$$LAYERLAB_BASES" \
 		&& test -e /opt/layerlab/notebooks/01-image-layers.ipynb'
 	docker image rm $(K8S_IMAGE) layerlab-k8s/course-base:bookworm
+	rm -rf $(K8S_WORK)
 
 clean-venv:
 	rm -rf $(VENV)
