@@ -217,7 +217,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Per module: playwright's sync API keeps an event loop running in this thread while it is
+# open, and a later module's asyncio.run() (the extension's tests) would meet it.
+@pytest.fixture(scope="module")
 def browser():
     need(Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     try:
