@@ -32,7 +32,7 @@ def add_layers_parser(commands):
         "layers", help="show an image's stack and the files each layer adds, changes and deletes"
     )
     layers.add_argument("image", help="image name or id")
-    layers.add_argument("--json", action="store_true", help="print everything as JSON")
+    layers.add_argument("--json", action="store_true", help="print everything as one line of JSON (pipe it to `python -m json.tool` to read it)")
     layers.add_argument("--limit", type=int, default=15, metavar="N", help="files shown per layer (default 15)")
     layers.add_argument("--all", action="store_true", help="show every file of every layer")
     gate = layers.add_argument_group("CI gate (like dive's CI mode)")
@@ -73,7 +73,7 @@ def run_layers(args) -> int:
     say_if_cached(found.files, engine)
     waste = found.waste()
     if args.json:
-        print(json.dumps({**found.as_dict(), **waste.as_dict()}, indent=1))
+        print(json.dumps({**found.as_dict(), **waste.as_dict()}))  # one line: the C encoder (indent would not use it)
         return 0
     print(found.summary(limit=None if args.all else args.limit))
     print()
@@ -105,7 +105,7 @@ def _run_gate(waste, rules: dict, as_json: bool) -> int:
     verdicts = check_gate(waste, **rules)
     passed = all(v.passed for v in verdicts)
     if as_json:
-        print(json.dumps({**waste.as_dict(), "verdicts": [v.as_dict() for v in verdicts], "passed": passed}, indent=1))
+        print(json.dumps({**waste.as_dict(), "verdicts": [v.as_dict() for v in verdicts], "passed": passed}))
     else:
         for verdict in verdicts:
             print(verdict.line())
@@ -132,7 +132,7 @@ def run_which(args) -> int:
         for event in data["events"]:
             entry = found.entry_for_layer(event["layer_index"])
             event["instruction"] = entry.instruction
-        print(json.dumps(data, indent=1))
+        print(json.dumps(data))
         return 0
     print(answer.summary())
     for event in answer.events:
