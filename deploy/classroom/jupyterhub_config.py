@@ -172,4 +172,4 @@ if api_token_file.exists():
 if env("LAYERLAB_CLASSROOM_SERVICE", "on") != "off":
     from layerlab.classroom.hubconfig import configure
 
-    configure(c, db_url=env("LAYERLAB_CLASSROOM_DB_URL") or None)
+    configure(c)  # SQLite in the hub's state folder, or $LAYERLAB_CLASSROOM_DB (a postgresql:// URL)
