@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import threading
 
 import kubespawner  # the test extra has it: a missing one fails, it does not skip
 import pytest
@@ -96,7 +97,27 @@ def render(c: Config, *names: str) -> list[dict]:
         for task in asyncio.all_tasks() - {asyncio.current_task()}:
             task.cancel()  # kubespawner's client-closing task
         return result
-    return asyncio.run(pods())
+    return in_own_loop(pods)
+
+
+def in_own_loop(coroutine_function):
+    """Run it to the end on an event loop of its own, in a thread of its own: the browser
+    tier's playwright keeps a loop running in the main thread, where asyncio.run() refuses."""
+    outcome = {}
+
+    def run():
+        try:
+            outcome["value"] = asyncio.run(coroutine_function())
+        except BaseException as error:  # noqa: BLE001 - raised again in the test's thread
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name="kubespawner-render")
+    worker.start()
+    worker.join(50)
+    assert not worker.is_alive(), "rendering the learner pod did not end within 50 s"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def containers(pod: dict) -> dict[str, dict]:
