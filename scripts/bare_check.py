@@ -22,6 +22,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 SKIPPING_MARKERS = {"engine", "browser"}
+#: Not collected by `make test` (tests/conftest.py leaves it out): run by `make test-classroom`.
+CLASSROOM_TESTS = "tests/classroom/"
 ALLOWED_PASS = {"passed", "xfailed"}
 
 
@@ -79,6 +81,8 @@ def check(records: list[dict], root: Path) -> list[str]:
     seen_files = {t["nodeid"].split("::", 1)[0] for t in tests}
     for path in sorted(root.glob("tests/**/test_*.py")):
         relative = path.relative_to(root).as_posix()
+        if relative.startswith(CLASSROOM_TESTS):
+            continue  # a whole class set up as root: `make test-classroom`, a CI tier of its own
         if relative not in seen_files:
             problems.append(f"{relative}: no test from it ran or was skipped (not collected?)")
     if not any(t for t in tests if set(t.get("markers", [])) & SKIPPING_MARKERS):

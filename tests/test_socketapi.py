@@ -6,12 +6,15 @@ for anything but a plain 2xx JSON answer. Hosts other than unix:///path never us
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 
 import pytest
 
+from layerlab.core.errors import EngineError
 from layerlab.engine import socketapi
+from layerlab.engine.connection import probe_engine
 from layerlab.engine.socketapi import SocketAPI, socket_path
 
 
@@ -159,3 +162,16 @@ def test_an_engine_made_with_a_client_handed_in_never_reads_around_it():
 
     assert isinstance(FACTS, EngineFacts)
     assert Engine(LiveSource(FACTS), FACTS, {}, client=object()).reader is None
+
+
+# Needs no engine: it is about the case where there is none (so it runs in the bare tier too).
+@pytest.mark.parametrize("host", ["unix:///nonexistent/layerlab-engine.sock"])
+def test_no_engine_is_the_same_clear_error_either_way(host, monkeypatch):
+    environ = dict(os.environ, DOCKER_HOST=host)
+    with pytest.raises(EngineError) as fast:
+        probe_engine(environ, ask_buildx=False)
+    monkeypatch.setattr(socketapi, "probe", lambda host, timeout: None)
+    with pytest.raises(EngineError) as slow:
+        probe_engine(environ, ask_buildx=False)
+    assert (type(fast.value), fast.value.what, fast.value.fix) == (type(slow.value), slow.value.what, slow.value.fix)
+    assert "the socket does not exist" in fast.value.what
