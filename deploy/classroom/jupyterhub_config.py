@@ -93,37 +93,42 @@ c.Spawner.http_timeout = 60
 c.Spawner.env_keep = ["LANG", "LC_ALL"]  # nothing else of root's environment reaches a learner
 
 
-def engine_paths(user: str) -> dict:
-    run = f"/run/layerlab/rootless/{user}"
-    home = os.path.expanduser(f"~{user}")
-    return {
-        "DOCKER_HOST": f"unix://{run}/docker.sock",
-        "DOCKER_CONFIG": f"{home}/.docker",
-    }
-
-
-async def engine(command: str, user: str, log) -> None:
-    """`bash scripts/engine.sh COMMAND docker-26-rootless USER`, from the installed course tree."""
+async def engine(command: str, user: str, log) -> str:
+    """`bash scripts/engine.sh COMMAND docker-26-rootless USER`, from the installed course tree;
+    its output."""
     process = await asyncio.create_subprocess_exec(
         "bash", str(COURSE / "scripts" / "engine.sh"), command, "docker-26-rootless", user,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"},
     )
     output, _ = await process.communicate()
-    for line in output.decode(errors="replace").splitlines():
-        log.info("%s: %s", user, line)
+    text = output.decode(errors="replace")
+    if command != "env":
+        for line in text.splitlines():
+            log.info("%s: %s", user, line)
     if process.returncode != 0:
         raise RuntimeError(f"engine.sh {command} docker-26-rootless {user} failed (exit {process.returncode})")
+    return text
+
+
+async def engine_environment(user: str, log) -> dict:
+    """What `engine.sh env` exports for the learner's engine (DOCKER_HOST, DOCKER_CONFIG, ...):
+    the script that starts the engine is the one place that knows where it listens."""
+    exports = {}
+    for line in (await engine("env", user, log)).splitlines():
+        if line.startswith("export ") and "=" in line:
+            name, value = line[len("export "):].split("=", 1)
+            exports[name] = value
+    return exports
 
 
 async def start_engine(spawner) -> None:
     user = spawner.user.name
     await engine("start", user, spawner.log)
-    spawner.environment.update(engine_paths(user))
+    spawner.environment.update(await engine_environment(user, spawner.log))
     spawner.environment.update({
         "LAYERLAB_LEARNER": user,
         "LAYERLAB_REGISTRY": "off",  # no pulls: nothing leaves the machine
-        "LAYERLAB_EXPECT_FLAVOUR": "docker-26-rootless",
         "LAYERLAB_ENGINE_FLAVOUR": "docker-26-rootless",
         "PATH": f"{VENV}/bin:{ENGINE_BIN}:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
