@@ -9,7 +9,7 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 LAB_PORT ?= 8888
 LAB_ARGS ?=
 
-.PHONY: lab test test-live test-replay-paces install clean-venv classroom classroom-down test-classroom test-k8s-image
+.PHONY: i18n lab test test-live test-replay-paces install clean-venv classroom classroom-down test-classroom test-k8s-image
 
 install: $(STAMP)
 
@@ -18,6 +18,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	@touch $@
+
+# The package's strings in other languages (gettext, with Babel): extract what _(), N_() and
+# ngettext() mark into the template, merge it into each language's catalog (a changed English
+# string becomes fuzzy, a new one empty: English shows until it is translated), compile the .mo
+# files the package ships. tests/test_i18n.py fails when a .mo is older than its .po.
+LOCALE := widgets/layerlab/locale
+i18n: $(STAMP)
+	$(VENV)/bin/pybabel extract -q -F babel.cfg --no-location --sort-output --omit-header \
+		-k _ -k N_ -k ngettext:1,2 -o $(LOCALE)/layerlab.pot widgets/layerlab
+	$(VENV)/bin/pybabel update -q -i $(LOCALE)/layerlab.pot -d $(LOCALE) -D layerlab --no-wrap --ignore-obsolete
+	$(VENV)/bin/pybabel compile -q -d $(LOCALE) -D layerlab --statistics
 
 lab: $(STAMP)
 	$(PY) -m layerlab prepare --if-engine

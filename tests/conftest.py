@@ -18,6 +18,11 @@ from support import IN_CI, ROOT, need, run_cli  # noqa: F401  (re-exported for t
 # tests/classroom sets up a whole class as root (users, engines, a hub): `make test-classroom`
 # runs it on its own, and no other run of this folder (make test, test-live, the rootless and
 # bare tiers) collects it.
+# The suite's English expectations hold whatever the locale of whoever runs it; the Korean
+# notebooks (notebooks/ko) set LAYERLAB_LANG=ko in their first cell, and the Korean tests set it
+# for themselves.
+os.environ["LAYERLAB_LANG"] = "en"
+
 collect_ignore = [] if os.environ.get("LAYERLAB_CLASSROOM_TESTS") == "1" else ["classroom"]
 
 

@@ -5,6 +5,7 @@
     host     this machine's work for stand-in bases (debootstrap, ...)  core, host
     engine   the Docker adapter: `Engine`, the one door to the SDK      core, replay, host, engine
     views    drawings and widgets of core objects                        core, views
+    edition  the notebooks' Korean edition: units, catalogs, twins     core, replay, edition
     course   one module per lesson: demos, walkthroughs, orchestration  all but cli
     classroom  the instructor service, its hub config, the server extension  core, engine, classroom
     cli      `python -m layerlab`                                        all
@@ -30,9 +31,10 @@ ALLOWED = {
     "host": {"core", "host"},
     "engine": {"core", "replay", "host", "engine"},
     "views": {"core", "views"},
+    "edition": {"core", "replay", "edition"},
     "course": {"core", "replay", "host", "engine", "views", "course"},
     "classroom": {"core", "engine", "classroom"},
-    "cli": {"core", "replay", "host", "engine", "views", "course", "classroom", "cli", ""},
+    "cli": {"core", "replay", "host", "engine", "views", "course", "classroom", "edition", "cli", ""},
 }
 #: The engine door: the only modules that import the docker SDK.
 DOOR = {"engine/engine.py", "engine/images.py", "engine/containers.py", "engine/building.py", "engine/system.py",

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..core.engineinfo import EngineFacts
 from ..core.build import BOTH_BUILDERS
 from ..core.errors import LayerlabError
+from ..core.i18n import _
 from ..replay.fingerprint import lesson_fingerprint, notebook_lesson_id
 from ..replay.store import PACKAGE_RECORDINGS, Recording
 
@@ -109,24 +110,29 @@ def environ_for(set_: dict, unset=()):
 PROVENANCE_TAG = "layerlab-provenance"
 
 
-def provenance_text(header: dict) -> str:
-    """The first cell of a recorded notebook: where its stored outputs came from."""
+def provenance_text(header: dict, replayed: bool = False) -> str:
+    """The first cell of a recorded notebook: where its stored outputs came from (`replayed`:
+    a twin in another edition, whose outputs are a replay of its English source's recording)."""
     facts = header.get("facts", {})
-    builders = BOTH_BUILDERS if facts.get("buildkit") else "the classic builder"
+    builders = _(BOTH_BUILDERS) if facts.get("buildkit") else _("the classic builder")
     try:
         flavour = EngineFacts.from_dict(facts).flavour
     except (KeyError, TypeError):
         flavour = "?"
-    return (
-        "> **The outputs below were recorded**, not computed on your machine: "
-        f"`python -m layerlab record` ran this notebook on Docker {facts.get('engine_version', '?')} "
-        f"({flavour}, {facts.get('storage_driver', '?')} storage, {builders}) "
-        f"on {header.get('recorded_at', '?')}.\n"
-        ">\n"
+    where = dict(version=facts.get("engine_version", "?"), flavour=flavour, builders=builders,
+                 storage=facts.get("storage_driver", "?"), date=header.get("recorded_at", "?"))
+    if replayed:
+        first = _("> **The outputs below were recorded**, not computed on your machine: they replay what "
+                  "`python -m layerlab record` recorded of the English edition of this lesson on Docker {version} "
+                  "({flavour}, {storage} storage, {builders}) on {date}.").format(**where)
+    else:
+        first = _("> **The outputs below were recorded**, not computed on your machine: "
+                  "`python -m layerlab record` ran this notebook on Docker {version} "
+                  "({flavour}, {storage} storage, {builders}) on {date}.").format(**where)
+    return first + "\n>\n" + _(
         "> Run the notebook to replace them: with a Docker engine every cell runs live on yours; "
         "with none (on Binder, for instance) the cells replay that recording, and the first output "
-        "of the lesson says which of the two you got."
-    )
+        "of the lesson says which of the two you got.")
 
 
 def stamp_provenance(notebook, header: dict) -> None:

@@ -42,4 +42,5 @@ COMMANDS: tuple[Command, ...] = (
     Command("watch", "watch"),
     Command("command", "command"),
     Command("record", "record"),
+    Command("translate", "translate"),
 )

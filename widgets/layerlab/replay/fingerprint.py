@@ -2,7 +2,7 @@
 
 It hashes the notebook's code cells and the lesson files it uses (the folders of
 `layerlab/lessons/` whose name its code mentions, such as `sample_app`), so changing what
-a lesson does makes its recording stale.
+a lesson does makes its recording stale. A twin in another edition has its source's.
 """
 
 from __future__ import annotations
@@ -28,6 +28,11 @@ def lesson_fingerprint(notebook_path: Path) -> str:
     import nbformat
 
     notebook = nbformat.read(notebook_path, as_version=4)
+    # A notebook of another edition (notebooks/ko/) replays its English source's recording: it
+    # has that one's fingerprint, so a translated comment never makes a recording stale.
+    source = notebook.metadata.get("layerlab", {}).get("source")
+    if source:
+        return lesson_fingerprint((Path(notebook_path).parent / source).resolve())
     digest = hashlib.sha256()
     code = [cell.source for cell in notebook.cells if cell.cell_type == "code"]
     for source in code:
