@@ -25,10 +25,10 @@ $(STAMP): pyproject.toml
 # files the package ships. tests/test_i18n.py fails when a .mo is older than its .po.
 LOCALE := widgets/layerlab/locale
 i18n: $(STAMP)
-	$(VENV)/bin/pybabel extract -q -F babel.cfg --no-location --sort-output --omit-header \
-		-k _ -k N_ -k ngettext:1,2 -o $(LOCALE)/layerlab.pot widgets/layerlab
-	$(VENV)/bin/pybabel update -q -i $(LOCALE)/layerlab.pot -d $(LOCALE) -D layerlab --no-wrap --ignore-obsolete
-	$(VENV)/bin/pybabel compile -q -d $(LOCALE) -D layerlab --statistics
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output --omit-header \
+		-k _ -k N_ -k tr -k ngettext:1,2 -o $(LOCALE)/layerlab.pot widgets/layerlab
+	$(VENV)/bin/pybabel update -i $(LOCALE)/layerlab.pot -d $(LOCALE) -D layerlab --no-wrap --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d $(LOCALE) -D layerlab --statistics
 
 lab: $(STAMP)
 	$(PY) -m layerlab prepare --if-engine

@@ -17,6 +17,7 @@ import sys
 from typing import Sequence
 
 from ..core.errors import LayerlabError
+from ..core.i18n import _
 from .registry import COMMANDS
 
 
@@ -33,10 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LayerlabError as error:
         print(f"layerlab: {error.what}", file=sys.stderr)
         if error.fix:
-            print(f"  what to do: {error.fix}", file=sys.stderr)
+            print("  " + _("what to do:") + f" {error.fix}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("layerlab: interrupted", file=sys.stderr)
+        print("layerlab: " + _("interrupted"), file=sys.stderr)
         return 130
     except Exception as error:  # the engine refused something: one line, not a traceback
         if not type(error).__module__.startswith(("docker", "requests", "urllib3")):

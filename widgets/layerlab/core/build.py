@@ -12,8 +12,10 @@ Pure: no `docker`, no widgets.
 
 from __future__ import annotations
 
+from .i18n import N_  # noqa: E402  (the constant below is shown through tr())
+
 #: How the course names the two builders together (the setup lesson and `record` say it).
-BOTH_BUILDERS = "the classic builder and BuildKit"
+BOTH_BUILDERS = N_("the classic builder and BuildKit")
 
 import enum
 import re

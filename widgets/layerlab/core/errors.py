@@ -6,6 +6,8 @@ prints them and exits non-zero; notebooks show them as a small box instead of a 
 
 from __future__ import annotations
 
+from .i18n import _
+
 
 class LayerlabError(Exception):
     """Root of every error layerlab raises on purpose."""
@@ -18,7 +20,7 @@ class LayerlabError(Exception):
         self.fix = fix
 
     def explain(self) -> str:
-        return self.what if not self.fix else f"{self.what}\nWhat to do: {self.fix}"
+        return self.what if not self.fix else f"{self.what}\n" + _("What to do:") + f" {self.fix}"
 
     def __str__(self) -> str:  # pragma: no cover - trivial
         return self.explain()

@@ -15,6 +15,7 @@ from ..core.engineinfo import (
     native_overlay_diff,
     resolve_docker_host,
 )
+from ..core.i18n import N_, _
 from ..core.text import tr
 from ..core.errors import (
     DockerHostUnreachable,
@@ -28,7 +29,7 @@ from .sdk import docker
 
 CONNECT_TIMEOUT = 10
 WORK_TIMEOUT = 900
-START_ENGINE_HINT = (
+START_ENGINE_HINT = N_(
     "Start a Docker engine. On Linux, as root: `bash scripts/engine.sh start` from the course "
     "folder (or `sudo systemctl start docker`); with Docker Desktop, open it and wait until it "
     "says it is running."
@@ -159,23 +160,23 @@ def translate_connection_error(exc: BaseException, host: str, source: str) -> En
     from_env = source == "from DOCKER_HOST"
     if any(isinstance(e, PermissionError) for e in chain) or "Permission denied" in text:
         return EnginePermissionDenied(
-            f"Permission denied on the Docker socket {host}: this user may not talk to the engine.",
-            "Add yourself to the docker group (`sudo usermod -aG docker $USER`, then log out and "
-            "in again), or run the course as a user who may use Docker.",
+            _("Permission denied on the Docker socket {host}: this user may not talk to the engine.").format(host=host),
+            _("Add yourself to the docker group (`sudo usermod -aG docker $USER`, then log out and "
+              "in again), or run the course as a user who may use Docker."),
         )
     if host.startswith(("tcp://", "ssh://", "http://", "https://")) or (from_env and not host.startswith("unix://")):
         return DockerHostUnreachable(
-            f"DOCKER_HOST is {host} but no Docker engine answers there ({_reason(chain)}).",
-            "Start the engine at that address, fix DOCKER_HOST, or unset it to use the local "
-            "socket (`unset DOCKER_HOST`).",
+            _("DOCKER_HOST is {host} but no Docker engine answers there ({reason}).").format(host=host, reason=_reason(chain)),
+            _("Start the engine at that address, fix DOCKER_HOST, or unset it to use the local "
+              "socket (`unset DOCKER_HOST`)."),
         )
     if from_env:
         return DockerHostUnreachable(
-            f"DOCKER_HOST is {host} but no Docker engine answers there ({_reason(chain)}).",
-            "Start the engine, fix DOCKER_HOST, or unset it to use the default socket. " + tr(START_ENGINE_HINT),
+            _("DOCKER_HOST is {host} but no Docker engine answers there ({reason}).").format(host=host, reason=_reason(chain)),
+            _("Start the engine, fix DOCKER_HOST, or unset it to use the default socket.") + " " + tr(START_ENGINE_HINT),
         )
     return EngineUnreachable(
-        f"No Docker engine answers at {host} ({_reason(chain)}).",
+        _("No Docker engine answers at {host} ({reason}).").format(host=host, reason=_reason(chain)),
         tr(START_ENGINE_HINT),
     )
 
@@ -183,11 +184,11 @@ def translate_connection_error(exc: BaseException, host: str, source: str) -> En
 def _reason(chain: list[BaseException]) -> str:
     for e in chain:
         if isinstance(e, FileNotFoundError):
-            return "the socket does not exist"
+            return _("the socket does not exist")
         if isinstance(e, ConnectionRefusedError):
-            return "connection refused"
+            return _("connection refused")
         if isinstance(e, (socket.timeout, TimeoutError)):
-            return "timed out"
+            return _("timed out")
         if isinstance(e, socket.gaierror):
             return "unknown host name"
     return type(chain[-1]).__name__

@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 
 from ..core.errors import LayerlabError
+from ..core.i18n import _
 
 
 def error_box_html(error: LayerlabError) -> str:
-    fix = f"<div><b>What to do:</b> {html.escape(error.fix)}</div>" if error.fix else ""
+    fix = f"<div><b>{html.escape(_('What to do:'))}</b> {html.escape(error.fix)}</div>" if error.fix else ""
     return (
         '<div class="layerlab-error" style="border-left:4px solid #c62828;background:#fdecea;'
         'padding:8px 12px;margin:4px 0;font-family:sans-serif">'
@@ -27,7 +28,7 @@ class ErrorDisplay:
 
     def __repr__(self) -> str:
         text = f"layerlab: {self.error.what}"
-        return text + (f"\nWhat to do: {self.error.fix}" if self.error.fix else "")
+        return text + ("\n" + _("What to do:") + f" {self.error.fix}" if self.error.fix else "")
 
 
 def install_error_display() -> bool:
