@@ -69,6 +69,15 @@ def test_the_korean_provenance_cell_names_the_recording():
     assert "2026-12-03" in korean and "26.1.5" in korean and "overlay2" in korean
 
 
+def forms(text) -> tuple:
+    """A message's text as a tuple of its forms (one, or a plural message's several)."""
+    return tuple(text) if isinstance(text, (tuple, list)) else (text,)
+
+
+def translated(message) -> bool:
+    return all(forms(message.string))
+
+
 def test_the_shipped_mo_is_compiled_from_the_po():
     """`make i18n` was run after the last edit of a catalog: the .mo holds what the .po says."""
     pytest.importorskip("babel")
@@ -78,8 +87,8 @@ def test_the_shipped_mo_is_compiled_from_the_po():
         catalog = pofile.read_po(handle, locale="ko")
     with PO.with_suffix(".mo").open("rb") as handle:
         shipped = mofile.read_mo(handle)
-    wanted = {(m.context, m.id): m.string for m in catalog if m.id and m.string and not m.fuzzy}
-    got = {(m.context, m.id): m.string for m in shipped if m.id}
+    wanted = {(m.context, forms(m.id)): forms(m.string) for m in catalog if m.id and translated(m) and not m.fuzzy}
+    got = {(m.context, forms(m.id)): forms(m.string) for m in shipped if m.id}
     assert got == wanted, "the .mo is older than its .po: run `make i18n`"
 
 
@@ -94,7 +103,9 @@ def test_every_format_placeholder_of_a_translation_is_in_its_english():
 
     with PO.open("rb") as handle:
         catalog = pofile.read_po(handle, locale="ko")
-    wrong = [m.id for m in catalog if m.id and m.string and fields(m.id) != fields(m.string)]
+    # A plural message's every form names the fields of the English plural (Korean has one form).
+    wrong = [m.id for m in catalog if m.id and translated(m)
+             for form in forms(m.string) if fields(forms(m.id)[-1]) != fields(form)]
     assert not wrong, wrong
 
 
@@ -112,3 +123,61 @@ def test_the_catalog_template_is_in_step_with_the_code(tmp_path):
     with (PO.parent.parent.parent / "layerlab.pot").open("rb") as handle:
         template = {m.id if isinstance(m.id, str) else m.id[0] for m in pofile.read_po(handle) if m.id}
     assert marked - template == set(), "run `make i18n`"
+
+
+def test_a_prediction_speaks_korean_from_its_widget_to_the_engines_verdict(monkeypatch):
+    """The prediction widget, the verdict and the measured answer: Korean with LAYERLAB_LANG=ko,
+    the choices kept in English as their keys, and commands never translated."""
+    pytest.importorskip("ipywidgets")
+    from layerlab.core.questions import APPEND_ONE_BYTE, PID1, answer_append, answer_pid1
+    from layerlab.views.predict import Prediction
+
+    monkeypatch.setenv("LAYERLAB_LANG", "ko")
+    guess = Prediction(APPEND_ONE_BYTE)
+    box = guess.widget()
+    prompt, choices, row = box.children
+    assert "먼저 예측해 보세요." in prompt.value and "컨테이너의 R/W 레이어(SizeRw)" in prompt.value
+    assert [label for label, _ in choices.options][0] == "약 1바이트"
+    assert row.children[0].description == "이 답으로 확정"
+    guess.commit(1)
+    assert guess.guess == "about 1 byte" and "확정: 약 1바이트" in row.children[1].value
+    verdict = str(guess.reveal(answer_append(21 * 2**20, 21 * 2**20 + 4096)))
+    assert verdict.startswith("예측 약 1바이트: 이번에는 틀렸습니다. 엔진의 답: 약 21 MB (파일 전체).")
+    assert "측정 결과: 1바이트를 썼을 뿐인데 SizeRw가 22,024,192바이트" in verdict
+    assert "✘ 이번에는 틀렸습니다" in row.children[1].value
+    pid1 = str(Prediction(PID1).reveal(answer_pid1(["ping", "127.0.0.1"])))
+    assert "답을 보여 드립니다: ping 127.0.0.1." in pid1 and "`ping 127.0.0.1`" in pid1
+    monkeypatch.setenv("LAYERLAB_LANG", "en")
+    assert str(Prediction(PID1).reveal(answer_pid1(["ping", "127.0.0.1"]))).startswith(
+        "No guess committed, so here is the answer: ping 127.0.0.1.")
+
+
+def test_the_drawings_and_the_copy_up_monitor_speak_korean(monkeypatch):
+    pytest.importorskip("ipywidgets")
+    from types import SimpleNamespace
+
+    from test_overlay import T, _Watcher
+
+    from layerlab.core.model import HistoryRecord, build_stack
+    from layerlab.views.copyup import CopyUpMonitor
+    from layerlab.views.layerstack import layer_stack_svg
+
+    rows = [("/bin/sh -c #(nop) ADD file:abc in / ", 1_000, False),
+            ("/bin/sh -c #(nop)  LABEL layerlab.course=layerlab layerlab.lesson=01", 0, True)]
+    records = [HistoryRecord(created_by=c, size=s, created=T, comment="", image_id="sha256:" + str(i) * 64,
+                             empty_layer=e) for i, (c, s, e) in enumerate(rows)]
+    stack = build_stack("sha256:" + "9" * 64, ["you/01:latest"], records, ["sha256:" + "1" * 64], size=1_000)
+    monkeypatch.setenv("LAYERLAB_LANG", "ko")
+    import re
+
+    note = " ".join(re.findall(r'font-style="italic">([^<]*)</text>', layer_stack_svg(stack)))
+    assert note.startswith("옅은 회색 항목 1개는") and "블록 위에 마우스를 올리면" in note
+    monitor = CopyUpMonitor(_Watcher(), SimpleNamespace(live=True, source=None, facts=None), start=False)
+    monitor.widget
+    assert monitor._button.description == "관찰 멈추기" and "해 보세요: 터미널을 열고" in monitor.hint()
+    monitor.stop()
+    assert monitor._button.description == "다시 관찰하기" and monitor.hint().startswith("지금은 관찰하지 않습니다.")
+    monkeypatch.setenv("LAYERLAB_LANG", "en")
+    english = layer_stack_svg(stack)
+    assert "1 thin grey entry is the labels" in english and "옅은" not in english
+    assert monitor.hint() == "Not watching now: the button below watches again."

@@ -67,7 +67,7 @@ def _catalog(code: str) -> gettext.NullTranslations:
 def _(message: str) -> str:
     """`message` in the learner's language (as written when it has no translation)."""
     code = language()
-    if code == "en":
+    if code == "en" or not message:  # gettext("") is the catalog's header, never a message
         return message
     return _catalog(code).gettext(message)
 

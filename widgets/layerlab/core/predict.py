@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .errors import LayerlabError
+from .i18n import _
 
 PREDICTIONS_ENV = "LAYERLAB_PREDICTIONS"
 
@@ -40,8 +41,9 @@ class Question:
                     return choice
             if wanted.isdigit() and wanted not in (c.lower() for c in self.choices):
                 return self.choice(int(wanted))
-        listed = "; ".join(f"{n}: {c}" for n, c in enumerate(self.choices, 1))
-        raise LayerlabError(f"{guess!r} is not one of the choices.", f"Pick one of them (by text or number): {listed}.")
+        listed = "; ".join(f"{n}: {_(c)}" for n, c in enumerate(self.choices, 1))
+        raise LayerlabError(_("{guess!r} is not one of the choices.").format(guess=guess),
+                            _("Pick one of them (by text or number): {listed}.").format(listed=listed))
 
 
 @dataclass(frozen=True)
@@ -61,12 +63,14 @@ class Outcome:
         return None if self.guess is None else self.guess == self.answer.choice
 
     def summary(self) -> str:
+        answer = _(self.answer.choice)  # a choice is stored in English, its key; shown translated
         if self.guess is None:
-            head = f"No guess committed, so here is the answer: {self.answer.choice}."
+            head = _("No guess committed, so here is the answer: {answer}.").format(answer=answer)
         elif self.right:
-            head = f"Your guess, {self.guess}: right."
+            head = _("Your guess, {guess}: right.").format(guess=_(self.guess))
         else:
-            head = f"Your guess, {self.guess}: not this time. The engine's answer: {self.answer.choice}."
+            head = _("Your guess, {guess}: not this time. The engine's answer: {answer}.").format(
+                guess=_(self.guess), answer=answer)
         return f"{head}\n{self.answer.because}"
 
     __str__ = summary

@@ -11,49 +11,50 @@ import shlex
 from typing import Sequence
 
 from .model import ImageStack, human_size
+from .i18n import N_, _
 from .predict import Answer, Question
 
 LAYER_COUNT = Question(
     "01-layers.layer-count",
-    "The sample's Dockerfile has four instructions: FROM, COPY, RUN and CMD. "
-    "How many filesystem layers will the built image have above its base's?",
+    N_("The sample's Dockerfile has four instructions: FROM, COPY, RUN and CMD. "
+    "How many filesystem layers will the built image have above its base's?"),
     ("0", "1", "2", "3", "4"),
 )
 
 APPEND_ONE_BYTE = Question(
     "02-copy-on-write.append-one-byte",
-    "`echo -n x >> /data/big.bin` appends one byte to a 21 MB file that lives in an image layer. "
-    "By how much will the container's R/W layer (SizeRw) grow?",
-    ("about 1 byte", "about 4 kB (one disk block)", "about 21 MB (the whole file)"),
+    N_("`echo -n x >> /data/big.bin` appends one byte to a 21 MB file that lives in an image layer. "
+    "By how much will the container's R/W layer (SizeRw) grow?"),
+    (N_("about 1 byte"), N_("about 4 kB (one disk block)"), N_("about 21 MB (the whole file)")),
 )
 
 ARCHIVES = Question(
     "04-instructions.archives",
-    "`ADD source.tar.gz /app/` and `ADD source.zip /app/`: the two archives hold the same files. "
-    "Which of them does ADD unpack into /app?",
-    ("both", "only the gzip-compressed tar", "only the zip", "neither"),
+    N_("`ADD source.tar.gz /app/` and `ADD source.zip /app/`: the two archives hold the same files. "
+    "Which of them does ADD unpack into /app?"),
+    (N_("both"), N_("only the gzip-compressed tar"), N_("only the zip"), N_("neither")),
 )
 
 PID1 = Question(
     "05-cmd-entrypoint.pid1",
-    'Image 3 has ENTRYPOINT ["ping"] and CMD ["-c", "3", "127.0.0.1"]. '
-    "`docker run IMAGE 127.0.0.1`: what runs as PID 1?",
-    ("127.0.0.1", "ping -c 3 127.0.0.1", "ping -c 3 127.0.0.1 127.0.0.1", "ping 127.0.0.1"),
+    N_('Image 3 has ENTRYPOINT ["ping"] and CMD ["-c", "3", "127.0.0.1"]. '
+    "`docker run IMAGE 127.0.0.1`: what runs as PID 1?"),
+    ("127.0.0.1", "ping -c 3 127.0.0.1", "ping -c 3 127.0.0.1 127.0.0.1", "ping 127.0.0.1"),  # commands: never translated
 )
 
 CLEANUP_LATER = Question(
     "06-layer-costs.cleanup-later",
-    "One RUN writes a 21 MB file, the next RUN deletes it (`rm`). "
-    "How much bigger than its base will `docker images` show the image?",
-    ("about 0 B: the file is gone", "about 21 MB: the deleted file still ships", "about 42 MB: written, then deleted"),
+    N_("One RUN writes a 21 MB file, the next RUN deletes it (`rm`). "
+    "How much bigger than its base will `docker images` show the image?"),
+    (N_("about 0 B: the file is gone"), N_("about 21 MB: the deleted file still ships"), N_("about 42 MB: written, then deleted")),
 )
 
 TOOLS_LEFT_BEHIND = Question(
     "06-layer-costs.tools-left-behind",
-    "The build stage holds a 31.5 MB toolchain and makes a small program; the final stage starts "
+    N_("The build stage holds a 31.5 MB toolchain and makes a small program; the final stage starts "
     "from busybox and takes only `COPY --from=build /out/hello ...`. What of the build stage ships "
-    "in the final image?",
-    ("everything: the toolchain too", "only the file COPY --from names", "nothing: the final image is busybox alone"),
+    "in the final image?"),
+    (N_("everything: the toolchain too"), N_("only the file COPY --from names"), N_("nothing: the final image is busybox alone")),
 )
 
 QUESTIONS = {q.key: q for q in (LAYER_COUNT, APPEND_ONE_BYTE, ARCHIVES, PID1, CLEANUP_LATER, TOOLS_LEFT_BEHIND)}
@@ -67,13 +68,14 @@ def answer_layer_count(image: ImageStack, base: ImageStack, course_labels: Seque
     count = len(made)
     if count >= len(LAYER_COUNT.choices):
         raise ValueError(f"{count} layers above the base: more than the question offers")
-    made_by = ", ".join(e.keyword for e in made) or "no instruction"
-    none_by = ", ".join(dict.fromkeys(e.keyword for e in none)) or "nothing else"
+    made_by = ", ".join(e.keyword for e in made) or _("no instruction")
+    none_by = ", ".join(dict.fromkeys(e.keyword for e in none)) or _("nothing else")
     return Answer(
         str(count),
-        f"Measured: the engine's stack has {count} filesystem layer(s) above the base, made by "
-        f"{made_by}. {none_by} made none: FROM names the base, and CMD only writes the image's "
-        "config. (The course's own LABEL entries make no layer either.)",
+        _("Measured: the engine's stack has {count} filesystem layer(s) above the base, made by "
+          "{made_by}. {none_by} made none: FROM names the base, and CMD only writes the image's "
+          "config. (The course's own LABEL entries make no layer either.)").format(
+            count=count, made_by=made_by, none_by=none_by),
     )
 
 
@@ -87,8 +89,9 @@ def answer_append(file_size: int, grew_by: int) -> Answer:
         choice = APPEND_ONE_BYTE.choices[1]
     return Answer(
         choice,
-        f"Measured: SizeRw grew by {grew_by:,} bytes ({human_size(grew_by)}) for one byte written: "
-        f"the storage driver copied the whole {human_size(file_size)} file up before the write.",
+        _("Measured: SizeRw grew by {grew_by:,} bytes ({grew}) for one byte written: "
+          "the storage driver copied the whole {size} file up before the write.").format(
+            grew_by=grew_by, grew=human_size(grew_by), size=human_size(file_size)),
     )
 
 
@@ -96,11 +99,10 @@ def answer_archives(tar_gz_unpacked: bool, zip_unpacked: bool) -> Answer:
     choice = {(True, True): "both", (True, False): "only the gzip-compressed tar",
               (False, True): "only the zip", (False, False): "neither"}[(tar_gz_unpacked, zip_unpacked)]
 
-    def said(name: str, unpacked: bool) -> str:
-        return f"{name}'s layer holds " + ("its files (unpacked)" if unpacked else "the archive itself")
-
-    return Answer(choice, f"Measured: {said('the gzip tar', tar_gz_unpacked)}; {said('the zip', zip_unpacked)}. "
-                          "ADD unpacks tars (plain, gzip, bzip2, xz), recognised by their contents; a zip is no tar.")
+    held = {True: _("its files (unpacked)"), False: _("the archive itself")}
+    return Answer(choice, _("Measured: the gzip tar's layer holds {tar_gz}; the zip's layer holds {zip}. "
+                            "ADD unpacks tars (plain, gzip, bzip2, xz), recognised by their contents; "
+                            "a zip is no tar.").format(tar_gz=held[tar_gz_unpacked], zip=held[zip_unpacked]))
 
 
 def answer_pid1(argv: Sequence[str] | None) -> Answer:
@@ -111,8 +113,8 @@ def answer_pid1(argv: Sequence[str] | None) -> Answer:
     choice = line if line in PID1.choices else None
     if choice is None:
         raise ValueError(f"PID 1 {line!r} is none of the question's choices")
-    return Answer(choice, f"Measured: /proc/1/cmdline in the container reads `{line}`. The run arguments replaced "
-                          "CMD as a whole and were appended to ENTRYPOINT, which they never replace.")
+    return Answer(choice, _("Measured: /proc/1/cmdline in the container reads `{line}`. The run arguments replaced "
+                            "CMD as a whole and were appended to ENTRYPOINT, which they never replace.").format(line=line))
 
 
 def answer_cleanup_later(base_size: int, image_size: int, file_size: int) -> Answer:
@@ -122,9 +124,10 @@ def answer_cleanup_later(base_size: int, image_size: int, file_size: int) -> Ans
     copies = sum(grew_by >= file_size * bound for bound in (0.5, 1.5))
     return Answer(
         CLEANUP_LATER.choices[copies],
-        f"Measured: `docker images` shows the image {human_size(grew_by)} bigger than its base, for a "
-        f"{human_size(file_size)} file no container of it can see. The RUN that wrote it made a layer holding "
-        "it; the `rm` only added a whiteout in a layer above, and layers are never edited.",
+        _("Measured: `docker images` shows the image {grew} bigger than its base, for a "
+          "{size} file no container of it can see. The RUN that wrote it made a layer holding "
+          "it; the `rm` only added a whiteout in a layer above, and layers are never edited.").format(
+            grew=human_size(grew_by), size=human_size(file_size)),
     )
 
 
@@ -136,10 +139,13 @@ def answer_tools(toolchain_shipped: bool, program_shipped: bool) -> Answer:
         choice = TOOLS_LEFT_BEHIND.choices[1]
     else:
         choice = TOOLS_LEFT_BEHIND.choices[2]
-    said = {True: "hold", False: "do not hold"}
+    holds = {(True, False): _("Measured: the final image's layers hold the program and do not hold the toolchain."),
+             (True, True): _("Measured: the final image's layers hold the program and the toolchain."),
+             (False, True): _("Measured: the final image's layers do not hold the program but hold the toolchain."),
+             (False, False): _("Measured: the final image's layers hold neither the program nor the toolchain.")}
     return Answer(
         choice,
-        f"Measured: the final image's layers {said[program_shipped]} the program and {said[toolchain_shipped]} "
-        "the toolchain. Only the last stage becomes the image; an earlier stage is a place to work in, and "
-        "`COPY --from` takes from it exactly the paths it names.",
+        holds[(program_shipped, toolchain_shipped)] + " " + _(
+            "Only the last stage becomes the image; an earlier stage is a place to work in, and "
+            "`COPY --from` takes from it exactly the paths it names."),
     )

@@ -20,6 +20,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
+from ..core.i18n import _
 from ..core.build import BuildRecord, BuildStep, CacheStatus
 from ..core.errors import LayerlabError
 from ..core.model import BuilderKind, short_id, truncate
@@ -173,10 +174,12 @@ def agreement(classic: BuildRecord, buildkit: BuildRecord) -> str:
         if CacheStatus.CONFIG in pair or step.keyword == "FROM":
             continue
         if pair[0] is not pair[1]:
-            differ.append(f"step {step.index} ({truncate(step.instruction, 30)}): classic {pair[0].value}, BuildKit {pair[1].value}")
+            differ.append(_("step {index} ({instruction}): classic {classic}, BuildKit {buildkit}").format(
+                index=step.index, instruction=truncate(step.instruction, 30), classic=pair[0].value,
+                buildkit=pair[1].value))
     if not differ:
-        return "Both builders made the same cache decision for every step they both run."
-    return "The builders differ: " + "; ".join(differ)
+        return _("Both builders made the same cache decision for every step they both run.")
+    return _("The builders differ: {steps}").format(steps="; ".join(differ))
 
 
 class BuildCacheView:
@@ -199,7 +202,8 @@ class BuildCacheView:
         try:
             return self.state.records[builder]
         except KeyError:
-            raise LayerlabError(f"No {builder.value} build has run in this view yet.", "Run view.build() first.") from None
+            raise LayerlabError(_("No {builder} build has run in this view yet.").format(builder=builder.value),
+                                _("Run view.build() first.")) from None
 
     def html(self) -> str:
         return build_cache_html(self.state)

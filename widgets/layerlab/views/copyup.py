@@ -16,6 +16,7 @@ import html
 import time
 from typing import TYPE_CHECKING
 
+from ..core.i18n import _
 from ..core.copyup import ChangeEvent, CopyUpState, RwPathOrigin, WatchStatus
 from ..core.model import ChangeKind, human_size, truncate
 from .banner import source_banner_html
@@ -262,13 +263,13 @@ class CopyUpMonitor:
         """What the learner can do now: it follows the watcher (no terminal hint for a removed container)."""
         status = self.state.status
         if not self.engine.live:
-            return "This is a replay: no container runs, so a terminal cannot reach it."
+            return _("This is a replay: no container runs, so a terminal cannot reach it.")
         if status is WatchStatus.STOPPED:
-            return "Not watching now: the button below watches again."
+            return _("Not watching now: the button below watches again.")
         if not status.active:
             return ""
-        return ("Try it: open a terminal (File &rarr; New &rarr; Terminal), run "
-                f"<code>{html.escape(self.terminal_command())}</code>, write or delete files, and watch this list.")
+        return _("Try it: open a terminal (File &rarr; New &rarr; Terminal), run {command}, write or delete "
+                 "files, and watch this list.").format(command=f"<code>{html.escape(self.terminal_command())}</code>")
 
     def html(self) -> str:
         with self.watcher.lock:
@@ -299,11 +300,11 @@ class CopyUpMonitor:
         """Stop while watching; watch again after a stop; nothing to do once the container is done."""
         status = self.state.status
         if status.active:
-            self._button.description, self._button.icon, self._button.disabled = "Stop watching", "stop", False
+            self._button.description, self._button.icon, self._button.disabled = _("Stop watching"), "stop", False
         elif status is WatchStatus.STOPPED:
-            self._button.description, self._button.icon, self._button.disabled = "Watch again", "play", False
+            self._button.description, self._button.icon, self._button.disabled = _("Watch again"), "play", False
         else:
-            self._button.description, self._button.icon, self._button.disabled = "Not watching", "stop", True
+            self._button.description, self._button.icon, self._button.disabled = _("Not watching"), "stop", True
 
     def _clicked(self, _button=None) -> None:
         if self.state.status.active:

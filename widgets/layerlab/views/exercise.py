@@ -13,6 +13,7 @@ import html
 from dataclasses import dataclass
 from typing import Callable
 
+from ..core.i18n import _
 from ..core.build import BuildRecord
 from ..core.cachequiz import Scenario, Score, predictable_steps
 from ..core.errors import LayerlabError
@@ -81,27 +82,27 @@ def exercise_widget(scenario_: Scenario, dockerfile: str, on_check: Callable[[di
                             layout=ipywidgets.Layout(width="360px")),
             toggle,
         ]))
-    button = ipywidgets.Button(description="Build and check", button_style="primary")
+    button = ipywidgets.Button(description=_("Build and check"), button_style="primary")
     output = ipywidgets.HTML()
 
     def on_click(_):
         try:
-            output.value = "<i>building…</i>"
+            output.value = "<i>{}</i>".format(html.escape(_("building…")))
             output.value = on_check({n: t.value for n, t in toggles.items()})
         except Exception as error:  # a click must end in a short box, never in a traceback
             from .notebook import error_box_html
 
             if not isinstance(error, LayerlabError):
                 error = LayerlabError(
-                    f"The build could not run: {error}",
-                    "Check that the engine still answers (python -m layerlab doctor), then press the button again.",
+                    _("The build could not run: {error}").format(error=error),
+                    _("Check that the engine still answers (python -m layerlab doctor), then press the button again."),
                 )
             output.value = error_box_html(error)
 
     button.on_click(on_click)
     intro = ipywidgets.HTML(
         f"<b>{html.escape(tr(scenario_.title))}</b>: {html.escape(tr(scenario_.what_you_do))} "
-        "Predict each step, then build."
+        + html.escape(_("Predict each step, then build."))
     )
     box = ipywidgets.VBox([intro, *rows, button, output] + ([below] if below is not None else []))
     return box

@@ -15,7 +15,9 @@ in HTML exports and in replay. Hovering a block shows its full instruction and d
 from __future__ import annotations
 
 import html
+import unicodedata
 from dataclasses import dataclass
+from ..core.i18n import _, ngettext
 from ..core.model import ContainerLayer, HistoryEntry, ImageStack, human_size, short_id, truncate
 
 COURSE_LABEL_PREFIX = "LABEL layerlab."
@@ -145,7 +147,7 @@ def _stack_layout(stack: ImageStack, container: ContainerLayer | None, base_entr
     legend_items = _legend_items(container, base_entries)
     legend_width = 16 + sum(24 + len(label) * 5.2 + 12 for _, label in legend_items)
     legend = 72 + (18 if legend_width > WIDTH else 0)
-    height = HEADER + sum(h + GAP for _, h, _ in sized) + legend
+    height = HEADER + sum(h + GAP for _top, h, _kind in sized) + legend
     name = title or (stack.tags[0] if stack.tags else short_id(stack.image_id))
     return _StackLayout(name, tuple(blocks), tuple(legend_items), height)
 
@@ -246,11 +248,13 @@ def _stack_legend(stack: ImageStack, layout: _StackLayout) -> list[str]:
         out.append(_text(x + 24, y + 10, label, size=10, mono=False, fill="#444"))
         x += width_needed
     bookkeeping = sum(1 for e in stack.entries if is_bookkeeping(e))
-    note = "Hover a block for its full instruction and digest."
+    note = _("Hover a block for its full instruction and digest.")
     if bookkeeping:
-        entries = "thin grey entry is the labels" if bookkeeping == 1 else "thin grey entries are the labels"
-        note = (f"{bookkeeping} {entries} the course adds to find its objects again "
-                "(one LABEL instruction per classic build; BuildKit adds none). " + note)
+        note = ngettext("{count} thin grey entry is the labels the course adds to find its objects again "
+                        "(one LABEL instruction per classic build; BuildKit adds none).",
+                        "{count} thin grey entries are the labels the course adds to find its objects again "
+                        "(one LABEL instruction per classic build; BuildKit adds none).",
+                        bookkeeping).format(count=bookkeeping) + " " + note
     for number, line in enumerate(_wrap(note, 100)):
         out.append(_text(LEFT, y + 30 + 13 * number, line, size=10, mono=False, fill="#666", style="italic"))
     return out
@@ -278,10 +282,15 @@ def layer_stack_svg(
     return "".join(out)
 
 
+def _columns(text: str) -> int:
+    """How wide `text` draws, in Latin letters: a Korean syllable (East Asian wide) takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def _wrap(text: str, width: int) -> list[str]:
     lines, current = [], ""
     for word in text.split():
-        if current and len(current) + 1 + len(word) > width:
+        if current and _columns(current) + 1 + _columns(word) > width:
             lines.append(current)
             current = word
         else:

@@ -11,6 +11,7 @@ guess cannot be changed after the answer is known.
 
 from __future__ import annotations
 
+from ..core.i18n import _
 from ..core.text import tr
 
 import html
@@ -35,8 +36,8 @@ class Prediction:
     def commit(self, guess) -> str:
         """Lock in a guess (the choice's text or its number); returns the choice."""
         if self.outcome is not None:
-            raise LayerlabError("The engine has answered already, so the guess is locked.",
-                                "Predict before you run the cell that asks the engine.")
+            raise LayerlabError(_("The engine has answered already, so the guess is locked."),
+                                _("Predict before you run the cell that asks the engine."))
         self.guess = self.question.choice(guess)
         self._refresh()
         return self.guess
@@ -60,10 +61,10 @@ class Prediction:
 
         if self._widget is not None:
             return self._widget
-        prompt = w.HTML(f"<b>Predict first.</b> {html.escape(tr(self.question.prompt))}")
+        prompt = w.HTML("<b>{}</b> {}".format(html.escape(_("Predict first.")), html.escape(tr(self.question.prompt))))
         choices = w.RadioButtons(options=[(tr(c), c) for c in self.question.choices], value=None,
                                  layout=w.Layout(width="auto"))
-        lock = w.Button(description="Lock in my guess", button_style="primary", disabled=True)
+        lock = w.Button(description=_("Lock in my guess"), button_style="primary", disabled=True)
         status = w.HTML("")
 
         def chosen(change) -> None:
@@ -93,13 +94,13 @@ class Prediction:
         choices.disabled = frozen
         lock.disabled = frozen or choices.value is None
         if self.outcome is not None:
-            mark = {True: "✔ right", False: "✘ not this time", None: "shown"}[self.outcome.right]
+            mark = {True: _("✔ right"), False: _("✘ not this time"), None: _("shown")}[self.outcome.right]
             status.value = f"<span>{html.escape(mark)}: {html.escape(tr(self.outcome.answer.choice))}</span>"
         elif self.guess is not None:
-            status.value = (f"<span>locked in: {html.escape(self.guess)}. Run the next cells: the engine "
-                            "answers.</span>")
+            status.value = "<span>{}</span>".format(html.escape(
+                _("locked in: {guess}. Run the next cells: the engine answers.").format(guess=tr(self.guess))))
         else:
-            status.value = "<span>or just run on: the answer is shown either way</span>"
+            status.value = "<span>{}</span>".format(html.escape(_("or just run on: the answer is shown either way")))
 
     def _ipython_display_(self):
         from IPython.display import display

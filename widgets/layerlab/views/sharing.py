@@ -21,6 +21,7 @@ import html
 import shutil
 from dataclasses import dataclass, field
 
+from ..core.i18n import _
 from ..core.model import ContainerLayer, HistoryEntry, human_size, short_id, truncate
 from ..core.sharing import SharingSnapshot
 from .layerstack import COLORS, _bracket, _text, _wrap, is_bookkeeping
@@ -166,7 +167,7 @@ def _sharing_layout(snapshot: SharingSnapshot, show_metadata: bool, note: str) -
     if shared_ids is None and snapshot.usage.shared_size > 0:
         df.append("which layers other images hold cannot be told from these figures: none is tinted")
     legend_top = footer_top + 16 + 15 * len(df) + 6
-    captions = _wrap(note + " Hover a block for its digest and size." if note else "Hover a block for its digest and size.", 130)
+    captions = _wrap(" ".join(filter(None, (note, _("Hover a block for its digest and size.")))), 130)
     height = legend_top + 24 + 14 * len(captions) + 6
     shared_spans = tuple((row.top, row.top + row.height) for row in rows if row.shared)
     return _SharingLayout(tuple(rows), shared_ids, stack_height, tuple(boxes), tuple(df), tuple(captions),
@@ -445,13 +446,13 @@ class SharingDrawing:
                 try:
                     self._svg = sharing_digraph(self.snapshot, self.show_metadata).pipe(format="svg").decode("utf-8")
                     self.renderer = GRAPHVIZ
-                    self.note = "Drawn by graphviz (dot)."
+                    self.note = _("Drawn by graphviz (dot).")
                     return
                 except Exception as error:  # dot crashed or vanished: the built-in drawing still works
                     reason = f"graphviz failed ({type(error).__name__})"
-            self.note = f"Drawn by layerlab's built-in SVG: graphviz was asked for, but {reason}."
+            self.note = _("Drawn by layerlab's built-in SVG: graphviz was asked for, but {reason}.").format(reason=reason)
         else:
-            self.note = "Drawn by layerlab's built-in SVG (no graphviz needed)."
+            self.note = _("Drawn by layerlab's built-in SVG (no graphviz needed).")
         self._svg = sharing_svg(self.snapshot, self.show_metadata, self.note)
 
     def svg(self) -> str:
