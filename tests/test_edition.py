@@ -61,9 +61,22 @@ def test_translated_code_keeps_the_code_and_the_markers():
     ('f"레이어 {n}에 {size:>8} 바이트"', "placeholders"),
     ('"레이어 {n + 1}"', "the English is a f-string"),
     ('f"레이어 {n + 1', "not Python"),
+    ('f"레이어 {n + 1}에 {size:>8} 바이트 {\'새\' if n else \'옛\'}"', "placeholders"),
 ])
 def test_a_printed_literal_must_keep_its_kind_and_placeholders(translation, problem):
     found = literal_problem('f"layer {n + 1} holds {size:>8} bytes"', translation)
+    assert (found is None) if problem is None else (problem in found), found
+
+
+@pytest.mark.parametrize("translation, problem", [
+    ("f\"{base.key}: {'Debian 패키지' if base.source == 'stand-in' else '공식 이미지'}로 빌드\"", None),
+    ("f\"{base.key}: {'Debian 패키지' if base.source == '대체' else '공식 이미지'}로 빌드\"", "placeholders"),
+    ("f\"{base.name}: {'Debian 패키지' if base.source == 'stand-in' else '공식 이미지'}로 빌드\"", "placeholders"),
+])
+def test_a_placeholder_may_translate_only_the_words_it_prints(translation, problem):
+    """The branches of a conditional are printed words; the value they are chosen by is code."""
+    english = "f\"{base.key}: built from {'Debian packages' if base.source == 'stand-in' else 'an official image'}\""
+    found = literal_problem(english, translation)
     assert (found is None) if problem is None else (problem in found), found
 
 

@@ -16,6 +16,7 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.i18n import _
 from ..core.naming import Namespace
 from ..core.workspace import context_dir
 from ..views.notebook import install_error_display
@@ -65,7 +66,8 @@ class Lesson:
         return Prediction(question, on_outcome=recorded)
 
     def banner(self) -> str:
-        return f"{self.engine.source_note}\nLearner '{self.namespace.learner}', lesson {self.id}."
+        return self.engine.source_note + "\n" + _("Learner '{learner}', lesson {lesson}.").format(
+            learner=self.namespace.learner, lesson=self.id)
 
     def base(self, key: str, quiet: bool = False):
         """The prepared base image for `key` ('ping' or 'app'), prepared now if missing."""

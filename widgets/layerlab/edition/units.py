@@ -13,6 +13,7 @@ strings have their own catalog (layerlab/locale), Docker's output stays as Docke
 from __future__ import annotations
 
 import ast
+import copy
 import hashlib
 import io
 import tokenize
@@ -115,13 +116,25 @@ def translate_code(source: str, cell_id: str, translated: dict[str, str]) -> str
 
 def literal_problem(english: str, translation: str) -> str | None:
     """Why `translation` cannot replace the printed literal `english` (None when it can): it
-    must be one string literal of the same kind, with the same placeholders."""
+    must be one string literal of the same kind, with the same placeholders. Inside a
+    placeholder only the words it prints may change: the two string branches of a conditional
+    (`{'Debian packages' if ... else 'an official image'}`); everything else is code."""
+    def words_masked(expression: ast.expr) -> str:
+        expression = copy.deepcopy(expression)
+        for node in ast.walk(expression):
+            if isinstance(node, ast.IfExp):
+                for branch in ("body", "orelse"):
+                    value = getattr(node, branch)
+                    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                        setattr(node, branch, ast.Constant("…"))
+        return ast.unparse(expression)
+
     def shape(text):
         node = ast.parse(text, mode="eval").body
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             return "string", []
         if isinstance(node, ast.JoinedStr):
-            return "f-string", sorted(ast.unparse(v.value) for v in node.values if isinstance(v, ast.FormattedValue))
+            return "f-string", sorted(words_masked(v.value) for v in node.values if isinstance(v, ast.FormattedValue))
         return type(node).__name__, []
 
     try:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Mapping
 
 from ..core.engineinfo import EngineFacts
+from ..core.i18n import _
 from ..core.errors import EngineError, LayerlabError
 from ..core.naming import LEARNER_ENV, learner_id
 from ..replay.cli import CliResult
@@ -40,7 +41,7 @@ class LiveSource:
         self.base_url = facts.host
         self.header: dict = {}
         self.notes: LiveNotes = LiveNotes()
-        self.note = f"Live: Docker {facts.engine_version} ({facts.flavour})."
+        self.note = _("Live: Docker {version} ({flavour}).").format(version=facts.engine_version, flavour=facts.flavour)
 
     def run_cli(self, args, key, on_line, timeout, cwd, env) -> CliResult:
         from .clirun import run_live_cli  # here: most commands never run the docker CLI
@@ -80,7 +81,8 @@ class RecordingSource(LiveSource):
         self.proxy = RecordingProxy(facts.host, self.recording)
         self.base_url = self.proxy.url
         self.notes = RecordingNotes(self.recording)
-        self.note = f"Live: Docker {facts.engine_version} ({facts.flavour}), recorded for replay."
+        self.note = _("Live: Docker {version} ({flavour}), recorded for replay.").format(
+            version=facts.engine_version, flavour=facts.flavour)
         self._closed = False
         atexit.register(self.flush)
 

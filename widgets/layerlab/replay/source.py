@@ -18,6 +18,7 @@ import enum
 from pathlib import Path
 from typing import Callable, Mapping, Protocol, Sequence
 
+from ..core.i18n import _
 from ..core.engineinfo import EngineFacts
 from .cli import CliResult, replay_cli
 from .notes import LiveNotes, ReplayNotes
@@ -92,10 +93,10 @@ class ReplaySource:
         self.facts = EngineFacts.from_dict(self.header["facts"])
         self.notes = ReplayNotes(self.recording)
         self._cli_used: set[int] = set()
-        self.note = (
-            f"Replay: recorded on Docker {self.facts.engine_version} ({self.facts.flavour}) on "
-            f"{self.header['recorded_at']}; no live engine ({reason.rstrip('.')}). Connect an engine to run it live."
-        )
+        self.note = _("Replay: recorded on Docker {version} ({flavour}) on {date}; no live engine ({reason}). "
+                      "Connect an engine to run it live.").format(
+            version=self.facts.engine_version, flavour=self.facts.flavour, date=self.header["recorded_at"],
+            reason=reason.rstrip("."))
 
     @property
     def api_version(self) -> str:
