@@ -7,7 +7,7 @@ Passes only when, on a machine with no engine and no browser:
   - every pytest session ran to its end, and nothing failed to collect;
   - exactly the tests marked `engine` or `browser` were skipped, and every other test passed;
   - every test file under tests/ was collected (nothing was silently left out);
-  - every code cell of every notebooks/*.ipynb passed under nbval in a session whose source
+  - every code cell of every notebooks/*.ipynb and notebooks/ko/*.ipynb passed under nbval in a session whose source
     was replay (LAYERLAB_SOURCE=replay), and in every other session that ran notebooks, with
     no engine to answer (the README's "no engine: from recordings").
 Standard library only: it runs with the bare machine's /usr/bin/python3.
@@ -94,7 +94,7 @@ def check(records: list[dict], root: Path) -> list[str]:
         path, _, name = test["nodeid"].partition("::")
         if path.endswith(".ipynb") and name.startswith("Cell ") and test["outcome"] == "passed":
             by_session[test["session"]][path].add(int(name.split()[1]))
-    notebooks = sorted(root.glob("notebooks/*.ipynb"))
+    notebooks = sorted(root.glob("notebooks/*.ipynb")) + sorted(root.glob("notebooks/ko/*.ipynb"))  # both editions
     if not notebooks:
         problems.append("no notebooks/*.ipynb found under the checked root")
     replay_sessions = [sid for sid, s in sessions.items() if s.get("source") == "replay"]

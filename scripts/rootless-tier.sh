@@ -67,7 +67,7 @@ step "prepare the bases from $bases, as $user" python -m layerlab prepare
 step "live tier as $user on docker-26-rootless" \
     python -m pytest -m "engine and not browser and not machine_root" tests -p no:cacheprovider -q ${PYTEST_ARGS:-}
 step "notebooks live under nbval as $user on docker-26-rootless" env LAYERLAB_REPLAY_SPEED=instant \
-    python -m pytest notebooks --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
+    python -m pytest notebooks --ignore=notebooks/ko --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
     -p no:cacheprovider -q ${PYTEST_ARGS:-}
 
 if [ -z "${LAYERLAB_ROOTLESS_KEEP:-}" ]; then
