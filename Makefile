@@ -37,8 +37,9 @@ lab: $(STAMP)
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg -p no:cacheprovider
 
 # Test runs keep no progress record and use no per-layer index cache (the learner's own are
-# not the suite's; `make lab` keeps both).
-NO_RECORD := LAYERLAB_PROGRESS=off LAYERLAB_INDEX_CACHE=off
+# not the suite's; `make lab` keeps both), and speak the English the stored outputs hold,
+# whatever the machine's locale (a Korean twin sets its own language in its first cell).
+NO_RECORD := LAYERLAB_PROGRESS=off LAYERLAB_INDEX_CACHE=off LAYERLAB_LANG=en
 
 HIDDEN_ENGINE := LAYERLAB_SOURCE=replay DOCKER_HOST=unix:///nonexistent/layerlab-engine-hidden.sock
 

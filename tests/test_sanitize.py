@@ -84,6 +84,18 @@ def test_the_whiteout_form_compares_equal_on_each_engine():
     assert len(sentences) == 1 and sentences != {forms[0].explain_whiteouts()}
 
 
+def test_the_whiteout_form_compares_equal_on_each_engine_in_korean_too(monkeypatch):
+    monkeypatch.setenv("LAYERLAB_LANG", "ko")
+    forms = [
+        facts(native_overlay_diff=True),
+        facts(native_overlay_diff=False, rootless=True),
+        facts(storage_kind=StorageKind.CONTAINERD, storage_driver="overlayfs"),
+    ]
+    korean = [engine.explain_whiteouts() for engine in forms]
+    assert all(sentence.startswith("이 엔진의 whiteout: ") for sentence in korean), korean
+    assert len({sanitize(sentence) for sentence in korean}) == 1
+
+
 def test_a_replaced_directory_compares_equal_in_either_form():
     opaque = ["  D /app/build/banner.txt (opaque directory, hid 245 B)",
               "  layer 4 (a651fb42da67): deleted by an opaque directory above it (file)"]
@@ -98,3 +110,10 @@ def test_the_flavour_names_compare_equal_and_other_words_stay():
     names = ["(docker-20.10)", "(docker-26)", "(docker-26-containerd)", "(docker-26-rootless)"]
     assert len({sanitize(name) for name in names}) == 1
     assert sanitize("(docker-26-something)") == "(docker-26-something)"
+
+
+def test_names_ids_and_sizes_directly_followed_by_korean_are_found():
+    """Korean particles follow a name with no space (…-0cfcf3의, 3 s에): still sanitized."""
+    one = "layerlab-root-02-copy-on-write-cow-051753의 R/W 레이어, 135503a266ab이(가), 3 s에, 21 MB를"
+    two = "layerlab-ci-a-longer-learner-id-02-copy-on-write-cow-0cfcf3의 R/W 레이어, 0123456789ab이(가), 7 s에, 4 MB를"
+    assert sanitize(one) == sanitize(two)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from ..core.i18n import _
+
 
 def add_parser(commands):
-    cleanup = commands.add_parser("cleanup", help="remove what the course made for you")
-    cleanup.add_argument("--lesson", help="only this lesson's objects (e.g. 01-layers)")
-    cleanup.add_argument("--all", action="store_true", help="also the prepared base images")
+    cleanup = commands.add_parser("cleanup", help=_("remove what the course made for you"))
+    cleanup.add_argument("--lesson", help=_("only this lesson's objects (e.g. 01-layers)"))
+    cleanup.add_argument("--all", action="store_true", help=_("also the prepared base images"))
     return cleanup
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+from ..core.i18n import _
+
 
 def add_parser(commands):
-    doctor = commands.add_parser("doctor", help="show the engine's facts and check they suit the course")
-    doctor.add_argument("--json", action="store_true", help="print the facts as JSON")
+    doctor = commands.add_parser("doctor", help=_("show the engine's facts and check they suit the course"))
+    doctor.add_argument("--json", action="store_true", help=_("print the facts as JSON"))
     return doctor
 
 
@@ -31,12 +33,14 @@ def run(args) -> int:
         data["bases"] = bases
         print(json.dumps(data, indent=2))
         return 0
-    print("layerlab doctor: a Docker engine answers.")
+    print("layerlab doctor: " + _("a Docker engine answers."))
     for label, value in facts.lines():
-        print(f"  {label:<12} {value}")
-    print(f"  {'learner':<12} {ns.learner} (set LAYERLAB_LEARNER to change)")
+        print(f"  {_(label):<12} {value}")
+    learner = _("{learner} (set LAYERLAB_LEARNER to change)").format(learner=ns.learner)
+    print(f"  {_('learner'):<12} {learner}")
     for key, reference in bases.items():
-        print(f"  {'base ' + key:<12} {reference or 'not prepared yet: run `python -m layerlab prepare`'}")
+        shown = reference or _("not prepared yet: run `python -m layerlab prepare`")
+        print(f"  {_('base {key}').format(key=key):<12} {shown}")
     print(facts.explain_storage())
     for sentence in (facts.explain_whiteouts(), facts.explain_rootless()):
         if sentence:

@@ -14,24 +14,27 @@ import threading
 
 from ..core.copyup import DEFAULT_FULL_EVERY, DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL
 from ..core.errors import LayerlabError
+from ..core.i18n import _
 from ..core.model import human_size
 
 
 def add_parser(commands):
-    watch = commands.add_parser("watch", help="show a running container's R/W layer changing, line by line")
-    watch.add_argument("container", help="container name or id (see `docker ps`)")
-    watch.add_argument("--json", action="store_true", help="one JSON object per change")
+    watch = commands.add_parser("watch", help=_("show a running container's R/W layer changing, line by line"))
+    watch.add_argument("container", help=_("container name or id (see `docker ps`)"))
+    watch.add_argument("--json", action="store_true", help=_("one JSON object per change"))
     watch.add_argument("--interval", type=float, default=None, metavar="S",
-                       help=f"seconds between polls of SizeRw (default {DEFAULT_INTERVAL:g}; {MIN_INTERVAL:g} to {MAX_INTERVAL:g})")
+                       help=_("seconds between polls of SizeRw (default {default:g}; {least:g} to {most:g})").format(
+                           default=DEFAULT_INTERVAL, least=MIN_INTERVAL, most=MAX_INTERVAL))
     watch.add_argument("--full-every", type=float, default=None, metavar="S",
-                       help=f"seconds between full diffs when SizeRw stays the same (default {DEFAULT_FULL_EVERY:g})")
+                       help=_("seconds between full diffs when SizeRw stays the same (default {default:g})").format(
+                           default=DEFAULT_FULL_EVERY))
     return watch
 
 
 def event_line(event) -> str:
     stamp = f"+{event.at:7.2f}s"
     rw = "" if event.size_rw is None else f"  [R/W {human_size(event.size_rw)}]"
-    initial = "  (already there)" if event.initial else ""
+    initial = "  " + _("(already there)") if event.initial else ""
     return f"{stamp}  {event.describe()}{rw}{initial}"
 
 
@@ -61,22 +64,23 @@ def run(args) -> int:
     banner = source_banner_text(engine)
     if banner:
         print(banner, file=sys.stderr)
-    print(f"watching the R/W layer of {watcher.state.name} ({watcher.state.image}); Ctrl-C to stop",
-          file=sys.stderr, flush=True)
+    print(_("watching the R/W layer of {name} ({image}); Ctrl-C to stop").format(
+        name=watcher.state.name, image=watcher.state.image), file=sys.stderr, flush=True)
     watcher.start()
     try:
         while not watcher.join(0.2):
             pass
     except KeyboardInterrupt:
         watcher.stop()
-        print(f"stopped watching {watcher.state.name}", file=sys.stderr)
+        print(_("stopped watching {name}").format(name=watcher.state.name), file=sys.stderr)
         return 0
     finally:
         watcher.stop()
         engine.close()
     state = watcher.state
-    print(f"{state.status.value}; R/W layer was {human_size(state.size_rw or 0)}, "
-          f"{state.events_total} change(s) seen", file=sys.stderr)
+    print(_("{status}; R/W layer was {size}, {count} change(s) seen").format(
+        status=state.status.text, size=human_size(state.size_rw or 0), count=state.events_total), file=sys.stderr)
     if state.status.name == "FAILED":
-        raise LayerlabError(f"Watching {state.name} failed: {state.error}", "Check the engine with `python -m layerlab doctor`.")
+        raise LayerlabError(_("Watching {name} failed: {error}").format(name=state.name, error=state.error),
+                            _("Check the engine with `python -m layerlab doctor`."))
     return 0

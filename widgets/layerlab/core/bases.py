@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .errors import LayerlabError
+from .i18n import N_, _
 
 DIGESTS_ENV = "LAYERLAB_BASE_DIGESTS"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -33,7 +34,7 @@ RECIPE_VERSION = "3"
 @dataclass(frozen=True)
 class BaseSpec:
     key: str
-    purpose: str
+    purpose: str  # marked with N_(): shown through _()
     official: str
     official_note: str
     official_digest: str  # the manifest (index) digest the official tag is pinned to
@@ -60,7 +61,7 @@ BASES: dict[str, BaseSpec] = {
     for spec in (
         BaseSpec(
             key="ping",
-            purpose="a small shell image with ping, for the CMD/ENTRYPOINT lesson and quick demos",
+            purpose=N_("a small shell image with ping, for the CMD/ENTRYPOINT lesson and quick demos"),
             official="alpine:3.20.3",
             official_note="the official alpine image at a pinned tag, as the seed uses (it says alpine:latest)",
             official_digest="sha256:1e42bbe2508154c9126d48c2b8a75420c3544343bf86fd041fb7527e017a4b4a",
@@ -71,7 +72,7 @@ BASES: dict[str, BaseSpec] = {
         ),
         BaseSpec(
             key="app",
-            purpose="a Debian base with make and python3, for the seed's sample app (COPY, RUN make, CMD python)",
+            purpose=N_("a Debian base with make and python3, for the seed's sample app (COPY, RUN make, CMD python)"),
             official="debian:bookworm-20241111-slim",
             official_note=(
                 "the official Debian image at a dated tag; the official slim image has no make or python3, "
@@ -101,11 +102,11 @@ def pinned_digests(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     pins = {spec.official: spec.official_digest for spec in BASES.values()}
     raw = (environ or {}).get(DIGESTS_ENV, "").strip()
     for item in filter(None, (part.strip() for part in raw.split(","))):
-        official, _, digest = item.rpartition("=")
+        official, _sep, digest = item.rpartition("=")
         if official not in pins or not _DIGEST.match(digest):
             raise LayerlabError(
-                f"{DIGESTS_ENV} has an entry the course cannot use: {item!r}.",
-                f"Write name:tag=sha256:<64 hex digits>, for one of: {', '.join(sorted(pins))}.",
+                _("{variable} has an entry the course cannot use: {item}.").format(variable=DIGESTS_ENV, item=repr(item)),
+                _("Write name:tag=sha256:<64 hex digits>, for one of: {names}.").format(names=", ".join(sorted(pins))),
             )
         pins[official] = digest
     return pins

@@ -12,7 +12,7 @@ Pure: no `docker`, no widgets.
 
 from __future__ import annotations
 
-from .i18n import N_  # noqa: E402  (the constant below is shown through tr())
+from .i18n import N_, _  # noqa: E402  (the constant below is shown through tr())
 
 #: How the course names the two builders together (the setup lesson and `record` say it).
 BOTH_BUILDERS = N_("the classic builder and BuildKit")
@@ -31,26 +31,32 @@ OUTPUT_LINES_KEPT = 40
 class CacheStatus(enum.Enum):
     """What the build cache did for one step."""
 
-    PENDING = "pending"  # known from the Dockerfile, not started yet
-    RUNNING = "running"
+    PENDING = N_("pending")  # known from the Dockerfile, not started yet
+    RUNNING = N_("running")
     HIT = "HIT"  # reused from the build cache: nothing ran
     MISS = "MISS"  # executed: a new layer or config entry was made
-    BASE = "base"  # FROM: the base image is looked up, never built
-    CONFIG = "no step"  # BuildKit: not a build step at all, only a line of the image's config
-    FAILED = "FAILED"
-    NOT_REACHED = "not reached"  # the build stopped before it
+    BASE = N_("base")  # FROM: the base image is looked up, never built
+    CONFIG = N_("no step")  # BuildKit: not a build step at all, only a line of the image's config
+    FAILED = N_("FAILED")
+    NOT_REACHED = N_("not reached")  # the build stopped before it
 
     @property
     def done(self) -> bool:
         return self in (CacheStatus.HIT, CacheStatus.MISS, CacheStatus.BASE, CacheStatus.CONFIG)
 
+    @property
+    def label(self) -> str:
+        """The status as the learner reads it: HIT and MISS as they are, the others translated
+        (`value` stays the key the code compares)."""
+        return self.value if self in (CacheStatus.HIT, CacheStatus.MISS) else _(self.value)
+
 
 class FailureKind(enum.Enum):
-    SYNTAX = "the Dockerfile cannot be parsed"
-    MISSING_FILE = "a file the step needs is not in the build context"
-    COMMAND_FAILED = "a RUN command exited with an error"
-    BASE_MISSING = "the base image is not on this engine"
-    OTHER = "the engine stopped the build"
+    SYNTAX = N_("the Dockerfile cannot be parsed")
+    MISSING_FILE = N_("a file the step needs is not in the build context")
+    COMMAND_FAILED = N_("a RUN command exited with an error")
+    BASE_MISSING = N_("the base image is not on this engine")
+    OTHER = N_("the engine stopped the build")
 
 
 @dataclass
@@ -89,12 +95,13 @@ class BuildStep:
         if self.status is CacheStatus.CONFIG:
             return ""  # the status says it all
         if self.layer is not None and self.makes_layer:
-            size = "" if self.layer_size is None or not sizes else f" ({human_size(self.layer_size)})"
-            return f"layer {short_id(self.layer)}{size}"
+            if self.layer_size is None or not sizes:
+                return _("layer {layer}").format(layer=short_id(self.layer))
+            return _("layer {layer} ({size})").format(layer=short_id(self.layer), size=human_size(self.layer_size))
         if self.makes_layer is False:
-            return "no layer (config)"
+            return _("no layer (config)")
         if self.made:
-            return f"image {short_id(self.made)}"
+            return _("image {image}").format(image=short_id(self.made))
         return ""
 
 
@@ -112,26 +119,29 @@ class BuildFailure:
     output: tuple[str, ...] = ()
 
     def headline(self) -> str:
-        where = f"step {self.step} ({truncate(self.instruction, 60)})" if self.step else (
-            f"Dockerfile line {self.line}" if self.line else "the start of the build"
-        )
-        return f"The build stopped at {where}: {self.kind.value}."
+        reason = _(self.kind.value)
+        if self.step:
+            return _("The build stopped at step {step} ({instruction}): {reason}.").format(
+                step=self.step, instruction=truncate(self.instruction, 60), reason=reason)
+        if self.line:
+            return _("The build stopped at Dockerfile line {line}: {reason}.").format(line=self.line, reason=reason)
+        return _("The build stopped at the start of the build: {reason}.").format(reason=reason)
 
     def fix(self) -> str:
-        return {
-            FailureKind.SYNTAX: "Fix the instruction on that line (a typo in the keyword, or a missing argument).",
-            FailureKind.MISSING_FILE: "Put the file in the build context folder, fix its name, or check .dockerignore.",
-            FailureKind.COMMAND_FAILED: "Run the command in a container of the step's parent image to see why, then fix the RUN line.",
-            FailureKind.BASE_MISSING: "Prepare the base (run the setup notebook) or fix the FROM line.",
-            FailureKind.OTHER: "Read the engine's message above, fix that step, and build again.",
-        }[self.kind]
+        return _({
+            FailureKind.SYNTAX: N_("Fix the instruction on that line (a typo in the keyword, or a missing argument)."),
+            FailureKind.MISSING_FILE: N_("Put the file in the build context folder, fix its name, or check .dockerignore."),
+            FailureKind.COMMAND_FAILED: N_("Run the command in a container of the step's parent image to see why, then fix the RUN line."),
+            FailureKind.BASE_MISSING: N_("Prepare the base (run the setup notebook) or fix the FROM line."),
+            FailureKind.OTHER: N_("Read the engine's message above, fix that step, and build again."),
+        }[self.kind])
 
     def summary(self) -> str:
-        lines = [self.headline(), f"  engine: {self.message}"]
+        lines = [self.headline(), "  " + _("engine: {message}").format(message=self.message)]
         if self.exit_code is not None:
-            lines.append(f"  exit code: {self.exit_code}")
+            lines.append("  " + _("exit code: {code}").format(code=self.exit_code))
         for out in self.output[-5:]:
-            lines.append(f"  output: {out}")
+            lines.append("  " + _("output: {line}").format(line=out))
         return "\n".join(lines)
 
 
@@ -230,25 +240,28 @@ class BuildRecord:
             shown = step.instruction if step.is_base else truncate(step.instruction, width)
             lines.append(
                 f"  {step.index:>2}. {shown:<{width}}  "
-                f"{step.status.value:<11} {what}{timing}".rstrip()
+                f"{step.status.label:<11} {what}{timing}".rstrip()
             )
         extra = [s for s in self.steps if s.bookkeeping]
         if extra:
-            what = "the LABEL step the course adds" if len(extra) == 1 else f"{len(extra)} LABEL steps the course adds"
-            lines.append(f"  (+ {what}, {_count(extra)})")
+            lines.append("  " + _course_steps(extra))
         if self.failure is not None:
             lines.append(self.failure.summary())
         elif self.finished:
             hits, misses = len(self.cached_steps()), len(self.rebuilt_steps())
-            lines.append(f"  -> {hits} from the cache, {misses} rebuilt")
+            lines.append("  -> " + _("{hits} from the cache, {misses} rebuilt").format(hits=hits, misses=misses))
         return "\n".join(lines)
 
 
-def _count(steps: Sequence[BuildStep]) -> str:
+def _course_steps(steps: Sequence[BuildStep]) -> str:
+    """The course's own LABEL step(s) of a build, and what the cache did for them."""
     hits = sum(1 for s in steps if s.status is CacheStatus.HIT)
     if len(steps) == 1:
-        return "from the cache" if hits else "rebuilt"
-    return f"{hits} from the cache, {len(steps) - hits} rebuilt"
+        if hits:
+            return _("(+ the LABEL step the course adds, from the cache)")
+        return _("(+ the LABEL step the course adds, rebuilt)")
+    return _("(+ {count} LABEL steps the course adds, {hits} from the cache, {misses} rebuilt)").format(
+        count=len(steps), hits=hits, misses=len(steps) - hits)
 
 
 # -- after the build: which layer each step made -------------------------------------------

@@ -29,6 +29,7 @@ from typing import Iterable
 
 from .build import BuildFailure, BuildRecord, BuildStep, CacheStatus, classify_failure
 from .dockerfile import BUILDKIT_STEP_KEYWORDS, instruction_keyword
+from .i18n import _
 from .model import BuilderKind
 
 #: The course's own labels: one `LABEL` instruction the course adds after a classic build's
@@ -75,7 +76,8 @@ class ClassicStreamParser:
         number, total, instruction = int(match.group(1)), int(match.group(2)), match.group(3)
         mine = total - self.course_steps
         if instruction.startswith(BOOKKEEPING_PREFIX) and number > mine:
-            return f"Course step : {instruction}  (the course's labels, added after your {mine} steps)"
+            return _("Course step : {instruction}  (the course's labels, added after your {count} steps)").format(
+                instruction=instruction, count=mine)
         return f"Step {number}/{mine} : {instruction}"
 
     def feed_line(self, text: str, now: float | None = None) -> bool:
@@ -380,7 +382,7 @@ class BuildKitStreamParser:
                 step.status = CacheStatus.NOT_REACHED  # failed only as a consequence
         if not message:
             message = failed.error if failed else (
-                self.vertex_errors[-1][1] if self.vertex_errors else f"docker buildx exited with {returncode}"
+                self.vertex_errors[-1][1] if self.vertex_errors else _("docker buildx exited with {code}").format(code=returncode)
             )
         line = None
         for text in self.trailer:

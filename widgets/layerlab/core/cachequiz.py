@@ -11,6 +11,7 @@ Pure: no `docker`, no widgets.
 
 from __future__ import annotations
 
+from .i18n import N_, _
 from .text import tr
 
 import enum
@@ -44,17 +45,17 @@ class Scenario:
 SCENARIOS: dict[str, Scenario] = {
     s.key: s
     for s in (
-        Scenario("edit", Change.EDIT, "Edit a file",
-                 "message.txt gets a new line (its content changes).", "message.txt"),
-        Scenario("touch", Change.TOUCH, "Only touch a file (the mtime trap)",
-                 "message.txt is touched: its modification time changes, its bytes do not.", "message.txt"),
-        Scenario("ignored", Change.IGNORED, "Edit a file that .dockerignore excludes",
-                 "NOTES.md gets a new line; .dockerignore lists NOTES.md.", "NOTES.md"),
-        Scenario("reordered", Change.REORDERED, "Edit app.py, with the Dockerfile reordered",
-                 "app.py gets a new line; this Dockerfile copies what `make` needs first and app.py last.",
+        Scenario("edit", Change.EDIT, N_("Edit a file"),
+                 N_("message.txt gets a new line (its content changes)."), "message.txt"),
+        Scenario("touch", Change.TOUCH, N_("Only touch a file (the mtime trap)"),
+                 N_("message.txt is touched: its modification time changes, its bytes do not."), "message.txt"),
+        Scenario("ignored", Change.IGNORED, N_("Edit a file that .dockerignore excludes"),
+                 N_("NOTES.md gets a new line; .dockerignore lists NOTES.md."), "NOTES.md"),
+        Scenario("reordered", Change.REORDERED, N_("Edit app.py, with the Dockerfile reordered"),
+                 N_("app.py gets a new line; this Dockerfile copies what `make` needs first and app.py last."),
                  "app.py", dockerfile="reordered"),
-        Scenario("chmod", Change.CHMOD, "Only change a file's mode",
-                 "message.txt gets mode 600 instead of 644 (`chmod 600 message.txt`): its bytes stay the same.",
+        Scenario("chmod", Change.CHMOD, N_("Only change a file's mode"),
+                 N_("message.txt gets mode 600 instead of 644 (`chmod 600 message.txt`): its bytes stay the same."),
                  "message.txt"),
     )
 }
@@ -65,7 +66,8 @@ def scenario(key: str) -> Scenario:
         return SCENARIOS[key]
     except KeyError:
         raise LayerlabError(
-            f"There is no exercise scenario {key!r}.", f"Choose one of: {', '.join(SCENARIOS)}."
+            _("There is no exercise scenario {key}.").format(key=repr(key)),
+            _("Choose one of: {keys}.").format(keys=", ".join(SCENARIOS)),
         ) from None
 
 
@@ -82,7 +84,8 @@ def normalize_answer(value) -> CacheStatus:
         return CacheStatus.HIT
     if text in ("miss", "m", "rebuilt", "run", "built"):
         return CacheStatus.MISS
-    raise LayerlabError(f"{value!r} is not an answer here.", "Answer HIT or MISS for each step.")
+    raise LayerlabError(_("{value} is not an answer here.").format(value=repr(value)),
+                        _("Answer HIT or MISS for each step."))
 
 
 def check_prediction(dockerfile: str, answers: Mapping[int, object] | Sequence[object]) -> dict[int, CacheStatus]:
@@ -96,15 +99,15 @@ def check_prediction(dockerfile: str, answers: Mapping[int, object] | Sequence[o
         answers = list(answers)
         if len(answers) != len(wanted):
             raise LayerlabError(
-                f"{len(answers)} answer(s) for {len(wanted)} steps.",
-                f"Give one HIT or MISS per step after FROM ({len(wanted)} in all).",
+                _("{count} answer(s) for {steps} steps.").format(count=len(answers), steps=len(wanted)),
+                _("Give one HIT or MISS per step after FROM ({steps} in all).").format(steps=len(wanted)),
             )
         given = {number: normalize_answer(value) for number, value in zip(wanted, answers)}
     missing = [n for n in wanted if n not in given]
     if missing:
         raise LayerlabError(
-            f"No prediction yet for step(s) {', '.join(map(str, missing))}.",
-            "Choose HIT or MISS for every step, then build.",
+            _("No prediction yet for step(s) {steps}.").format(steps=", ".join(map(str, missing))),
+            _("Choose HIT or MISS for every step, then build."),
         )
     return {n: given[n] for n in wanted}
 
@@ -146,18 +149,18 @@ class Score:
         return not self.failed and self.right == self.total
 
     def summary(self) -> str:
-        lines = [f"{self.builder}, {tr(self.scenario.title)}: {self.right}/{self.total} right"]
+        lines = [_("{builder}, {title}: {right}/{total} right").format(
+            builder=self.builder, title=tr(self.scenario.title), right=self.right, total=self.total)]
         if self.failed:
-            lines.append(f"  the build failed: {self.failed}")
+            lines.append("  " + _("the build failed: {message}").format(message=self.failed))
         for v in self.verdicts:
+            step = f"  {v.step}. {truncate(v.instruction, 40):<40} "
             if not v.scored:
-                lines.append(f"  {v.step}. {truncate(v.instruction, 40):<40} (not a build step for this builder)")
+                lines.append(step + _("(not a build step for this builder)"))
                 continue
-            mark = "ok   " if v.right else "WRONG"
-            lines.append(
-                f"  {v.step}. {truncate(v.instruction, 40):<40} you: {v.predicted.value:<4}  "
-                f"engine: {v.actual.value:<4}  {mark}"
-            )
+            mark = _("ok") if v.right else _("WRONG")
+            lines.append(step + _("you: {predicted:<4}  engine: {actual:<4}  {mark:<5}").format(
+                predicted=v.predicted.value, actual=v.actual.value, mark=mark))
             if not v.right:
                 lines.append(f"       {v.explanation}")
         return "\n".join(lines)
@@ -180,55 +183,57 @@ def score(scenario_: Scenario, predictions: Mapping[int, CacheStatus], record: B
 def explain(scenario_: Scenario, record: BuildRecord, number: int, first_miss: int | None) -> str:
     """Why the engine did what it did at step `number` (for a wrong prediction)."""
     step = record.step(number)
-    builder = "BuildKit" if record.builder.value == "BuildKit" else f"the {record.builder.value}"
+    builder = "BuildKit" if record.builder.value == "BuildKit" else _("the classic builder")
+    file = scenario_.file
     if step.status is CacheStatus.HIT:
         if step.keyword not in ("COPY", "ADD"):
-            return (
-                f"This {step.keyword} step reads no file of the build context: it is a hit because "
+            return _(
+                "This {keyword} step reads no file of the build context: it is a hit because "
                 "its parent step was reused and its instruction text is the same as before."
-            )
+            ).format(keyword=step.keyword)
         if scenario_.change is Change.TOUCH:
-            return (
-                f"Measured: {builder} reused this step although {scenario_.file} was touched. "
+            return _(
+                "Measured: {builder} reused this step although {file} was touched. "
                 "Its cache key for a COPY or ADD is a checksum of the files' contents and metadata "
                 "(mode, owner), which leaves out the modification time."
-            )
+            ).format(builder=builder, file=file)
         if scenario_.change is Change.CHMOD:
-            return (
-                f"Measured: {builder} reused this step although the mode of {scenario_.file} changed: "
+            return _(
+                "Measured: {builder} reused this step although the mode of {file} changed: "
                 "this builder's checksum left the mode out."
-            )
+            ).format(builder=builder, file=file)
         if scenario_.change is Change.IGNORED:
-            return (
-                f".dockerignore keeps {scenario_.file} out of the build context: {builder} never "
+            return _(
+                ".dockerignore keeps {file} out of the build context: {builder} never "
                 "sees the change, so nothing it checksums changed."
-            )
-        return (
+            ).format(builder=builder, file=file)
+        return _(
             "Nothing this step depends on changed, and every step above it was reused: "
             "same parent + same instruction + same files = a cache hit."
         )
     if step.status is CacheStatus.MISS:
         if first_miss is not None and number > first_miss:
-            return (
-                f"Step {first_miss} above it was rebuilt, so this step has a new parent layer. A step's "
+            return _(
+                "Step {first_miss} above it was rebuilt, so this step has a new parent layer. A step's "
                 "cache key includes its parent: from the first rebuilt step on, every step is rebuilt, "
                 "even one whose own files did not change."
-            )
+            ).format(first_miss=first_miss)
         if scenario_.change is Change.TOUCH:
-            return (
-                f"Measured: {builder} rebuilt this step after {scenario_.file} was only touched: "
+            return _(
+                "Measured: {builder} rebuilt this step after {file} was only touched: "
                 "this builder counted the modification time."
-            )
+            ).format(builder=builder, file=file)
         if scenario_.change is Change.CHMOD:
-            return (
-                f"Measured: {builder} rebuilt this step after only the mode of {scenario_.file} changed: "
+            return _(
+                "Measured: {builder} rebuilt this step after only the mode of {file} changed: "
                 "a COPY's cache key covers its files' metadata (mode, owner), not only their bytes."
-            )
-        return (
-            f"This is the first step that reads {scenario_.file}: its checksum changed, so the "
+            ).format(builder=builder, file=file)
+        return _(
+            "This is the first step that reads {file}: its checksum changed, so the "
             "cache has no entry for it and the step runs again."
-        )
-    return f"{builder[0].upper() + builder[1:]} reported {step.status.value} for this step."
+        ).format(file=file)
+    return _("{builder} reported {status} for this step.").format(
+        builder=builder[0].upper() + builder[1:], status=step.status.label)
 
 
 @dataclass
@@ -245,8 +250,10 @@ class MeasuredTrap:
     def sentence(self) -> str:
         if self.busted:
             rebuilt = ", ".join(k for k, v in self.statuses.items() if v == CacheStatus.MISS.value)
-            return f"{self.builder}: touching the file busted the cache ({rebuilt} rebuilt)."
-        return f"{self.builder}: touching the file changed nothing: every step was a cache hit."
+            return _("{builder}: touching the file busted the cache ({rebuilt} rebuilt).").format(
+                builder=self.builder, rebuilt=rebuilt)
+        return _("{builder}: touching the file changed nothing: every step was a cache hit.").format(
+            builder=self.builder)
 
 
 def measured_trap(record: BuildRecord) -> MeasuredTrap:
@@ -283,7 +290,8 @@ def write_exercise_context(folder, base_reference: str, variant: str = "naive") 
         dockerfile = REORDERED_DOCKERFILE.format(base=base_reference)
         (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
     elif variant != "naive":
-        raise LayerlabError(f"Unknown Dockerfile variant {variant!r}.", "Use 'naive' or 'reordered'.")
+        raise LayerlabError(_("Unknown Dockerfile variant {variant}.").format(variant=repr(variant)),
+                            _("Use 'naive' or 'reordered'."))
     return dockerfile
 
 
@@ -320,19 +328,19 @@ def apply_change(folder, scenario_: Scenario, token: str) -> str:
 
     path = Path(folder) / scenario_.file
     if not path.exists():
-        raise LayerlabError(f"{path} does not exist.", "Write the exercise's build context first.")
+        raise LayerlabError(_("{path} does not exist.").format(path=path), _("Write the exercise's build context first."))
     if scenario_.change is Change.TOUCH:
         before = path.read_bytes()
         later = max(time.time(), path.stat().st_mtime + 2)
         os.utime(path, (later, later))
         assert path.read_bytes() == before
-        return f"touched {scenario_.file}: its modification time moved on, its bytes are the same"
+        return _("touched {file}: its modification time moved on, its bytes are the same").format(file=scenario_.file)
     if scenario_.change is Change.CHMOD:
         before = path.read_bytes()
         os.chmod(path, 0o600)
         assert path.read_bytes() == before
-        return f"chmod 600 {scenario_.file}: its mode changed, its bytes are the same"
+        return _("chmod 600 {file}: its mode changed, its bytes are the same").format(file=scenario_.file)
     comment = "#" if path.suffix == ".py" else ""
     with path.open("a", encoding="utf-8") as handle:
         handle.write(f"{comment + ' ' if comment else ''}edited ({token})\n")
-    return f"appended a line to {scenario_.file}"
+    return _("appended a line to {file}").format(file=scenario_.file)

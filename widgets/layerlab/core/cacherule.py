@@ -13,6 +13,7 @@ from typing import Sequence
 
 from .build import BuildRecord, CacheStatus
 from .dockerfile import instruction_keyword
+from .i18n import _
 
 
 def cache_rule(steps: Sequence[str], first_changed: int | None) -> list[CacheStatus]:
@@ -48,20 +49,22 @@ def rebuild_story(record: BuildRecord) -> str:
     steps = [s for s in record.lesson_steps if not s.is_base and s.status is not CacheStatus.CONFIG]
     first = record.first_rebuilt()
     if record.failure is not None:
-        return "The build failed; the rule is about builds that finish."
+        return _("The build failed; the rule is about builds that finish.")
     if first is None:
-        return f"Nothing changed: all {len(steps)} steps came from the cache (nothing ran)."
+        return _("Nothing changed: all {count} steps came from the cache (nothing ran).").format(count=len(steps))
     before = [s for s in steps if s.index < first.index]
     after = [s for s in steps if s.index >= first.index]
     rebuilt = [s for s in after if s.status is CacheStatus.MISS]
     holds = follows_cache_rule(record) and len(rebuilt) == len(after)
     reused = sum(1 for s in before if s.status is CacheStatus.HIT)
     lines = [
-        f"First rebuilt step: {first.index} ({first.instruction}).",
-        f"  before it: {reused} of {len(before)} step(s) from the cache: " + ", ".join(s.instruction for s in before)
-        if before else "  before it: only FROM (the base image is looked up, never built)",
-        f"  from it on: {len(rebuilt)} of {len(after)} step(s) rebuilt: " + ", ".join(s.instruction for s in after),
-        "  the rule holds" if holds else "  the rule does NOT hold here",
+        _("First rebuilt step: {index} ({instruction}).").format(index=first.index, instruction=first.instruction),
+        "  " + _("before it: {reused} of {total} step(s) from the cache: {steps}").format(
+            reused=reused, total=len(before), steps=", ".join(s.instruction for s in before))
+        if before else "  " + _("before it: only FROM (the base image is looked up, never built)"),
+        "  " + _("from it on: {rebuilt} of {total} step(s) rebuilt: {steps}").format(
+            rebuilt=len(rebuilt), total=len(after), steps=", ".join(s.instruction for s in after)),
+        "  " + (_("the rule holds") if holds else _("the rule does NOT hold here")),
     ]
     return "\n".join(lines)
 
@@ -74,24 +77,26 @@ def step_reason(record: BuildRecord, index: int, previous: BuildRecord | None = 
     COPY or ADD means the files it reads changed."""
     step = record.step(index)
     if step.is_base:
-        return "the base image, looked up, never built"
+        return _("the base image, looked up, never built")
     if step.status is CacheStatus.CONFIG:
-        return "config only: no layer, no step"
+        return _("config only: no layer, no step")
     if step.status is CacheStatus.HIT:
-        return "reused: same parent, text and files" if step.keyword in ("COPY", "ADD") else "reused: same parent and text"
+        if step.keyword in ("COPY", "ADD"):
+            return _("reused: same parent, text and files")
+        return _("reused: same parent and text")
     if step.status is not CacheStatus.MISS:
-        return step.status.value
+        return step.status.label
     first = record.first_rebuilt()
     if first is not None and first.index < index:
-        return f"rebuilt: parent (step {first.index}) was rebuilt"
+        return _("rebuilt: parent (step {index}) was rebuilt").format(index=first.index)
     if previous is None:
-        return "built: no earlier build to reuse"
+        return _("built: no earlier build to reuse")
     try:
         before = previous.step(index)
     except KeyError:
-        return "built: new since the last build"
+        return _("built: new since the last build")
     if before.instruction != step.instruction:
-        return "rebuilt: its text changed"
+        return _("rebuilt: its text changed")
     if step.keyword in ("COPY", "ADD"):
-        return "rebuilt: the files it reads changed"
-    return "rebuilt: not in the cache (--no-cache?)"
+        return _("rebuilt: the files it reads changed")
+    return _("rebuilt: not in the cache (--no-cache?)")

@@ -34,18 +34,41 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from .errors import LayerlabError
+from .i18n import N_, _
 
 #: What the classic builder and BuildKit prepend to shell-form CMD/ENTRYPOINT on Linux.
 SHELL_PREFIX: tuple[str, ...] = ("/bin/sh", "-c")
 #: The engine's words when a container would have no command at all.
 NO_COMMAND = "No command specified"
 #: Shown when a container's PID 1 ended before the course could read its argv.
-PID1_UNREAD = "PID 1 ended before it could be read"
-QUOTE_EVERY_WORD = 'Quote every word, numbers too: ["ping", "-c", "3", "127.0.0.1"].'
+PID1_UNREAD = N_("PID 1 ended before it could be read")
+QUOTE_EVERY_WORD = N_('Quote every word, numbers too: ["ping", "-c", "3", "127.0.0.1"].')
 
 
 class InstructionError(LayerlabError):
     """A CMD or ENTRYPOINT value the course cannot read (usually broken JSON)."""
+
+
+class Note(str):
+    """One reason a rule gives: its English text as a str (what `--json` writes and tests
+    read), and `shown()`, the same sentence in the learner's language."""
+
+    def __new__(cls, template: str, **fields: str) -> "Note":
+        note = super().__new__(cls, template.format(**fields))
+        note.template = template
+        note.fields = fields
+        return note
+
+    def __getnewargs_ex__(self):  # copy and pickle make it again from its template
+        return (self.template,), self.fields
+
+    def shown(self) -> str:
+        return _(self.template).format(**self.fields)
+
+
+def shown_note(note: str) -> str:
+    """A note as the learner reads it (a plain str is shown as it is)."""
+    return note.shown() if isinstance(note, Note) else note
 
 
 class Form(enum.Enum):
@@ -57,7 +80,7 @@ class Form(enum.Enum):
 
     @property
     def label(self) -> str:
-        return {"none": "none", "exec": "exec form", "shell": "shell form"}[self.value]
+        return _({"none": N_("none"), "exec": N_("exec form"), "shell": N_("shell form")}[self.value])
 
 
 #: The forms in the order the course shows them (the rows and columns of Docker's table).
@@ -80,8 +103,8 @@ class Instruction:
         words = tuple(words)
         if not all(isinstance(w, str) for w in words):
             raise InstructionError(
-                f"Exec form must be a list of strings, got {list(words)!r}.",
-                QUOTE_EVERY_WORD,
+                _("Exec form must be a list of strings, got {words}.").format(words=repr(list(words))),
+                _(QUOTE_EVERY_WORD),
             )
         return cls(Form.EXEC, words=words)
 
@@ -89,8 +112,8 @@ class Instruction:
     def shell_form(cls, text: str) -> "Instruction":
         if not text.strip():
             raise InstructionError(
-                "A shell-form instruction needs a command; this one is empty.",
-                "Write the command (e.g. ping -c 3 127.0.0.1), or choose 'none'.",
+                _("A shell-form instruction needs a command; this one is empty."),
+                _("Write the command (e.g. ping -c 3 127.0.0.1), or choose 'none'."),
             )
         return cls(Form.SHELL, text=text.strip())
 
@@ -109,24 +132,25 @@ class Instruction:
         stripped = value.strip()
         if not stripped:
             raise InstructionError(
-                f"{keyword} is empty.",
-                f"Give {keyword} a JSON list (exec form) or a command line (shell form).",
+                _("{keyword} is empty.").format(keyword=keyword),
+                _("Give {keyword} a JSON list (exec form) or a command line (shell form).").format(keyword=keyword),
             )
         if stripped.startswith("["):
             try:
                 parsed = json.loads(stripped)
             except ValueError as error:
                 raise InstructionError(
-                    f"{keyword} {stripped} starts like exec form but is not valid JSON ({error.msg}, "
-                    f"column {error.colno}); Docker would run it as a shell command, brackets and all.",
-                    'Use double quotes and commas: ["ping", "-c", "3", "127.0.0.1"]; or drop the '
-                    "brackets for shell form.",
+                    _("{keyword} {value} starts like exec form but is not valid JSON ({problem}, "
+                      "column {column}); Docker would run it as a shell command, brackets and all.").format(
+                        keyword=keyword, value=stripped, problem=error.msg, column=error.colno),
+                    _('Use double quotes and commas: ["ping", "-c", "3", "127.0.0.1"]; or drop the '
+                      "brackets for shell form."),
                 ) from None
             if not isinstance(parsed, list) or not all(isinstance(w, str) for w in parsed):
                 raise InstructionError(
-                    f"{keyword} {stripped} is JSON but not a list of strings; Docker would run it "
-                    "as a shell command.",
-                    QUOTE_EVERY_WORD,
+                    _("{keyword} {value} is JSON but not a list of strings; Docker would run it "
+                      "as a shell command.").format(keyword=keyword, value=stripped),
+                    _(QUOTE_EVERY_WORD),
                 )
             return cls.exec_form(parsed)
         return cls.shell_form(stripped)
@@ -149,7 +173,7 @@ class Instruction:
 
     def describe(self) -> str:
         if self.form is Form.NONE:
-            return "none"
+            return _("none")
         if self.form is Form.EXEC:
             return json.dumps(list(self.words))
         return self.text
@@ -171,7 +195,7 @@ class ImageCommand:
 
     def describe(self) -> str:
         def show(value):
-            return "(not set)" if value is None else json.dumps(list(value))
+            return _("(not set)") if value is None else json.dumps(list(value))
 
         return f"Entrypoint {show(self.entrypoint)}, Cmd {show(self.cmd)}"
 
@@ -185,26 +209,26 @@ def image_command(
 
     Returns the config and the notes that say which rule decided it.
     """
-    notes: list[str] = []
+    notes: list[Note] = []
     new_entrypoint = inherited.entrypoint
     new_cmd = inherited.cmd
     if entrypoint.form is not Form.NONE:
         new_entrypoint = entrypoint.stored()
         if entrypoint.form is Form.SHELL:
-            notes.append("shell-form ENTRYPOINT is stored as /bin/sh -c '<text>'")
+            notes.append(Note(N_("shell-form ENTRYPOINT is stored as /bin/sh -c '<text>'")))
         if cmd.form is Form.NONE and inherited.cmd:
             new_cmd = None
-            notes.append(
-                f"ENTRYPOINT resets the CMD inherited from the base image ({json.dumps(list(inherited.cmd))})"
-            )
+            notes.append(Note(N_("ENTRYPOINT resets the CMD inherited from the base image ({cmd})"),
+                              cmd=json.dumps(list(inherited.cmd))))
     elif inherited.entrypoint:
-        notes.append(f"ENTRYPOINT {json.dumps(list(inherited.entrypoint))} is inherited from the base image")
+        notes.append(Note(N_("ENTRYPOINT {entrypoint} is inherited from the base image"),
+                          entrypoint=json.dumps(list(inherited.entrypoint))))
     if cmd.form is not Form.NONE:
         new_cmd = cmd.stored()
         if cmd.form is Form.SHELL:
-            notes.append("shell-form CMD is stored as /bin/sh -c '<text>'")
+            notes.append(Note(N_("shell-form CMD is stored as /bin/sh -c '<text>'")))
     elif new_cmd and entrypoint.form is Form.NONE:
-        notes.append(f"CMD {json.dumps(list(new_cmd))} is inherited from the base image")
+        notes.append(Note(N_("CMD {cmd} is inherited from the base image"), cmd=json.dumps(list(new_cmd))))
     return ImageCommand(new_entrypoint, new_cmd), tuple(notes)
 
 
@@ -229,7 +253,7 @@ class Resolution:
     def command_line(self) -> str:
         """The argv as one shell-quoted line (what you would type to run the same)."""
         if not self.ok:
-            return f"(error: {self.error})"
+            return _("(error: {error})").format(error=self.error)
         return shlex.join(self.argv)
 
     @property
@@ -254,13 +278,13 @@ class Resolution:
         return shlex.join(words)
 
     def summary(self) -> str:
-        lines = [f"image config: {self.image.describe()}"]
+        lines = [_("image config: {config}").format(config=self.image.describe())]
         if self.ok:
-            lines.append(f"PID 1 argv:   {json.dumps(list(self.argv))}")
-            lines.append(f"command line: {self.command_line}")
+            lines.append(_("PID 1 argv:   {argv}").format(argv=json.dumps(list(self.argv))))
+            lines.append(_("command line: {line}").format(line=self.command_line))
         else:
-            lines.append(f"the engine refuses to start it: {self.error}")
-        lines += [f"  - {note}" for note in self.notes]
+            lines.append(_("the engine refuses to start it: {error}").format(error=self.error))
+        lines += [f"  - {shown_note(note)}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -271,43 +295,47 @@ def resolve_image(
 ) -> Resolution:
     """What runs for an image config and a `docker run [--entrypoint X] IMAGE [ARGS...]`."""
     run_args = tuple(run_args or ())
-    notes: list[str] = []
+    notes: list[Note] = []
     if entrypoint_override is not None:
         entrypoint = (entrypoint_override,) if entrypoint_override != "" else ()
         cmd = run_args
         if entrypoint_override == "":
-            notes.append("--entrypoint \"\" removes the image's ENTRYPOINT")
+            notes.append(Note(N_("--entrypoint \"\" removes the image's ENTRYPOINT")))
         else:
-            notes.append(f"--entrypoint replaces the image's ENTRYPOINT with the single word {entrypoint_override!r}")
+            notes.append(Note(N_("--entrypoint replaces the image's ENTRYPOINT with the single word {program}"),
+                              program=repr(entrypoint_override)))
         if image.cmd and not run_args:
-            notes.append(f"--entrypoint also drops the image's CMD {json.dumps(list(image.cmd))}")
+            notes.append(Note(N_("--entrypoint also drops the image's CMD {cmd}"), cmd=json.dumps(list(image.cmd))))
         elif run_args:
-            notes.append("the run arguments follow the new entrypoint")
+            notes.append(Note(N_("the run arguments follow the new entrypoint")))
     else:
         entrypoint = image.entrypoint or ()
         if run_args:
             cmd = run_args
             if image.cmd:
-                notes.append(f"the run arguments replace CMD {json.dumps(list(image.cmd))} as a whole")
+                notes.append(Note(N_("the run arguments replace CMD {cmd} as a whole"), cmd=json.dumps(list(image.cmd))))
             else:
-                notes.append("the run arguments are the CMD")
+                notes.append(Note(N_("the run arguments are the CMD")))
         else:
             cmd = image.cmd or ()
     argv = tuple(entrypoint) + tuple(cmd)
     ignored: tuple[str, ...] = ()
     if entrypoint_override is None and is_shell_wrapped(entrypoint) and cmd:
         ignored = tuple(cmd)
-        notes.append(
-            "a shell-form ENTRYPOINT still receives "
-            + ("the run arguments" if run_args else "CMD")
-            + f" ({shlex.join(cmd)}) but its shell sees them only as $0, $1...: they are ignored"
-        )
+        notes.append(Note(
+            N_("a shell-form ENTRYPOINT still receives the run arguments ({words}) but its shell sees them only "
+               "as $0, $1...: they are ignored") if run_args else
+            N_("a shell-form ENTRYPOINT still receives CMD ({words}) but its shell sees them only as $0, $1...: "
+               "they are ignored"),
+            words=shlex.join(cmd),
+        ))
     if entrypoint and cmd and not ignored:
-        notes.append("the engine runs ENTRYPOINT followed by " + ("the run arguments" if run_args else "CMD"))
+        notes.append(Note(N_("the engine runs ENTRYPOINT followed by the run arguments") if run_args
+                          else N_("the engine runs ENTRYPOINT followed by CMD")))
     if not argv:
         return Resolution(
             argv=(), image=image, error=NO_COMMAND, notes=tuple(notes) + (
-                "neither ENTRYPOINT nor CMD (nor run arguments) give a command: the engine refuses",),
+                Note(N_("neither ENTRYPOINT nor CMD (nor run arguments) give a command: the engine refuses")),),
             run_args=run_args, entrypoint_override=entrypoint_override,
         )
     return Resolution(
@@ -409,19 +437,19 @@ def ping_base_plan(reference: str, source: str, official: str = "alpine:3.20.3")
     if source == "pulled":
         return PingBasePlan(
             lines=(f"FROM {reference}", "RUN apk add --no-cache iputils"),
-            reason=(
-                f"A registry answered, so the base is the official {official} (labeled for you as "
-                f"{reference}) and, as in the seed, iputils' ping is installed on it "
+            reason=_(
+                "A registry answered, so the base is the official {official} (labeled for you as "
+                "{reference}) and, as in the seed, iputils' ping is installed on it "
                 "(`apk add --no-cache` does what the seed's `apk update && apk add --update iputils "
                 "&& rm -rf /var/cache/apk/*` does, in one command)."
-            ),
+            ).format(official=official, reference=reference),
             needs_network=True,
         )
     return PingBasePlan(
         lines=(f"FROM {reference}",),
-        reason=(
+        reason=_(
             "No registry answers here, so alpine cannot be pulled and `apk add` could not download "
-            f"anything. The base is the course's local stand-in {reference}: busybox, whose "
+            "anything. The base is the course's local stand-in {reference}: busybox, whose "
             "`ping` applet takes the same -c option. Nothing else needs installing."
-        ),
+        ).format(reference=reference),
     )

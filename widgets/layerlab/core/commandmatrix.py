@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from .command import FORMS, Form, ImageCommand, Instruction, Resolution, resolve
+from .i18n import N_, _
+
+#: What a cell of the text table says once compared (None: not run yet).
+VERDICTS = {None: N_("not run"), True: N_("matches the engine"), False: N_("DIFFERS from the engine")}
 
 #: Values for Docker's CMD x ENTRYPOINT table, chosen so that PID 1 keeps running in every
 #: cell and can be read from inside: the exec-form ENTRYPOINT is a shell program (a shell
@@ -77,13 +81,15 @@ def matrix_summary(cells: Sequence[MatrixCell]) -> str:
     """The table as plain text, one line per cell (deterministic: good for nbval)."""
     lines = []
     for cell in cells:
-        predicted = cell.predicted.command_line if cell.predicted.ok else f"error: {cell.predicted.error}"
-        verdict = {None: "not run", True: "matches the engine", False: "DIFFERS from the engine"}[cell.matches]
+        predicted = (cell.predicted.command_line if cell.predicted.ok
+                     else _("error: {error}").format(error=cell.predicted.error))
+        verdict = _(VERDICTS[cell.matches])
         lines.append(
             f"ENTRYPOINT {cell.entrypoint_form.value:<5} CMD {cell.cmd_form.value:<5} -> {predicted}  [{verdict}]"
         )
         if cell.matches is False:
-            lines.append(f"    engine ran: {shlex.join(cell.observed) if cell.observed else cell.observed_error}")
+            ran = shlex.join(cell.observed) if cell.observed else cell.observed_error
+            lines.append("    " + _("engine ran: {ran}").format(ran=ran))
     return "\n".join(lines)
 
 
@@ -109,7 +115,7 @@ def fill_matrix(
     for index, cell in enumerate(cells):
         if starting:
             starting(index + 1, len(cells))
-        _, seen = runner(MATRIX_ENTRYPOINTS[cell.entrypoint_form], MATRIX_CMDS[cell.cmd_form], run_args)
+        _image, seen = runner(MATRIX_ENTRYPOINTS[cell.entrypoint_form], MATRIX_CMDS[cell.cmd_form], run_args)
         filled.append(MatrixCell(cell.entrypoint_form, cell.cmd_form, cell.predicted, seen.argv, seen.error))
         if progress:
             progress(index + 1, len(cells), filled + cells[len(filled):])

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from .filetree import FileIndex
+from .i18n import N_, _
 from .layertar import EntryType, normalize_path
 from .model import ChangeKind, ImageStack, human_size, short_id, truncate
 
@@ -43,12 +44,17 @@ MAX_SIZE_SAMPLES = 240
 class RwPathOrigin(enum.Enum):
     """How a path of the R/W layer relates to the image layers below it."""
 
-    NEW = "new in the R/W layer"
-    RECREATED = "re-created (a lower layer had deleted it)"
-    COPY_UP = "copied up"
-    COPY_UP_DIRECTORY = "copied up (directory entry only)"
-    WHITEOUT = "hidden by a whiteout"
-    NOT_IN_IMAGE = "not in any image layer"
+    NEW = N_("new in the R/W layer")
+    RECREATED = N_("re-created (a lower layer had deleted it)")
+    COPY_UP = N_("copied up")
+    COPY_UP_DIRECTORY = N_("copied up (directory entry only)")
+    WHITEOUT = N_("hidden by a whiteout")
+    NOT_IN_IMAGE = N_("not in any image layer")
+
+    @property
+    def text(self) -> str:
+        """The value, in the learner's language (the value itself is what code compares)."""
+        return _(self.value)
 
 
 @dataclass(frozen=True)
@@ -74,25 +80,31 @@ class Attribution:
 
     def describe(self, width: int = 60) -> str:
         if self.layer is None:
-            return self.via.value
-        where = f"layer {self.layer}"
+            return self.via.text
         if self.instruction:
-            where += f" ({truncate(self.instruction, width)})"
-        if self.via is RwPathOrigin.COPY_UP:
-            size = "" if self.lower_size is None else f", all {human_size(self.lower_size)} of it"
-            text = f"copied up from {where}{size}"
-        elif self.via is RwPathOrigin.COPY_UP_DIRECTORY:
-            text = f"directory copied up from {where} (its entry only, not its files)"
-        elif self.via is RwPathOrigin.WHITEOUT:
-            hidden = "" if self.lower_size is None or self.lower_type != EntryType.FILE.value else \
-                f" ({human_size(self.lower_size)} stay in the image)"
-            text = f"hidden by a whiteout; it still lives in {where}{hidden}"
-        elif self.via is RwPathOrigin.RECREATED:
-            text = f"re-created; {where} had deleted it"
+            where = _("layer {layer} ({instruction})").format(
+                layer=self.layer, instruction=truncate(self.instruction, width))
         else:
-            text = f"{self.via.value}: {where}"
+            where = _("layer {layer}").format(layer=self.layer)
+        if self.via is RwPathOrigin.COPY_UP:
+            if self.lower_size is None:
+                text = _("copied up from {where}").format(where=where)
+            else:
+                text = _("copied up from {where}, all {size} of it").format(where=where, size=human_size(self.lower_size))
+        elif self.via is RwPathOrigin.COPY_UP_DIRECTORY:
+            text = _("directory copied up from {where} (its entry only, not its files)").format(where=where)
+        elif self.via is RwPathOrigin.WHITEOUT:
+            if self.lower_size is None or self.lower_type != EntryType.FILE.value:
+                text = _("hidden by a whiteout; it still lives in {where}").format(where=where)
+            else:
+                text = _("hidden by a whiteout; it still lives in {where} ({size} stay in the image)").format(
+                    where=where, size=human_size(self.lower_size))
+        elif self.via is RwPathOrigin.RECREATED:
+            text = _("re-created; {where} had deleted it").format(where=where)
+        else:
+            text = _("{origin}: {where}").format(origin=self.via.text, where=where)
         if self.first_added_by is not None and self.first_added_by != self.layer:
-            text += f"; first added by layer {self.first_added_by}"
+            text = _("{text}; first added by layer {layer}").format(text=text, layer=self.first_added_by)
         return text
 
     def as_dict(self) -> dict:
@@ -171,6 +183,15 @@ class PathState:
         return f"{self.kind.letter} {name}{size}{where}"
 
 
+#: What each kind of change is called where it is shown (the same words as ChangeKind's values).
+KIND_WORDS = {ChangeKind.ADDED: N_("added"), ChangeKind.CHANGED: N_("changed"), ChangeKind.DELETED: N_("deleted")}
+
+
+def kind_word(kind: ChangeKind) -> str:
+    """`added`, `changed` or `deleted`, in the learner's language."""
+    return _(KIND_WORDS[kind])
+
+
 @dataclass(frozen=True)
 class ChangeEvent:
     """One change of the R/W layer's contents between two polls.
@@ -194,10 +215,10 @@ class ChangeEvent:
     @property
     def verb(self) -> str:
         if self.kind is None:
-            return "gone from the R/W layer (same as the image again)"
+            return _("gone from the R/W layer (same as the image again)")
         if self.previous is None:
-            return {ChangeKind.ADDED: "added", ChangeKind.CHANGED: "changed", ChangeKind.DELETED: "deleted"}[self.kind]
-        return f"{self.previous.value}, now {self.kind.value}"
+            return kind_word(self.kind)
+        return _("{previous}, now {kind}").format(previous=kind_word(self.previous), kind=kind_word(self.kind))
 
     @property
     def letter(self) -> str:
@@ -231,13 +252,18 @@ class ChangeEvent:
 
 
 class WatchStatus(enum.Enum):
-    STARTING = "starting"
-    INDEXING = "reading the image's layers"
-    WATCHING = "watching"
-    STOPPED = "stopped"
-    CONTAINER_STOPPED = "the container stopped"
-    CONTAINER_GONE = "the container was removed: its R/W layer is gone"
-    FAILED = "failed"
+    STARTING = N_("starting")
+    INDEXING = N_("reading the image's layers")
+    WATCHING = N_("watching")
+    STOPPED = N_("stopped")
+    CONTAINER_STOPPED = N_("the container stopped")
+    CONTAINER_GONE = N_("the container was removed: its R/W layer is gone")
+    FAILED = N_("failed")
+
+    @property
+    def text(self) -> str:
+        """The value, in the learner's language."""
+        return _(self.value)
 
     @property
     def active(self) -> bool:
@@ -398,12 +424,12 @@ class CopyUpState:
 
     def headline(self) -> str:
         name = self.name or self.short_id
-        size = "unknown" if self.size_rw is None else human_size(self.size_rw)
+        size = _("unknown") if self.size_rw is None else human_size(self.size_rw)
         counts = self.counts()
-        return (
-            f"container {name}: {self.status.value}; R/W layer {size}, "
-            f"{counts['added']} added, {counts['changed']} changed, {counts['deleted']} deleted"
-        )
+        return _("container {name}: {status}; R/W layer {size}, "
+                 "{added} added, {changed} changed, {deleted} deleted").format(
+            name=name, status=self.status.text, size=size,
+            added=counts["added"], changed=counts["changed"], deleted=counts["deleted"])
 
     def summary(self, paths: Iterable[str] | None = None, directories: bool = False, sizes: bool = False) -> str:
         """Plain text: the R/W layer's paths with their attribution, sorted.
@@ -421,7 +447,7 @@ class CopyUpState:
                     and state.kind is ChangeKind.CHANGED:
                 continue  # parents of a change: docker diff lists them too, they carry no content
             lines.append("  " + state.line(sizes))
-        return "\n".join(lines) if lines else "  (nothing differs from the image)"
+        return "\n".join(lines) if lines else "  " + _("(nothing differs from the image)")
 
     def as_dict(self) -> dict:
         return {
@@ -440,11 +466,13 @@ def copy_up_report(path: str, file_size: int, written: int, before: int, after: 
     """Deterministic sentences for the lesson: a small write, a big growth of the R/W layer."""
     grew = after - before
     ratio = grew / file_size if file_size else 0.0
-    return (
-        f"wrote {written} byte(s) to {path}, a file of {human_size(file_size)} in an image layer\n"
-        f"the R/W layer grew by {human_size(grew)}: {ratio:.0%} of the file's size, not {written} byte(s)\n"
-        + ("so the whole file was copied up before the write" if ratio >= 0.99 else "that is not a full copy-up")
-    )
+    return "\n".join([
+        _("wrote {written} byte(s) to {path}, a file of {size} in an image layer").format(
+            written=written, path=path, size=human_size(file_size)),
+        _("the R/W layer grew by {grew}: {ratio:.0%} of the file's size, not {written} byte(s)").format(
+            grew=human_size(grew), ratio=ratio, written=written),
+        _("so the whole file was copied up before the write") if ratio >= 0.99 else _("that is not a full copy-up"),
+    ])
 
 
 def rough_size(size: int | None) -> str:
@@ -454,7 +482,7 @@ def rough_size(size: int | None) -> str:
     with the containerd store), a few kB apart; megabytes agree.
     """
     if size is None:
-        return "unknown"
+        return _("unknown")
     if size < 1_000_000:
-        return "under 1 MB"
+        return _("under 1 MB")
     return f"{size / 1_000_000:.0f} MB"

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from .i18n import N_, _
+
 #: Docker 20.10 speaks API 1.41; the course needs what it added (e.g. `docker save` of
 #: several images, cgroup v2 stats) and is tested from there on.
 MIN_API_VERSION = (1, 41)
@@ -84,20 +86,23 @@ class EngineFacts:
         return self.storage_kind is StorageKind.OVERLAY2 and self.native_overlay_diff is False
 
     def lines(self) -> list[tuple[str, str]]:
-        """(fact, value) pairs, in the order doctor prints them."""
-        builder = f"BuildKit via docker buildx {self.buildx_version}" if self.buildkit else (
-            "classic builder only (no `docker buildx` found)"
+        """(fact, value) pairs, in the order doctor prints them. The facts are English keys
+        (code picks rows by them); whoever shows one translates it with `_()`."""
+        builder = _("BuildKit via docker buildx {version}").format(version=self.buildx_version) if self.buildkit else (
+            _("classic builder only (no `docker buildx` found)")
         )
         return [
-            ("engine", f"Docker {self.engine_version} on {self.os}/{self.arch}, kernel {self.kernel}"),
-            ("reached at", f"{self.host} ({self.host_source})"),
-            ("API version", f"{self.api_version} (engine accepts {self.min_api_version} and newer)"),
-            ("storage", f"{self.storage_driver} -> {self.storage_kind.value}"),
-            ("builders", builder),
-            ("cgroup", f"v{self.cgroup_version}" if self.cgroup_version else "unknown"),
-            ("rootless", "yes: the engine runs as an unprivileged user, in namespaces of its own"
-             if self.rootless else "no"),
-            ("flavour", self.flavour),
+            (N_("engine"), _("Docker {version} on {os}/{arch}, kernel {kernel}").format(
+                version=self.engine_version, os=self.os, arch=self.arch, kernel=self.kernel)),
+            (N_("reached at"), f"{self.host} ({self.host_source})"),
+            (N_("API version"), _("{api} (engine accepts {min_api} and newer)").format(
+                api=self.api_version, min_api=self.min_api_version)),
+            (N_("storage"), f"{self.storage_driver} -> {self.storage_kind.value}"),
+            (N_("builders"), builder),
+            ("cgroup", f"v{self.cgroup_version}" if self.cgroup_version else _("unknown")),
+            (N_("rootless"), _("yes: the engine runs as an unprivileged user, in namespaces of its own")
+             if self.rootless else _("no")),
+            (N_("flavour"), self.flavour),
         ]
 
     @property
@@ -107,27 +112,29 @@ class EngineFacts:
         return self.storage_kind is StorageKind.OVERLAY2 and not self.per_file_whiteouts
 
     def explain_whiteouts(self) -> str:
-        """One line for learners: the whiteout form this engine writes, and why."""
-        both = ("Both hide the same files from the layers below; an opaque directory needs one marker, "
-                "per-file whiteouts one marker per deleted entry.")
+        """One line for learners: the whiteout form this engine writes, and why (tests/sanitize.cfg
+        hides the form after "Whiteouts on this engine:" and its Korean, so a stored output holds
+        on every engine)."""
+        both = _("Both hide the same files from the layers below; an opaque directory needs one marker, "
+                 "per-file whiteouts one marker per deleted entry.")
         if self.opaque_directories:
-            return ("Whiteouts on this engine: a directory removed and made again is one opaque directory "
-                    "(`.wh..wh..opq`), since overlay2 with native diff records what the kernel marked. " + both)
+            return _("Whiteouts on this engine: a directory removed and made again is one opaque directory "
+                     "(`.wh..wh..opq`), since overlay2 with native diff records what the kernel marked.") + " " + both
         if self.per_file_whiteouts:
-            why = ("its overlay2 runs without native diff (`docker info`: Native Overlay Diff false, as on a "
-                   "rootless engine) and finds deletions by comparing files")
+            why = _("its overlay2 runs without native diff (`docker info`: Native Overlay Diff false, as on a "
+                    "rootless engine) and finds deletions by comparing files")
         elif self.storage_kind is StorageKind.CONTAINERD:
-            why = "the containerd image store finds deletions by comparing snapshots"
+            why = _("the containerd image store finds deletions by comparing snapshots")
         else:
-            why = f"the '{self.storage_driver}' storage driver finds deletions by comparing files"
-        return ("Whiteouts on this engine: a directory removed and made again is one whiteout per deleted "
-                f"entry (`.wh.NAME`), since {why}. " + both)
+            why = _("the '{driver}' storage driver finds deletions by comparing files").format(driver=self.storage_driver)
+        return _("Whiteouts on this engine: a directory removed and made again is one whiteout per deleted "
+                 "entry (`.wh.NAME`), since {why}.").format(why=why) + " " + both
 
     def explain_rootless(self) -> str:
         """What a rootless engine changes for the lessons ("" for a rootful one)."""
         if not self.rootless:
             return ""
-        return (
+        return _(
             "Your engine is rootless: it runs as your own user, in namespaces of its own. For the lessons "
             "that changes three things. Its 127.0.0.1 is its own, so lesson 04 serves the file for "
             "`ADD <url>` inside the engine's network namespace. Its overlay2 runs without native diff, so a "
@@ -138,21 +145,21 @@ class EngineFacts:
     def explain_storage(self) -> str:
         """One sentence for learners on what their storage means for the course."""
         if self.storage_kind is StorageKind.OVERLAY2:
-            return (
+            return _(
                 "Your engine keeps image layers with the overlay2 storage driver: each layer is a "
                 "directory, and a container's R/W layer is the 'upper' directory of an overlay mount."
             )
         if self.storage_kind is StorageKind.CONTAINERD:
-            return (
+            return _(
                 "Your engine uses the containerd image store (as Docker Desktop does): layers are "
                 "containerd snapshots, layers are compressed in `docker save`, and the engine does "
                 "not show layer directories. The course reads everything through the API, so every "
                 "lesson works the same."
             )
-        return (
-            f"Your engine uses the '{self.storage_driver}' storage driver. The lessons use the API "
+        return _(
+            "Your engine uses the '{driver}' storage driver. The lessons use the API "
             "only, so they work, but sizes and copy-up details may differ from overlay2."
-        )
+        ).format(driver=self.storage_driver)
 
 
 def is_rootless(security_options: Sequence[str] | None) -> bool:

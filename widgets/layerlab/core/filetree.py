@@ -28,6 +28,7 @@ from typing import IO, Iterable, Iterator, Mapping, Sequence
 
 from .archive import ArchiveError, read_saved_image
 from .frozen import frozen_new
+from .i18n import _, ngettext
 from .layertar import (
     OPAQUE_MARKER,
     WHITEOUT_PREFIX,
@@ -134,20 +135,20 @@ class LayerFiles:
         unless `directories` (a layer's tar always repeats the parent directories).
         """
         counts = self.counts()
-        head = (
-            f"layer {self.index + 1} ({short_id(self.diff_id)}): {counts['added']} added, "
-            f"{counts['changed']} changed, {counts['deleted']} deleted, {human_size(self.size)} of files"
-        )
+        head = _("layer {number} ({layer_id}): {added} added, {changed} changed, {deleted} deleted, "
+                 "{size} of files").format(number=self.index + 1, layer_id=short_id(self.diff_id), added=counts["added"],
+                                           changed=counts["changed"], deleted=counts["deleted"], size=human_size(self.size))
         shown = [c for c in self.changes if directories or not _only_a_parent(c)]
         lines = [head]
         for change in shown if limit is None else shown[:limit]:
             lines.append("  " + change.describe())
         if limit is not None and len(shown) > limit:
-            lines.append(f"  ... and {len(shown) - limit} more")
+            lines.append("  " + _("... and {count} more").format(count=len(shown) - limit))
         parents = len(self.changes) - len(shown)
         if parents:
-            lines.append(f"  ({parents} director{'y' if parents == 1 else 'ies'} changed only because "
-                         "something inside changed: not listed)")
+            lines.append("  " + ngettext("({count} directory changed only because something inside changed: not listed)",
+                                         "({count} directories changed only because something inside changed: not listed)",
+                                         parents).format(count=parents))
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
@@ -162,7 +163,6 @@ class LayerFiles:
 
 def _only_a_parent(change: LayerFile) -> bool:
     return change.type is EntryType.DIRECTORY and change.kind is ChangeKind.CHANGED
-
 
 
 @dataclass(slots=True)
@@ -259,7 +259,7 @@ class FileIndex:
         return current, tuple(through)
 
     def summary(self, limit: int | None = 10) -> str:
-        lines = [f"{len(self.layers)} layers, {self.paths} paths in the finished image"]
+        lines = [_("{layers} layers, {paths} paths in the finished image").format(layers=len(self.layers), paths=self.paths)]
         for layer in self.layers:
             lines.append(layer.summary(limit=limit))
         return "\n".join(lines)
@@ -470,9 +470,8 @@ def read_saved_layers(
     saved = read_saved_image(fileobj, layer_reader=reader, image_index=image_index)
     diff_ids = saved.diff_ids
     if len(saved.layer_paths) != len(diff_ids):
-        raise ArchiveError(
-            f"the manifest lists {len(saved.layer_paths)} layers but the config {len(diff_ids)} diff ids"
-        )
+        raise ArchiveError(_("the manifest lists {layers} layers but the config {diff_ids} diff ids").format(
+            layers=len(saved.layer_paths), diff_ids=len(diff_ids)))
     by_diff_id: dict[str, list[RawEntry]] = {}
     for path, diff_id in zip(saved.layer_paths, diff_ids):
         if path in blobs:
@@ -481,7 +480,7 @@ def read_saved_layers(
     for position, (path, diff_id) in enumerate(zip(saved.layer_paths, diff_ids)):
         entries = blobs.get(path, by_diff_id.get(diff_id, known.get(diff_id)))
         if entries is None:
-            raise ArchiveError(f"layer {position + 1} ({path}) is missing from the archive")
+            raise ArchiveError(_("layer {number} ({path}) is missing from the archive").format(number=position + 1, path=path))
         raw_layers.append(entries)
     return SavedLayers(
         index=stack_layers(raw_layers, diff_ids, fmt=saved.format),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from .i18n import _
 from .model import ImageStack, short_id
 
 #: The seed's figure, top first, with the instruction the seed gives each id.
@@ -34,18 +35,18 @@ def ids_table(stack: ImageStack, base: ImageStack, repo_digests: Sequence[str] =
     instruction, its history entry id, its layer's diff id, and the seed's id for that line."""
     own = [e for e in stack.entries[len(base.entries):] if not e.instruction.startswith(bookkeeping)]
     seed = {keyword: seed_id for seed_id, keyword in SEED_FIGURE}
-    rows = [("instruction", "history id", "diff id (layer)", "the seed's id")]
+    rows = [(_("instruction"), _("history id"), _("diff id (layer)"), _("the seed's id"))]
     for entry in reversed(own):
-        rows.append((entry.instruction[:38], entry.short_id, short_id(entry.diff_id) if entry.diff_id else "no layer",
+        rows.append((entry.instruction[:38], entry.short_id, short_id(entry.diff_id) if entry.diff_id else _("no layer"),
                      seed.get(entry.keyword, "")))
-    base_layers = ", ".join(short_id(d) for d in base.diff_ids) or "none"
-    rows.append((f"FROM (the base: {len(base.diff_ids)} layer(s))", base.entries[-1].short_id if base.entries else "",
-                 base_layers[:40], seed["FROM"]))
+    base_layers = ", ".join(short_id(d) for d in base.diff_ids) or _("none")
+    rows.append((_("FROM (the base: {count} layer(s))").format(count=len(base.diff_ids)),
+                 base.entries[-1].short_id if base.entries else "", base_layers[:40], seed["FROM"]))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     lines.append("")
-    lines.append(f"image id: {short_id(stack.image_id)} (the sha256 of its configuration)")
-    lines.append("repo digest: " + (", ".join(repo_digests) if repo_digests else
-                                    "none (an image gets one when it is pushed to or pulled from a registry)"))
+    lines.append(_("image id: {image_id} (the sha256 of its configuration)").format(image_id=short_id(stack.image_id)))
+    lines.append(_("repo digest: {digests}").format(digests=", ".join(repo_digests)) if repo_digests else
+                 _("repo digest: none (an image gets one when it is pushed to or pulled from a registry)"))
     return "\n".join(lines)

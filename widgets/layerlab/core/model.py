@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 from .dockerfile import instruction_keyword
+from .i18n import _
 
 #: The digest of an empty layer tar (1024 zero bytes), as some builders record it.
 EMPTY_LAYER_DIFF_ID = "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef"
@@ -121,7 +122,7 @@ class HistoryEntry:
         return short_id(self.image_id) if self.image_id else "<missing>"
 
     def describe_size(self) -> str:
-        return human_size(self.size) if self.is_layer else "no layer, 0 B"
+        return human_size(self.size) if self.is_layer else _("no layer, 0 B")
 
 
 @dataclass(frozen=True)
@@ -152,12 +153,11 @@ class ImageStack:
     def summary(self) -> str:
         """A plain-text table, top of the stack first, the way `docker history` prints it."""
         name = self.tags[0] if self.tags else short_id(self.image_id)
-        lines = [
-            f"{name}: {len(self.entries)} history entries, {len(self.diff_ids)} filesystem layers"
-            + ("" if self.exact else " (matched by rule: no empty_layer flags available)")
-        ]
+        head = (_("{name}: {entries} history entries, {layers} filesystem layers") if self.exact else
+                _("{name}: {entries} history entries, {layers} filesystem layers (matched by rule: no empty_layer flags available)"))
+        lines = [head.format(name=name, entries=len(self.entries), layers=len(self.diff_ids))]
         for entry in reversed(self.entries):
-            where = f"layer {entry.layer_index + 1}" if entry.is_layer else "config only"
+            where = _("layer {number}").format(number=entry.layer_index + 1) if entry.is_layer else _("config only")
             lines.append(f"  {where:<12} {entry.describe_size():>14}  {truncate(entry.instruction, 60)}")
         return "\n".join(lines)
 
@@ -245,7 +245,7 @@ def build_stack(
     parsed = [parse_created_by(r.created_by, r.comment) for r in history]
     if not history and diff_ids:
         # Some tools write no history at all: one anonymous entry per layer.
-        history = [HistoryRecord(created_by="", size=0, comment="(no history recorded)") for _ in diff_ids]
+        history = [HistoryRecord(created_by="", size=0, comment="(no history recorded)") for _n in diff_ids]
         parsed = [("(no history recorded)", "?", BuilderKind.UNKNOWN)] * len(diff_ids)
     exact = all(r.empty_layer is not None for r in history)
     if exact:
@@ -253,10 +253,8 @@ def build_stack(
     else:
         is_layer = _infer_layers(history, parsed, diff_ids)
     if sum(is_layer) != len(diff_ids):
-        raise InconsistentImage(
-            f"image {short_id(image_id)} has {len(diff_ids)} layers but its history names "
-            f"{sum(is_layer)} filesystem steps"
-        )
+        raise InconsistentImage(_("image {image} has {layers} layers but its history names {steps} filesystem steps").format(
+            image=short_id(image_id), layers=len(diff_ids), steps=sum(is_layer)))
     entries = []
     layer_index = 0
     for index, (record, (instruction, keyword, builder), layer) in enumerate(zip(history, parsed, is_layer)):

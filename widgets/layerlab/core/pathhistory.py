@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from .i18n import N_, _
 from .layertar import EntryType
 from .model import ChangeKind, human_size, short_id
 
@@ -26,6 +27,23 @@ class LayerChangeVia(enum.Enum):
     REPLACED = "a directory above it was replaced"  # an ancestor became a file or link
 
 
+#: What a learner reads for each type of entry (the values stay English in `--json`).
+ENTRY_TYPE_NAMES = {
+    EntryType.FILE: N_("file"), EntryType.DIRECTORY: N_("directory"), EntryType.SYMLINK: N_("symlink"),
+    EntryType.HARDLINK: N_("hardlink"), EntryType.OTHER: N_("other"),
+}
+#: One line per (kind, via) a layer makes; deletions by a whiteout or an opaque directory are not
+#: here: their words are matched by tests/sanitize.cfg, so they stay English.
+_EVENT_LINES = {
+    (ChangeKind.ADDED, LayerChangeVia.CONTENT): N_("layer {number} ({layer_id}): added ({type}{size})"),
+    (ChangeKind.CHANGED, LayerChangeVia.CONTENT):
+        N_("layer {number} ({layer_id}): replaced (shadows the lower version) ({type}{size})"),
+    (ChangeKind.DELETED, LayerChangeVia.PARENT_DELETED):
+        N_("layer {number} ({layer_id}): deleted: a directory above it was deleted ({type}{size})"),
+    (ChangeKind.DELETED, LayerChangeVia.REPLACED):
+        N_("layer {number} ({layer_id}): deleted: a directory above it was replaced by a file ({type}{size})"),
+}
+
 
 @dataclass(frozen=True)
 class PathEvent:
@@ -39,6 +57,13 @@ class PathEvent:
     size: int = 0
 
     def describe(self) -> str:
+        size = f", {human_size(self.size)}" if self.type is EntryType.FILE and self.kind is not ChangeKind.DELETED else ""
+        fields = {"number": self.layer_index + 1, "layer_id": short_id(self.diff_id), "size": size}
+        template = _EVENT_LINES.get((self.kind, self.via))
+        if template is not None:
+            return _(template).format(type=_(ENTRY_TYPE_NAMES[self.type]), **fields)
+        # Left in English: the whiteout form differs by engine (tests/sanitize.cfg), and the
+        # combinations no layer makes.
         what = {
             ChangeKind.ADDED: "added",
             ChangeKind.CHANGED: "replaced (shadows the lower version)",
@@ -51,8 +76,8 @@ class PathEvent:
             LayerChangeVia.PARENT_DELETED: ": a directory above it was deleted",
             LayerChangeVia.REPLACED: ": a directory above it was replaced by a file",
         }[self.via]
-        size = f", {human_size(self.size)}" if self.type is EntryType.FILE and self.kind is not ChangeKind.DELETED else ""
-        return f"layer {self.layer_index + 1} ({short_id(self.diff_id)}): {what}{how} ({self.type.value}{size})"
+        return "layer {number} ({layer_id}): {what}{how} ({type}{size})".format(
+            what=what, how=how, type=self.type.value, **fields)
 
     def as_dict(self) -> dict:
         return {
@@ -103,22 +128,20 @@ class PathHistory:
         asked = self.asked or self.path
         lines = []
         if self.through:
-            lines.append(f"{asked}: followed {', '.join(self.through)}, so it is {self.path}")
+            lines.append(_("{asked}: followed {links}, so it is {path}").format(
+                asked=asked, links=", ".join(self.through), path=self.path))
         if not self.events:
-            lines.append(f"{self.path}: no layer of this image has it")
+            lines.append(_("{path}: no layer of this image has it").format(path=self.path))
             return "\n".join(lines)
         if self.present:
             source = self.source
-            lines.append(
-                f"{self.path}: comes from layer {source.layer_index + 1} ({short_id(source.diff_id)}), "
-                f"{len(self.events)} layer(s) touched it"
-            )
+            lines.append(_("{path}: comes from layer {number} ({layer_id}), {count} layer(s) touched it").format(
+                path=self.path, number=source.layer_index + 1, layer_id=short_id(source.diff_id), count=len(self.events)))
         else:
             last = self.events[-1]
-            lines.append(
-                f"{self.path}: not in the image: layer {last.layer_index + 1} ({short_id(last.diff_id)}) "
-                "deleted it, yet the bytes of the layers below are still in the image"
-            )
+            lines.append(_("{path}: not in the image: layer {number} ({layer_id}) deleted it, yet the bytes of the "
+                           "layers below are still in the image").format(
+                path=self.path, number=last.layer_index + 1, layer_id=short_id(last.diff_id)))
         for event in self.events:
             lines.append("  " + event.describe())
         return "\n".join(lines)

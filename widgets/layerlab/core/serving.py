@@ -17,15 +17,18 @@ The choice depends only on the engine's facts and the address the course reaches
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from .engineinfo import EngineFacts
+from .i18n import N_, _
 
 DESKTOP_HOST = "host.docker.internal"
 _LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
+# The values stay English: `Served.how` prints them in its "server: ..." line, which the notebooks'
+# sanitizer reads in every language.
 class ServingPath(enum.Enum):
     LOOPBACK = "the notebook's loopback"
     NAMESPACE = "the rootless engine's own loopback"
@@ -37,11 +40,34 @@ class ServingPath(enum.Enum):
 class ServingPlan:
     path: ServingPath
     url_host: str  # the host name the Dockerfile's URL uses ("" when nothing can be served)
-    why: str  # one sentence for the learner
+    why: str  # one sentence for the learner, in English (as `Served.how` prints it)
+    template: str = field(default="", repr=False, compare=False)  # `why` before its fields are filled in
+    fields: tuple = field(default=(), repr=False, compare=False)  # (name, value) pairs for `template`
 
     @property
     def can_serve(self) -> bool:
         return self.path is not ServingPath.REMOTE
+
+    @property
+    def why_text(self) -> str:
+        """`why` in the learner's language (for an error box; `Served.how` keeps the English)."""
+        if not self.template:
+            return self.why
+        return _(self.template).format(**dict(self.fields))
+
+
+def _plan(path: ServingPath, url_host: str, template: str, **fields) -> ServingPlan:
+    return ServingPlan(path, url_host, template.format(**fields), template, tuple(sorted(fields.items())))
+
+
+_WHY_DESKTOP = N_("Docker Desktop's daemon runs in a VM with a 127.0.0.1 of its own; it reaches this machine as "
+                  "{desktop}, so the server listens on the notebook's 127.0.0.1 and the URL names {desktop}.")
+_WHY_REMOTE = N_("The engine at {host} is on another machine: it cannot reach a server on any loopback of "
+                 "this one, and the course uses no other address. Below is the answer the lesson's recording holds.")
+_WHY_NAMESPACE = N_("Your engine is rootless: its 127.0.0.1 is its own, in rootlesskit's network namespace, so the "
+                    "server runs inside that namespace, on the engine's loopback.")
+_WHY_LOOPBACK = N_("Your engine runs on this machine, rootful: its 127.0.0.1 is the notebook's, so the server runs "
+                   "here, on the notebook's loopback.")
 
 
 def engine_is_local(host: str) -> bool:
@@ -54,17 +80,9 @@ def engine_is_local(host: str) -> bool:
 
 def plan_serving(facts: EngineFacts) -> ServingPlan:
     if facts.docker_desktop:
-        return ServingPlan(ServingPath.DESKTOP, DESKTOP_HOST, (
-            "Docker Desktop's daemon runs in a VM with a 127.0.0.1 of its own; it reaches this machine as "
-            f"{DESKTOP_HOST}, so the server listens on the notebook's 127.0.0.1 and the URL names {DESKTOP_HOST}."))
+        return _plan(ServingPath.DESKTOP, DESKTOP_HOST, _WHY_DESKTOP, desktop=DESKTOP_HOST)
     if not engine_is_local(facts.host):
-        return ServingPlan(ServingPath.REMOTE, "", (
-            f"The engine at {facts.host} is on another machine: it cannot reach a server on any loopback of "
-            "this one, and the course uses no other address. Below is the answer the lesson's recording holds."))
+        return _plan(ServingPath.REMOTE, "", _WHY_REMOTE, host=facts.host)
     if facts.rootless:
-        return ServingPlan(ServingPath.NAMESPACE, "127.0.0.1", (
-            "Your engine is rootless: its 127.0.0.1 is its own, in rootlesskit's network namespace, so the "
-            "server runs inside that namespace, on the engine's loopback."))
-    return ServingPlan(ServingPath.LOOPBACK, "127.0.0.1", (
-        "Your engine runs on this machine, rootful: its 127.0.0.1 is the notebook's, so the server runs "
-        "here, on the notebook's loopback."))
+        return _plan(ServingPath.NAMESPACE, "127.0.0.1", _WHY_NAMESPACE)
+    return _plan(ServingPath.LOOPBACK, "127.0.0.1", _WHY_LOOPBACK)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from .i18n import _
 from .model import ContainerLayer, ImageStack, human_size, short_id
 
 #: How far the sizes of the bottom layers may be from SHARED SIZE and still be taken as the
@@ -91,27 +92,25 @@ class SharingSnapshot:
         name = self.stack.tags[0] if self.stack.tags else short_id(self.stack.image_id)
         layers = len(self.stack.diff_ids)
         lines = [
-            f"image {name}: {layers} layers, SIZE {human_size(self.usage.size)}, "
-            f"SHARED SIZE {human_size(max(self.usage.shared_size, 0))} (with other images), "
-            f"UNIQUE SIZE {human_size(self.usage.unique_size)}, CONTAINERS {self.usage.containers}",
+            _("image {name}: {layers} layers, SIZE {size}, SHARED SIZE {shared} (with other images), "
+              "UNIQUE SIZE {unique}, CONTAINERS {containers}").format(
+                name=name, layers=layers, size=human_size(self.usage.size),
+                shared=human_size(max(self.usage.shared_size, 0)), unique=human_size(self.usage.unique_size),
+                containers=self.usage.containers),
         ]
         for container in self.containers:
-            lines.append(
-                f"  container {container.name}: own R/W layer {human_size(container.size_rw)}, "
-                f"reads the {layers} shared image layers"
-            )
+            lines.append("  " + _("container {name}: own R/W layer {size}, reads the {layers} shared image layers").format(
+                name=container.name, size=human_size(container.size_rw), layers=layers))
         for container in self.removed:
-            lines.append(
-                f"  container {container.name}: removed, and its R/W layer "
-                f"({human_size(container.size_rw)}) with it"
-            )
+            lines.append("  " + _("container {name}: removed, and its R/W layer ({size}) with it").format(
+                name=container.name, size=human_size(container.size_rw)))
         if self.containers:
-            lines.append(
-                f"on disk: image once + {len(self.containers)} R/W layers = {human_size(self.on_disk)} "
-                f"(a full copy each would be {human_size(self.if_copied)})"
-            )
+            lines.append(_("on disk: image once + {count} R/W layers = {on_disk} (a full copy each would be {if_copied})")
+                         .format(count=len(self.containers), on_disk=human_size(self.on_disk),
+                                 if_copied=human_size(self.if_copied)))
         else:
-            lines.append(f"on disk: the image only, {human_size(self.usage.size)}; no container, no R/W layer")
+            lines.append(_("on disk: the image only, {size}; no container, no R/W layer").format(
+                size=human_size(self.usage.size)))
         return "\n".join(lines)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from .i18n import _
 from .model import HistoryRecord, ImageStack, human_size, short_id, truncate
 
 
@@ -54,20 +55,22 @@ class HistoryCheck:
 
     def summary(self, width: int = 48) -> str:
         lines = [
-            f"docker history: {self.history_count} entries; drawn: {self.drawn_count} blocks; "
-            f"RootFS.Layers: {self.rootfs_count}; drawn layer blocks: {self.drawn_layer_count}",
-            f"  {'docker history (newest first)':<{width}} {'size':>9}   drawn as",
+            _("docker history: {history} entries; drawn: {drawn} blocks; "
+              "RootFS.Layers: {rootfs}; drawn layer blocks: {layers}").format(
+                history=self.history_count, drawn=self.drawn_count, rootfs=self.rootfs_count,
+                layers=self.drawn_layer_count),
+            f"  {_('docker history (newest first)'):<{width}} {_('size'):>9}   {_('drawn as')}",
         ]
         for row in self.rows:
             drawn = (
-                f"layer {short_id(row.drawn_diff_id)}" if row.drawn_is_layer else "no layer, 0 B"
+                _("layer {layer}").format(layer=short_id(row.drawn_diff_id)) if row.drawn_is_layer else _("no layer, 0 B")
             )
-            mark = "ok" if row.agrees else "DIFFERS"
+            mark = _("ok") if row.agrees else _("DIFFERS")
             lines.append(
                 f"  {truncate(row.history_created_by, width):<{width}} {human_size(row.history_size):>9}   {drawn}  {mark}"
             )
         lines.append(
-            "every entry and every layer match" if self.agrees else "the drawing and the engine DISAGREE"
+            _("every entry and every layer match") if self.agrees else _("the drawing and the engine DISAGREE")
         )
         return "\n".join(lines)
 

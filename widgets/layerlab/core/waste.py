@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from .filetree import FileIndex, LayerFile, LayerFiles
+from .i18n import N_, _
 from .layertar import EntryType
 from .model import ChangeKind, human_size
 from .pathhistory import LayerChangeVia, PathHistory
@@ -51,6 +52,15 @@ class WasteKind(enum.Enum):
     DELETED = "deleted"  # a whiteout or an opaque directory hid it
 
 
+#: An offender's line, by its kind and whether a layer hid it.
+_OFFENDER_LINES = {
+    (WasteKind.SHADOWED, False): N_("{size:>8}  {path}  (layer {layer}, shadowed)  {instruction}"),
+    (WasteKind.SHADOWED, True): N_("{size:>8}  {path}  (layer {layer}, shadowed by layer {by})  {instruction}"),
+    (WasteKind.DELETED, False): N_("{size:>8}  {path}  (layer {layer}, deleted)  {instruction}"),
+    (WasteKind.DELETED, True): N_("{size:>8}  {path}  (layer {layer}, deleted by layer {by})  {instruction}"),
+}
+
+
 @dataclass(frozen=True)
 class Offender:
     """One file body a layer stores that the finished image does not show."""
@@ -63,9 +73,10 @@ class Offender:
     instruction: str = ""  # the history entry that made `layer_index`
 
     def describe(self) -> str:
-        by = "" if self.hidden_by is None else f" by layer {self.hidden_by + 1}"
-        return (f"{human_size(self.size):>8}  {self.path}  (layer {self.layer_index + 1}, "
-                f"{self.kind.value}{by})  {self.instruction[:60]}")
+        template = _OFFENDER_LINES[(self.kind, self.hidden_by is not None)]
+        return _(template).format(size=human_size(self.size), path=self.path, layer=self.layer_index + 1,
+                                  by=None if self.hidden_by is None else self.hidden_by + 1,
+                                  instruction=self.instruction[:60])
 
     def as_dict(self) -> dict:
         return {
@@ -134,21 +145,25 @@ class WasteReport:
 
     def summary(self, limit: int = TOP_OFFENDERS) -> str:
         lines = [
-            f"wasted: {human_size(self.wasted_bytes)} ({self.wasted_bytes} B, "
-            f"{self.wasted_ratio:.1%} of {human_size(self.stored_bytes)} stored in {self.layers} layers)",
-            f"  shadowed (written again later): {human_size(self.shadowed_bytes)} ({self.shadowed_bytes} B)",
-            f"  deleted (whiteouts, opaque directories): {human_size(self.deleted_bytes)} ({self.deleted_bytes} B)",
+            _("wasted: {size} ({count} B, {ratio:.1%} of {stored} stored in {layers} layers)").format(
+                size=human_size(self.wasted_bytes), count=self.wasted_bytes, ratio=self.wasted_ratio,
+                stored=human_size(self.stored_bytes), layers=self.layers),
+            "  " + _("shadowed (written again later): {size} ({count} B)").format(
+                size=human_size(self.shadowed_bytes), count=self.shadowed_bytes),
+            "  " + _("deleted (whiteouts, opaque directories): {size} ({count} B)").format(
+                size=human_size(self.deleted_bytes), count=self.deleted_bytes),
         ]
         if self.offenders:
-            lines.append("biggest offenders:")
+            lines.append(_("biggest offenders:"))
             lines += ["  " + o.describe() for o in self.offenders[:limit]]
             if len(self.offenders) > limit:
-                lines.append(f"  ... and {len(self.offenders) - limit} more")
+                lines.append("  " + _("... and {count} more").format(count=len(self.offenders) - limit))
         lines += [
-            f"dive's efficiency score: {self.dive.efficiency:.4f}, "
-            f"inefficient bytes: {human_size(self.dive.inefficient_bytes)} ({self.dive.inefficient_bytes} B)",
-            "  (dive counts only paths seen in two or more layers, every copy of them: files hidden by "
-            "deleting a directory above them cost nothing there)",
+            _("dive's efficiency score: {efficiency:.4f}, inefficient bytes: {size} ({count} B)").format(
+                efficiency=self.dive.efficiency, size=human_size(self.dive.inefficient_bytes),
+                count=self.dive.inefficient_bytes),
+            "  " + _("(dive counts only paths seen in two or more layers, every copy of them: files hidden by "
+                     "deleting a directory above them cost nothing there)"),
         ]
         return "\n".join(lines)
 

@@ -32,6 +32,7 @@ from ..core.cachequiz import (
     write_exercise_context,
 )
 from ..core.errors import LayerlabError
+from ..core.i18n import N_, _
 from ..core.model import BuilderKind
 from ..core.sample_app import write_sample_context
 from ..core.text import tr
@@ -64,10 +65,10 @@ class CacheBuilds:
         self.builders = [b for b in (builders or have) if b in have]
         state = BuildCacheState(title=title)
         if BuilderKind.BUILDKIT not in have:
-            state.absent[BuilderKind.BUILDKIT] = (
-                f"not on this engine (Docker {self.engine.facts.engine_version} has no `docker buildx`): "
+            state.absent[BuilderKind.BUILDKIT] = _(
+                "not on this engine (Docker {version} has no `docker buildx`): "
                 "only the classic builder is shown"
-            )
+            ).format(version=self.engine.facts.engine_version)
         self.view = BuildCacheView(state)
 
     @property
@@ -137,7 +138,7 @@ class CacheExercise:
         self.result: ExerciseResult | None = None
         if warm:
             # The first build fills the cache; the exercise is about the build after the change.
-            self.view.build(title=f"{tr(self.scenario.title)}: before the change")
+            self.view.build(title=_("{title}: before the change").format(title=tr(self.scenario.title)))
 
     def describe(self) -> str:
         from ..core.dockerfile import parse_dockerfile
@@ -145,7 +146,8 @@ class CacheExercise:
         numbered = "\n".join(
             f"  {n}. {i.text}" for n, i in enumerate(parse_dockerfile(self.dockerfile), start=1) if i.keyword != "FROM"
         )
-        return f"{tr(self.scenario.title)}. {tr(self.scenario.what_you_do)}\nPredict HIT or MISS for:\n{numbered}"
+        return _("{title}. {what_you_do}\nPredict HIT or MISS for:\n{steps}").format(
+            title=tr(self.scenario.title), what_you_do=tr(self.scenario.what_you_do), steps=numbered)
 
     def answer(self, *answers) -> dict[int, CacheStatus]:
         """`answer("HIT", "MISS", ...)` in step order (FROM left out), or `answer({2: "HIT"})`."""
@@ -156,9 +158,9 @@ class CacheExercise:
     def check(self) -> ExerciseResult:
         """Make the change, build with every builder, score the prediction."""
         if self.predictions is None:
-            raise LayerlabError("There is no prediction to check yet.", "Answer HIT or MISS for each step first.")
+            raise LayerlabError(_("There is no prediction to check yet."), _("Answer HIT or MISS for each step first."))
         change = apply_change(self.folder, self.scenario, secrets.token_hex(6))
-        records = self.view.build(title=f"{tr(self.scenario.title)}: after the change")
+        records = self.view.build(title=_("{title}: after the change").format(title=tr(self.scenario.title)))
         scores = {builder: score(self.scenario, self.predictions, record) for builder, record in records.items()}
         self.result = ExerciseResult(self.scenario, change, scores, records)
         for builder, result in scores.items():
@@ -187,11 +189,13 @@ class StaleRun:
     def summary(self) -> str:
         first, second, third = self.statuses
         return "\n".join([
-            f"build 1 (--no-cache): the RUN step {first.value}",
-            f"build 2 (nothing changed): the RUN step {second.value}; "
-            f"/built-at still holds build 1's time: {self.built_at[1] == self.built_at[0]}",
-            f"build 3 (--no-cache again): the RUN step {third.value}; "
-            f"/built-at now holds a new time: {self.built_at[2] != self.built_at[0]}",
+            _("build 1 (--no-cache): the RUN step {status}").format(status=first.label),
+            _("build 2 (nothing changed): the RUN step {status}; "
+              "/built-at still holds build 1's time: {same}").format(
+                status=second.label, same=self.built_at[1] == self.built_at[0]),
+            _("build 3 (--no-cache again): the RUN step {status}; "
+              "/built-at now holds a new time: {new}").format(
+                status=third.label, new=self.built_at[2] != self.built_at[0]),
         ])
 
 
@@ -203,11 +207,12 @@ def stale_run(lesson: Lesson, base_reference: str, builder: BuilderKind = Builde
     (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
     builds = CacheBuilds(lesson, f"stale-{builder.name.lower()}", folder, builders=[builder])
     statuses, times = [], []
-    for title, nocache in (("build 1", True), ("build 2", False), ("build 3", True)):
-        record = builds.build(title=title, nocache=nocache)[builder]
+    for title, nocache in ((N_("build 1"), True), (N_("build 2"), False), (N_("build 3"), True)):
+        record = builds.build(title=_(title), nocache=nocache)[builder]
         if not record.ok:
-            raise LayerlabError(f"The {title} of the RUN demo failed: {record.failure.message}",
-                                "Check that the base image has `date` (run the setup notebook again).")
+            raise LayerlabError(_("The {title} of the RUN demo failed: {message}").format(
+                title=_(title), message=record.failure.message),
+                _("Check that the base image has `date` (run the setup notebook again)."))
         statuses.append(record.step(2).status)
         with lesson.container("stale-read", record.image_id, ["cat", "/built-at"]) as box:
             box.wait(timeout=60)
@@ -219,10 +224,10 @@ def stale_run(lesson: Lesson, base_reference: str, builder: BuilderKind = Builde
 
 #: What each build of the ADD <url> demo does to the served file first.
 ADD_URL_ROUNDS = (
-    ("build 1", ""),
-    ("build 2 (nothing changed)", ""),
-    ("build 3 (the same bytes written again: a newer Last-Modified)", "rewrite"),
-    ("build 4 (other bytes)", "change"),
+    (N_("build 1"), ""),
+    (N_("build 2 (nothing changed)"), ""),
+    (N_("build 3 (the same bytes written again: a newer Last-Modified)"), "rewrite"),
+    (N_("build 4 (other bytes)"), "change"),
 )
 
 
@@ -255,9 +260,14 @@ class AddUrlCache:
     def summary(self) -> str:
         lines = [f"{self.builder}:"]
         for r in self.rounds:
-            lines.append(f"  {r.title}: ADD {r.add.value}, RUN {r.run.value}; "
-                         f"the server answered {', '.join(r.requests) or 'nothing'}"
-                         f"{' (a download)' if r.downloaded else ''}")
+            if not r.requests:
+                template = _("{title}: ADD {add}, RUN {run}; the server answered nothing")
+            elif r.downloaded:
+                template = _("{title}: ADD {add}, RUN {run}; the server answered {requests} (a download)")
+            else:
+                template = _("{title}: ADD {add}, RUN {run}; the server answered {requests}")
+            lines.append("  " + template.format(title=_(r.title), add=r.add.label, run=r.run.label,
+                                                requests=", ".join(r.requests)))
         return "\n".join(lines)
 
 
@@ -276,7 +286,7 @@ def add_url_cache(lesson: Lesson, base_reference: str, builder: BuilderKind = Bu
     rounds = []
     with serve_for_engine(lesson.engine, served) as server:
         if not server.url:
-            raise LayerlabError(server.plan.why, "Run this part on an engine on your own machine, or from the recording.")
+            raise LayerlabError(server.plan.why, _("Run this part on an engine on your own machine, or from the recording."))
         dockerfile = f"FROM {base_reference}\nADD {server.url}/release.txt /release.txt\nRUN cat /release.txt\n"
         (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
         for index, (title, change) in enumerate(ADD_URL_ROUNDS):
@@ -289,8 +299,9 @@ def add_url_cache(lesson: Lesson, base_reference: str, builder: BuilderKind = Bu
             before = len(server.requests())
             record = build(lesson.engine, builder, lesson.namespace, name, folder)
             if not record.ok:
-                raise LayerlabError(f"The {title} of the ADD <url> demo failed: {record.failure.message}",
-                                    "Run the cell again; if it fails again, run the setup notebook (00).")
+                raise LayerlabError(_("The {title} of the ADD <url> demo failed: {message}").format(
+                    title=_(title), message=record.failure.message),
+                    _("Run the cell again; if it fails again, run the setup notebook (00)."))
             seen = [describe_request(r) for r in server.requests()[before:]]
             seen = lesson.engine.notes.value(f"add-url-cache:{name}:{index}", seen)  # a replay has no server
             rounds.append(AddUrlRound(title, record.step(2).status, record.step(3).status, tuple(seen)))

@@ -25,6 +25,7 @@ from ..core.build import attach_layers, BuildRecord
 from ..core.buildstream import BuildKitStreamParser, ClassicStreamParser
 from ..core.dockerfile import parse_dockerfile
 from ..core.errors import BuildFailed, LayerlabError
+from ..core.i18n import _
 from ..core.model import BuilderKind, InconsistentImage
 from ..core.naming import Namespace
 from ..core.workspace import build_context
@@ -52,7 +53,8 @@ def _read_dockerfile(context: Path, dockerfile: str) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise LayerlabError(f"There is no {dockerfile} in {context}.", "Write the Dockerfile first (run the cells above).") from None
+        raise LayerlabError(_("There is no {dockerfile} in {context}.").format(dockerfile=dockerfile, context=context),
+                            _("Write the Dockerfile first (run the cells above).")) from None
 
 
 def classic_build(
@@ -113,8 +115,9 @@ def buildkit_build(
     """Build with BuildKit (`docker buildx build`), reading its rawjson progress as it comes."""
     if not engine.facts.buildkit:
         raise LayerlabError(
-            f"This engine (Docker {engine.facts.engine_version}) has no BuildKit CLI (`docker buildx`).",
-            "Use the classic builder here, or an engine with docker-buildx (e.g. `bash scripts/engine.sh env docker-26`).",
+            _("This engine (Docker {version}) has no BuildKit CLI (`docker buildx`).").format(
+                version=engine.facts.engine_version),
+            _("Use the classic builder here, or an engine with docker-buildx (e.g. `bash scripts/engine.sh env docker-26`)."),
         )
     text = _read_dockerfile(context, dockerfile)
     reference = namespace.image(name, tag)
@@ -193,12 +196,12 @@ def step_files(engine: Engine, record: BuildRecord, index: int):
     One small wrapper around the file index of `engine.layers`, so that lessons ask by step.
     """
     if not record.ok or not record.image_id:
-        raise LayerlabError("This build did not finish, so its layers cannot be read.", "Fix the build first.")
+        raise LayerlabError(_("This build did not finish, so its layers cannot be read."), _("Fix the build first."))
     step = record.step(index)
     if not step.makes_layer or not step.layer:
         raise LayerlabError(
-            f"Step {index} ({step.instruction}) made no filesystem layer.",
-            "Only RUN, COPY, ADD (and a WORKDIR that creates its folder) make layers.",
+            _("Step {index} ({instruction}) made no filesystem layer.").format(index=index, instruction=step.instruction),
+            _("Only RUN, COPY, ADD (and a WORKDIR that creates its folder) make layers."),
         )
     return image_files(engine, record.image_id).layer(step.layer)
 

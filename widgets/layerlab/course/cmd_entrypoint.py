@@ -26,6 +26,7 @@ from ..core.command import (
     resolve_image,
 )
 from ..core.errors import LayerlabError, NotOnEngine
+from ..core.i18n import _
 from ..engine.engine import Engine
 from ..core.command import seed_variants
 from ..core.questions import PID1, answer_pid1
@@ -53,7 +54,8 @@ class BuiltImage:
 
     def show(self) -> str:
         text = "\n".join(f"    {line}" for line in self.dockerfile.rstrip("\n").splitlines())
-        return f"{self.reference}, built from:\n{text}\n  config: {self.config.describe()}"
+        return (_("{reference}, built from:").format(reference=self.reference) + f"\n{text}\n"
+                + _("  config: {config}").format(config=self.config.describe()))
 
 
 def read_image_command(engine: Engine, reference: str) -> ImageCommand:
@@ -61,7 +63,8 @@ def read_image_command(engine: Engine, reference: str) -> ImageCommand:
     try:
         config = engine.image(reference).config
     except NotOnEngine:
-        raise LayerlabError(f"There is no image {reference!r}.", "Build it first (run the cells above).") from None
+        raise LayerlabError(_("There is no image {reference}.").format(reference=repr(reference)),
+                            _("Build it first (run the cells above).")) from None
     return ImageCommand.of(config.get("Entrypoint"), config.get("Cmd"))
 
 
@@ -160,7 +163,7 @@ def show_run(
     """
     result = resolve_image(image.config, run_args, entrypoint_override)
     print(f"$ {result.docker_run(image.reference)}")
-    print(f"  the rules say PID 1 is: {result.command_line}")
+    print(_("  the rules say PID 1 is: {line}").format(line=result.command_line))
     shown = [0]
 
     def on_line(line: str) -> None:
@@ -174,10 +177,10 @@ def show_run(
             on_line=on_line, max_lines=max_lines,
         )
     except RunFailed as error:
-        print(f"  the engine refused to start it: {refusal(error.engine_message)}")
+        print(_("  the engine refused to start it: {why}").format(why=refusal(error.engine_message)))
         return
     if show_lines is not None and len(outcome.lines) > show_lines:
-        print(f"{prefix}... ({len(outcome.lines) - show_lines} more lines)")
+        print(prefix + _("... ({count} more lines)").format(count=len(outcome.lines) - show_lines))
     print(f"  -> {outcome.summary().split(': ', 1)[-1]}")
 
 
@@ -185,7 +188,8 @@ def refusal(message: str) -> str:
     """The engine's refusal in a few words (runc's message is long and engine-specific)."""
     match = re.search(r'exec: "([^"]*)": executable file not found in \$PATH', message)
     if match:
-        return f'there is no program called "{match.group(1)}" in the image (executable file not found in $PATH)'
+        return _('there is no program called "{program}" in the image (executable file not found in $PATH)').format(
+            program=match.group(1))
     return message
 
 
@@ -195,15 +199,16 @@ def show_pid1(lesson: Lesson, image: BuiltImage, run_args: Sequence[str] | None 
     result = resolve_image(image.config, run_args, entrypoint_override)
     seen = observe(lesson, image.name, image.reference, run_args, entrypoint_override, settle=settle)
     print(f"$ {result.docker_run(image.reference)}")
-    print(f"  the engine starts:          {result.command_line}")
+    print(_("  the engine starts:          {line}").format(line=result.command_line))
     if seen.argv is not None:
-        print(f"  PID 1 (from /proc/1/cmdline): {shlex.join(seen.argv)}")
+        print(_("  PID 1 (from /proc/1/cmdline): {argv}").format(argv=shlex.join(seen.argv)))
     else:
-        print(f"  PID 1 could not be read: {seen.error or 'it had already ended'}")
+        print(_("  PID 1 could not be read: {why}").format(why=seen.error or _("it had already ended")))
 
 
 def show_stops(measurements: Sequence[StopMeasurement]) -> None:
     """One line per measurement; seconds rounded to a tenth."""
     for m in measurements:
-        print(f"{m.label}\n  PID 1: {shlex.join(m.pid1) if m.pid1 else '?'}\n"
-              f"  docker stop took {m.seconds:.1f} s: {m.verdict()}")
+        pid1 = shlex.join(m.pid1) if m.pid1 else "?"
+        print(f"{m.label}\n  PID 1: {pid1}\n"
+              + _("  docker stop took {seconds:.1f} s: {verdict}").format(seconds=m.seconds, verdict=m.verdict()))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..core.copyup import DEFAULT_FULL_EVERY, DEFAULT_INTERVAL, copy_up_report, rough_size
 from ..core.errors import LayerlabError, NotOnEngine
+from ..core.i18n import _
 from ..core.model import ChangeKind
 from ..core.questions import APPEND_ONE_BYTE, answer_append
 from ..engine.engine import Engine
@@ -41,8 +42,10 @@ def shared_layers(lesson_or_engine, image: str, containers) -> Drawing:
     stack = engine.image_stack(image)
     layers = [engine.container_layer(getattr(c, "id", None) or resolve_container(engine, c).id, with_changes=False)
               for c in containers]
-    lines = [f"{len(layers)} containers over one image ({len(stack.diff_ids)} read-only layers, stored once):"]
-    lines += [f"  {layer.name}: its own R/W layer, {rough_size(layer.size_rw)}" for layer in layers]
+    lines = [_("{containers} containers over one image ({layers} read-only layers, stored once):").format(
+        containers=len(layers), layers=len(stack.diff_ids))]
+    lines += ["  " + _("{name}: its own R/W layer, {size}").format(name=layer.name, size=rough_size(layer.size_rw))
+              for layer in layers]
     return Drawing(shared_layers_svg(stack, layers), "\n".join(lines))
 
 
@@ -61,5 +64,6 @@ def commit_rw_layer(engine: Engine, namespace, container, name: str, message: st
         engine.commit(container_id, repository, tag,
                       message or "docker commit of a container's R/W layer (layerlab lesson)", [f"LABEL {labels}"])
     except NotOnEngine:
-        raise LayerlabError(f"There is no container {container_id!r} to commit.", "Start it again (run the cells above).") from None
+        raise LayerlabError(_("There is no container {name} to commit.").format(name=repr(container_id)),
+                            _("Start it again (run the cells above).")) from None
     return reference

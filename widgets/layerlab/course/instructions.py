@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.errors import LayerlabError
+from ..core.i18n import N_, _
 from ..core.model import BuilderKind, ChangeKind, human_size
 from ..core.naming import Namespace
 from ..engine.engine import Engine
@@ -52,7 +53,7 @@ DOCKERIGNORE = "# Never sent to the builder:\nsecret.env\nNOTES.md\n.dockerignor
 @dataclass(frozen=True)
 class Demo:
     key: str
-    title: str
+    title: str  # marked with N_(), shown through tr()
     instruction: str  # with {url} for ADD <url>
     seed: str  # how the seed wrote it
     expect_present: tuple[str, ...] = ()
@@ -62,39 +63,40 @@ class Demo:
 
     def dockerfile(self, base: str, url: str = "") -> str:
         if self.needs_url and not url:
-            raise LayerlabError(f"{self.key} needs the URL of the lesson's file server.", "Start it with serve_release().")
+            raise LayerlabError(_("{key} needs the URL of the lesson's file server.").format(key=self.key),
+                                _("Start it with serve_release()."))
         return f"FROM {base}\n{self.instruction.format(url=url)}\n"
 
 
 DEMOS: dict[str, Demo] = {
     d.key: d
     for d in (
-        Demo("run-mkdir", "RUN: a shell command", "RUN mkdir -p /app", "RUN mkdir -p /app",
+        Demo("run-mkdir", N_("RUN: a shell command"), "RUN mkdir -p /app", "RUN mkdir -p /app",
              expect_present=("/app",)),
-        Demo("add-tar", "ADD a local tar: unpacked", "ADD source.tar /app/", "ADD source.tar /app/",
+        Demo("add-tar", N_("ADD a local tar: unpacked"), "ADD source.tar /app/", "ADD source.tar /app/",
              expect_present=("/app/hello.txt", "/app/lib/version.txt"), expect_absent=("/app/source.tar",)),
-        Demo("copy-tar", "COPY the same tar: not unpacked", "COPY source.tar /app/", "(COPY, for comparison)",
+        Demo("copy-tar", N_("COPY the same tar: not unpacked"), "COPY source.tar /app/", "(COPY, for comparison)",
              expect_present=("/app/source.tar",), expect_absent=("/app/hello.txt", "/app/lib/version.txt")),
-        Demo("add-tar-gz", "ADD a gzip-compressed tar: unpacked too", "ADD source.tar.gz /app/",
+        Demo("add-tar-gz", N_("ADD a gzip-compressed tar: unpacked too"), "ADD source.tar.gz /app/",
              "(gzip, bzip2 and xz tars, recognised by their contents)",
              expect_present=("/app/hello.txt", "/app/lib/version.txt"), expect_absent=("/app/source.tar.gz",)),
-        Demo("add-zip", "ADD a zip: never unpacked", "ADD source.zip /app/", "(a zip is not a tar)",
+        Demo("add-zip", N_("ADD a zip: never unpacked"), "ADD source.zip /app/", "(a zip is not a tar)",
              expect_present=("/app/source.zip",), expect_absent=("/app/hello.txt", "/app/lib/version.txt")),
-        Demo("add-url", "ADD a URL: downloaded, never unpacked", "ADD {url}/release.tar /data/",
+        Demo("add-url", N_("ADD a URL: downloaded, never unpacked"), "ADD {url}/release.tar /data/",
              "ADD http://ahnseungkyu.com/release /data/",
              expect_present=("/data/release.tar",), expect_absent=("/data/VERSION", "/data/RELEASE-NOTES.txt"),
              needs_url=True),
-        Demo("copy-all", "COPY . : the whole build context", "COPY . /app", "COPY . /app",
+        Demo("copy-all", N_("COPY . : the whole build context"), "COPY . /app", "COPY . /app",
              expect_present=("/app/Dockerfile", "/app/README.md", "/app/main.js", "/app/util.js", "/app/conf/app.conf",
                              "/app/conf/nested/level.conf", "/app/source.tar", "/app/secret.env", "/app/NOTES.md")),
-        Demo("copy-dir", "COPY a directory: its contents, into the target", "COPY ./conf /app/conf", "COPY ./conf /app/conf",
+        Demo("copy-dir", N_("COPY a directory: its contents, into the target"), "COPY ./conf /app/conf", "COPY ./conf /app/conf",
              expect_present=("/app/conf/app.conf", "/app/conf/nested/level.conf"), expect_absent=("/app/conf/conf",)),
-        Demo("copy-dir-surprise", "COPY a directory to /app/: the directory itself is not copied", "COPY ./conf /app/",
+        Demo("copy-dir-surprise", N_("COPY a directory to /app/: the directory itself is not copied"), "COPY ./conf /app/",
              "(the classic surprise)", expect_present=("/app/app.conf", "/app/nested/level.conf"),
              expect_absent=("/app/conf", "/app/conf/app.conf")),
-        Demo("copy-glob", "COPY a glob: only the matching files", "COPY ./*.js /app/", "COPY ./*.js /app/",
+        Demo("copy-glob", N_("COPY a glob: only the matching files"), "COPY ./*.js /app/", "COPY ./*.js /app/",
              expect_present=("/app/main.js", "/app/util.js"), expect_absent=("/app/README.md", "/app/conf")),
-        Demo("dockerignore", "COPY . with a .dockerignore", "COPY . /app", "(.dockerignore)",
+        Demo("dockerignore", N_("COPY . with a .dockerignore"), "COPY . /app", "(.dockerignore)",
              expect_present=("/app/README.md", "/app/main.js", "/app/conf/app.conf"),
              expect_absent=("/app/secret.env", "/app/NOTES.md", "/app/.dockerignore"), dockerignore=True),
     )
@@ -105,7 +107,8 @@ def demo(key: str) -> Demo:
     try:
         return DEMOS[key]
     except KeyError:
-        raise LayerlabError(f"There is no instruction demo {key!r}.", f"Choose one of: {', '.join(DEMOS)}.") from None
+        raise LayerlabError(_("There is no instruction demo {key}.").format(key=repr(key)),
+                            _("Choose one of: {keys}.").format(keys=", ".join(DEMOS))) from None
 
 
 def fixtures_dir() -> Path:
@@ -225,15 +228,19 @@ class DemoResult:
     def verdict(self, builder_name: str) -> str:
         """One line: which builder, which demo (two demos may share an instruction), the
         instruction as built, and whether its layer held what it must."""
-        outcome = "as expected" if self.as_expected else (
-            f"NOT as expected: missing {list(self.missing)}, unexpected {list(self.unexpected)}")
+        outcome = _("as expected") if self.as_expected else self._not_as_expected()
         return f"{builder_name}, {tr(self.demo.title)} (`{self.instruction}`): {outcome}"
+
+    def _not_as_expected(self) -> str:
+        return _("NOT as expected: missing {missing}, unexpected {unexpected}").format(
+            missing=list(self.missing), unexpected=list(self.unexpected))
 
     def summary(self) -> str:
         lines = [tr(self.demo.title)]
         if self.recorded_on:
-            lines.append(f"  (not built on your engine: the answer recorded {self.recorded_on})")
-        lines.append(f"  the layer of `{self.instruction}` holds:")
+            lines.append("  " + _("(not built on your engine: the answer recorded {recorded_on})").format(
+                recorded_on=self.recorded_on))
+        lines.append("  " + _("the layer of `{instruction}` holds:").format(instruction=self.instruction))
         for letter, path, is_dir, size in self.changes:
             if is_dir and letter == "C":
                 continue  # a parent directory, repeated in every layer tar
@@ -242,12 +249,13 @@ class DemoResult:
             extra = "" if is_dir or path.endswith("/Dockerfile") else f" ({human_size(size)})"
             lines.append(f"  {letter} {shown}{extra}")
         for path, mode in self.modes:
-            lines.append(f"  mode of {path}: {mode}")
+            lines.append("  " + _("mode of {path}: {mode}").format(path=path, mode=mode))
         if self.as_expected:
-            lines.append("  as expected: " + ", ".join(
-                [f"has {p}" for p in self.demo.expect_present] + [f"no {p}" for p in self.demo.expect_absent]))
+            checks = [_("has {path}").format(path=p) for p in self.demo.expect_present]
+            checks += [_("no {path}").format(path=p) for p in self.demo.expect_absent]
+            lines.append("  " + _("as expected: {checks}").format(checks=", ".join(checks)))
         else:
-            lines.append(f"  NOT as expected: missing {list(self.missing)}, unexpected {list(self.unexpected)}")
+            lines.append("  " + self._not_as_expected())
         return "\n".join(lines)
 
 
@@ -332,14 +340,14 @@ def recorded_demo(lesson_id: str, note: str) -> DemoResult:
     found = [value for name, value in (recording.notes if recording else []) if name == note]
     if not found:
         raise LayerlabError(
-            "Your engine cannot reach any server of the course (it is on another machine), and the lesson's "
-            f"recording ({path.name}) holds no answer for this step.",
-            "Run this lesson on an engine on your own machine, or from its recording "
-            "(LAYERLAB_SOURCE=replay).",
+            _("Your engine cannot reach any server of the course (it is on another machine), and the lesson's "
+              "recording ({recording}) holds no answer for this step.").format(recording=path.name),
+            _("Run this lesson on an engine on your own machine, or from its recording "
+              "(LAYERLAB_SOURCE=replay)."),
         )
     facts = EngineFacts.from_dict(recording.header["facts"])
-    return DemoResult.from_dict(found[0], recorded_on=(
-        f"on Docker {facts.engine_version} ({facts.flavour}), {recording.header.get('recorded_at', '?')}"))
+    return DemoResult.from_dict(found[0], recorded_on=_("on Docker {version} ({flavour}), {recorded_at}").format(
+        version=facts.engine_version, flavour=facts.flavour, recorded_at=recording.header.get("recorded_at", "?")))
 
 
 def show_from(lesson: Lesson, base) -> str:
@@ -353,8 +361,9 @@ def show_from(lesson: Lesson, base) -> str:
     theirs = lesson.engine.image(reference).diff_ids
     return "\n".join([
         f"FROM {reference}",
-        f"  repository {repository}, tag {tag}",
-        f"  the new image has {len(mine)} layer(s), the very ones of the base: {mine == theirs}",
+        "  " + _("repository {repository}, tag {tag}").format(repository=repository, tag=tag),
+        "  " + _("the new image has {count} layer(s), the very ones of the base: {same}").format(
+            count=len(mine), same=mine == theirs),
     ])
 
 

@@ -108,11 +108,14 @@ class Lesson:
         report = cleanup(self.engine, lesson=self.id)
         self.engine.flush()
         if not quiet:
-            removed = sum(1 for kind, _ in report.removed)
-            print(f"cleanup of lesson {self.id}: removed {removed} object(s)" + (
-                f", kept {len(report.kept)}" if report.kept else ""))
-            for kind, name, why in report.kept:
-                print(f"  kept {kind} {name}: {why}")
+            removed = len(report.removed)
+            if report.kept:
+                print(_("cleanup of lesson {lesson}: removed {removed} object(s), kept {kept}").format(
+                    lesson=self.id, removed=removed, kept=len(report.kept)))
+            else:
+                print(_("cleanup of lesson {lesson}: removed {removed} object(s)").format(lesson=self.id, removed=removed))
+            for line in report.kept_lines():
+                print("  " + line)
         return report
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from ..core.command import PID1_UNREAD, is_no_command, parse_cmdline
 from ..core.errors import EngineRefused, LayerlabError
-from ..core.text import tr
+from ..core.i18n import N_, _, ngettext
 from ..engine.containers import Container
 
 if TYPE_CHECKING:  # annotations only: no import at run time
@@ -30,7 +30,7 @@ PID1_WAIT = 5.0
 
 
 #: What the course says before the engine's own words when it would not start a container.
-REFUSAL_PREFIX = "The engine would not run it: "
+REFUSAL_PREFIX = N_("The engine would not run it: ")
 
 
 class RunFailed(LayerlabError):
@@ -56,15 +56,22 @@ class RunOutcome:
 
     def summary(self) -> str:
         if self.interrupted:
-            how = "interrupted; the container was removed"
+            how = _("interrupted; the container was removed")
+        elif self.stopped_at_limit and self.exit_code == 137:
+            how = _("it was still running, so the course stopped it (docker stop; exit code {code}: killed after "
+                    "the grace period)").format(code=self.exit_code)
         elif self.stopped_at_limit:
-            how = (f"it was still running, so the course stopped it (docker stop; exit code {self.exit_code}"
-                   + (": killed after the grace period" if self.exit_code == 137 else "") + ")")
+            how = _("it was still running, so the course stopped it (docker stop; exit code {code})").format(
+                code=self.exit_code)
         else:
-            how = f"ended by itself with exit code {self.exit_code}"
-        count = f"{len(self.lines)} line{'' if len(self.lines) == 1 else 's'} of output"
-        return f"{self.command_line}: {count}, {how}" + (
-            "; container removed" if self.removed and not self.interrupted else "")
+            how = _("ended by itself with exit code {code}").format(code=self.exit_code)
+        count = ngettext("{count} line of output", "{count} lines of output", len(self.lines)).format(
+            count=len(self.lines))
+        if self.removed and not self.interrupted:
+            result = _("{count}, {how}; container removed").format(count=count, how=how)
+        else:
+            result = f"{count}, {how}"
+        return f"{self.command_line}: {result}"
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ class Observation:
     def command_line(self) -> str:
         if self.argv is not None:
             return shlex.join(self.argv)
-        return f"(not running: {self.error or PID1_UNREAD})"
+        return _("(not running: {why})").format(why=self.error or _(PID1_UNREAD))
 
 
 @dataclass(frozen=True)
@@ -103,13 +110,13 @@ class StopMeasurement:
 
     def verdict(self) -> str:
         if self.killed:
-            return (f"ignored {self.stop_signal}; killed (SIGKILL) when the {self.timeout:g} s timeout "
-                    f"ran out (exit code 137)")
-        return f"ended on {self.stop_signal} at once (exit code {self.exit_code})"
+            return _("ignored {signal}; killed (SIGKILL) when the {timeout:g} s timeout "
+                     "ran out (exit code 137)").format(signal=self.stop_signal, timeout=self.timeout)
+        return _("ended on {signal} at once (exit code {code})").format(signal=self.stop_signal, code=self.exit_code)
 
     def summary(self) -> str:
         pid1 = shlex.join(self.pid1) if self.pid1 else "?"
-        return f"{self.label}: PID 1 is `{pid1}`; it {self.verdict()}"
+        return _("{label}: PID 1 is `{pid1}`; it {verdict}").format(label=self.label, pid1=pid1, verdict=self.verdict())
 
 
 # -- images -------------------------------------------------------------------------------
@@ -122,15 +129,15 @@ def _start(lesson: Lesson, name: str, image: str, run_args, entrypoint_override,
         return lesson.run(name, image, command, entrypoint=entrypoint, **kwargs)
     except EngineRefused as refused:
         message = refused.explanation or refused.what
-        raise RunFailed(tr(REFUSAL_PREFIX) + message, _run_fix(message), engine_message=message) from None
+        raise RunFailed(_(REFUSAL_PREFIX) + message, _run_fix(message), engine_message=message) from None
 
 
 def _run_fix(message: str) -> str:
     if is_no_command(message):
-        return "Give the image a CMD or ENTRYPOINT, or pass a command after the image name."
+        return _("Give the image a CMD or ENTRYPOINT, or pass a command after the image name.")
     if "executable file not found" in message:
-        return "The first word of the command must be a program inside the image."
-    return "Check the image name and the command."
+        return _("The first word of the command must be a program inside the image.")
+    return _("Check the image name and the command.")
 
 
 def _api_seconds(seconds: float) -> int:

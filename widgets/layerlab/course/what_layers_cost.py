@@ -24,9 +24,10 @@ from pathlib import Path
 
 from ..core.build import BuildRecord, CacheStatus
 from ..core.errors import LayerlabError
-from ..core.model import ImageStack, human_size, truncate
+from ..core.i18n import N_, _
+from ..core.model import BuilderKind, ImageStack, human_size, truncate
 from ..core.questions import CLEANUP_LATER, TOOLS_LEFT_BEHIND, answer_cleanup_later, answer_tools
-from ..core.waste import WasteReport
+from ..core.waste import WasteKind, WasteReport
 from ..engine.layers import ImageLayers, image_layers
 from ..views.layerstack import LayerStackView
 from .builds import buildkit_build, check, classic_build
@@ -38,6 +39,14 @@ __all__ = [
 
 #: dd's block size in the lesson's Dockerfiles (`bs=1M`): 1,048,576 bytes.
 MIB = 1024 * 1024
+
+#: An offender's line in `Cost.report`, by its kind and whether a layer hid it.
+_OFFENDER_LINES = {
+    (WasteKind.SHADOWED, False): N_("{path} ({size:,} B), stored by layer {layer}, shadowed"),
+    (WasteKind.SHADOWED, True): N_("{path} ({size:,} B), stored by layer {layer}, shadowed by layer {by}"),
+    (WasteKind.DELETED, False): N_("{path} ({size:,} B), stored by layer {layer}, deleted"),
+    (WasteKind.DELETED, True): N_("{path} ({size:,} B), stored by layer {layer}, deleted by layer {by}"),
+}
 
 #: The classic builds each lesson ran, for `clean_up`.
 _BUILDS: "weakref.WeakKeyDictionary[object, list[BuildRecord]]" = weakref.WeakKeyDictionary()
@@ -95,25 +104,28 @@ class Cost:
         return any(layer.get(path) is not None for layer in self.layers.files.layers)
 
     def view(self) -> LayerStackView:
-        return LayerStackView(self.layers.stack, base=self.base, title=f"{self.name}: wasted {human_size(self.waste.wasted_bytes)}")
+        return LayerStackView(self.layers.stack, base=self.base, title=_("{name}: wasted {size}").format(
+            name=self.name, size=human_size(self.waste.wasted_bytes)))
 
     def report(self, offenders: int = 3) -> str:
         """What nbval compares: sizes over 1 MB read `N MB` after sanitizing, byte counts exactly."""
         waste = self.waste
         lines = [
-            f"{self.name}: docker images shows {human_size(self.size)} "
-            f"(its base {human_size(self.base_size)}); {self.layers_above_base} layer(s) above the base",
-            f"  wasted: {in_bytes(waste.wasted_bytes)}: "
-            f"shadowed {waste.shadowed_bytes:,} B, deleted {waste.deleted_bytes:,} B",
+            _("{name}: docker images shows {size} (its base {base_size}); {count} layer(s) above the base").format(
+                name=self.name, size=human_size(self.size), base_size=human_size(self.base_size),
+                count=self.layers_above_base),
+            "  " + _("wasted: {wasted}: shadowed {shadowed:,} B, deleted {deleted:,} B").format(
+                wasted=in_bytes(waste.wasted_bytes), shadowed=waste.shadowed_bytes, deleted=waste.deleted_bytes),
         ]
         for offender in waste.offenders[:offenders]:
-            by = "" if offender.hidden_by is None else f" by layer {offender.hidden_by + 1}"
-            lines.append(f"    {offender.path} ({offender.size:,} B), stored by layer {offender.layer_index + 1}, "
-                         f"{offender.kind.value}{by}")
+            template = _OFFENDER_LINES[(offender.kind, offender.hidden_by is not None)]
+            lines.append("    " + _(template).format(
+                path=offender.path, size=offender.size, layer=offender.layer_index + 1,
+                by=None if offender.hidden_by is None else offender.hidden_by + 1))
         if len(waste.offenders) > offenders:
-            lines.append(f"    ... and {len(waste.offenders) - offenders} more")
-        lines.append(f"  dive's efficiency score: {waste.dive.efficiency:.4f}, "
-                     f"inefficient bytes: {waste.dive.inefficient_bytes:,} B")
+            lines.append("    " + _("... and {count} more").format(count=len(waste.offenders) - offenders))
+        lines.append("  " + _("dive's efficiency score: {efficiency:.4f}, inefficient bytes: {inefficient:,} B").format(
+            efficiency=waste.dive.efficiency, inefficient=waste.dive.inefficient_bytes))
         return "\n".join(lines)
 
 
@@ -135,14 +147,17 @@ def measure(lesson, name: str, reference: str, base, record: BuildRecord | None 
 def compare(before: Cost, after: Cost) -> str:
     """The size before and after, as `docker images` shows it, and the wasted bytes of each."""
     saved = before.size - after.size
-    change = (f"{human_size(saved)} smaller than" if saved > 0 else f"{human_size(-saved)} bigger than" if saved < 0
-              else "the same size as")
+    change = (_("{after} is {size} smaller than {before}") if saved > 0 else
+              _("{after} is {size} bigger than {before}") if saved < 0 else _("{after} is the same size as {before}"))
     # A size is the last thing on its line: its digits differ by engine, and no padding may follow them.
     width = max(len(before.name), len(after.name))
+    row = _("{label}  wasted {wasted:>12,} B, docker images {size}")
     return "\n".join([
-        f"  {before.name + ':':<{width + 1}}  wasted {before.waste.wasted_bytes:>12,} B, docker images {human_size(before.size)}",
-        f"  {after.name + ':':<{width + 1}}  wasted {after.waste.wasted_bytes:>12,} B, docker images {human_size(after.size)}",
-        f"  {after.name} is {change} {before.name}",
+        "  " + row.format(label=f"{before.name + ':':<{width + 1}}", wasted=before.waste.wasted_bytes,
+                          size=human_size(before.size)),
+        "  " + row.format(label=f"{after.name + ':':<{width + 1}}", wasted=after.waste.wasted_bytes,
+                          size=human_size(after.size)),
+        "  " + change.format(after=after.name, before=before.name, size=human_size(abs(saved))),
     ])
 
 
@@ -179,32 +194,37 @@ class Rebuild:
         wasted = self.second_layers.waste().wasted_bytes
         return "\n".join([
             *_steps_text(self.second),
-            f"{self.name}: docker images shows {human_size(first)} before the edit, {human_size(second)} after; "
-            f"wasted: {in_bytes(wasted)}",
-            f"  the rebuild ran {len(rebuilt)} step(s) again ({', '.join(s.keyword for s in rebuilt) or 'none'}); "
-            f"{len(self.new_layers)} of its {total} layers are new: {in_bytes(self.new_bytes)} to store, push and pull again",
+            _("{name}: docker images shows {first} before the edit, {second} after; wasted: {wasted}").format(
+                name=self.name, first=human_size(first), second=human_size(second), wasted=in_bytes(wasted)),
+            "  " + _("the rebuild ran {count} step(s) again ({keywords}); {new} of its {total} layers are new: "
+                     "{size} to store, push and pull again").format(
+                count=len(rebuilt), keywords=", ".join(s.keyword for s in rebuilt) or _("none"),
+                new=len(self.new_layers), total=total, size=in_bytes(self.new_bytes)),
         ])
 
     def view(self) -> LayerStackView:
-        return LayerStackView(self.second_layers.stack, base=self.base, title=f"{self.name}, after the edit")
+        return LayerStackView(self.second_layers.stack, base=self.base, title=_("{name}, after the edit").format(name=self.name))
 
 
 def _steps_text(record: BuildRecord) -> list[str]:
     """The build's steps and what the cache did, without FROM (whose line names the learner)."""
-    lines = [f"{record.title} ({record.builder.value}):"]
+    builder = _("classic builder") if record.builder is BuilderKind.CLASSIC else record.builder.value
+    lines = [f"{record.title} ({builder}):"]
     for step in record.lesson_steps:
         if not step.is_base:
             lines.append(f"  {step.index:>2}. {truncate(step.instruction, 56):<56}  {step.status.value}")
-    lines.append(f"  -> {len(record.cached_steps())} from the cache, {len(record.rebuilt_steps())} rebuilt")
+    lines.append("  -> " + _("{cached} from the cache, {rebuilt} rebuilt").format(
+        cached=len(record.cached_steps()), rebuilt=len(record.rebuilt_steps())))
     return lines
 
 
 def rebuild_after_edit(lesson, name: str, folder: Path, edit: dict[str, str], base=None) -> Rebuild:
     """Build `folder` (tag v1), write the files of `edit` into it, build again (tag v2)."""
     engine = lesson.engine
-    first = _classic(lesson, name, folder, tag="v1", title=f"{name}, first build")
+    first = _classic(lesson, name, folder, tag="v1", title=_("{name}, first build").format(name=name))
     write_files(folder, edit)
-    second = _classic(lesson, name, folder, tag="v2", title=f"{name}, after editing {', '.join(edit)}")
+    second = _classic(lesson, name, folder, tag="v2",
+                      title=_("{name}, after editing {files}").format(name=name, files=", ".join(edit)))
     return Rebuild(name, first, second, image_layers(engine, first.reference), image_layers(engine, second.reference),
                    sizes=(engine.listed_size(first.reference), engine.listed_size(second.reference)),
                    base=None if base is None else engine.image_stack(base.reference))
@@ -220,25 +240,29 @@ def buildkit_note(lesson, folder: Path, classic: Cost, base) -> str:
     engine = lesson.engine
     facts = engine.facts
     if not facts.buildkit:
-        return (f"This engine (Docker {facts.engine_version}) has no BuildKit (`docker buildx`): every build of this "
-                "lesson used the classic builder, which builds every stage of a multi-stage Dockerfile in order. "
-                "The final image is the same; with BuildKit, stages the last one does not need are skipped.")
+        return _("This engine (Docker {version}) has no BuildKit (`docker buildx`): every build of this "
+                 "lesson used the classic builder, which builds every stage of a multi-stage Dockerfile in order. "
+                 "The final image is the same; with BuildKit, stages the last one does not need are skipped.").format(
+            version=facts.engine_version)
     record = check(buildkit_build(engine, lesson.namespace, classic.name, folder, title=f"{classic.name}, BuildKit"))
     other = measure(lesson, f"{classic.name} (BuildKit)", record.reference, base, record)
     same = [layer.size for layer in other.layers.files.layers] == [layer.size for layer in classic.layers.files.layers]
     return "\n".join([
-        f"BuildKit built the same Dockerfile on this engine (Docker {facts.engine_version}):",
+        _("BuildKit built the same Dockerfile on this engine (Docker {version}):").format(version=facts.engine_version),
         other.report(),
-        "  its layers hold " + ("the same number of bytes as the classic builder's" if same else "other bytes than the classic builder's"),
+        "  " + (_("its layers hold the same number of bytes as the classic builder's") if same
+                else _("its layers hold other bytes than the classic builder's")),
         compare(classic, other),
-        "(BuildKit builds only the stages the final one needs; the classic builder builds them all.)",
+        _("(BuildKit builds only the stages the final one needs; the classic builder builds them all.)"),
     ])
 
 
 def cost_table(costs: list[Cost]) -> str:
     """The lesson's images side by side: size, wasted bytes, dive's score."""
     width = max(len(c.name) for c in costs)
-    lines = [f"{'image':<{width}}  wasted bytes  dive efficiency  dive inefficient bytes  docker images"]
+    # Each heading as wide as its column (the English ones are exactly that wide).
+    image, wasted, efficiency, inefficient = _("image"), _("wasted bytes"), _("dive efficiency"), _("dive inefficient bytes")
+    lines = [f"{image:<{width}}  {wasted:>12}  {efficiency:>15}  {inefficient:>22}  docker images"]
     for cost in costs:  # the size last: its digits differ by engine
         lines.append(f"{cost.name:<{width}}  {cost.waste.wasted_bytes:>12,}  {cost.waste.dive.efficiency:>15.4f}  "
                      f"{cost.waste.dive.inefficient_bytes:>22,}  {human_size(cost.size)}")

@@ -11,6 +11,7 @@ from typing import IO, TYPE_CHECKING, Callable, Iterator, Mapping
 if TYPE_CHECKING:  # imported where a build runs: a command that never builds (layers) skips them
     from ..core.buildstream import ClassicStreamParser
 from ..core.errors import BuildFailed, LayerlabError
+from ..core.i18n import _
 from ..core.model import BuilderKind
 from ..core.naming import COURSE_DOCKERFILE, Namespace, course_dockerignore, label_instruction
 from .refusals import refused
@@ -76,8 +77,9 @@ def labeled_dockerfile(context: Path | str, dockerfile: str, labels: Mapping[str
     """The learner's Dockerfile with the course's labels as one last `LABEL` instruction."""
     path = Path(context, dockerfile)
     if not path.is_file():
-        raise LayerlabError(f"There is no {dockerfile} in the build context {context}.",
-                            "Write the Dockerfile there, or name the one the build should use.")
+        raise LayerlabError(_("There is no {dockerfile} in the build context {context}.").format(
+            dockerfile=dockerfile, context=context),
+            _("Write the Dockerfile there, or name the one the build should use."))
     text = path.read_text(encoding="utf-8")
     return f"{text.rstrip()}\n{label_instruction(labels)}\n"
 
@@ -138,8 +140,8 @@ class BuildsMixin:
                     self._remove_untagged([s.made for s in parser.record.steps if s.made and s.status is CacheStatus.MISS])
                     where = _where(parser)
                     raise BuildFailed(
-                        f"The build stopped at {where or 'the start'}: {event.error}",
-                        "Fix that step of the Dockerfile (or the file it needs) and build again.",
+                        _stopped_at(parser, event.error),
+                        _("Fix that step of the Dockerfile (or the file it needs) and build again."),
                         step=where, engine_message=event.error,
                     )
                 image_id = event.image_id or image_id
@@ -153,8 +155,8 @@ class BuildsMixin:
         except LayerlabError as error:
             said = getattr(error, "explanation", "") or error.what
             raise BuildFailed(
-                f"The engine refused the build: {said}",
-                "Check the Dockerfile's syntax and that every file it names is in the build context.",
+                _("The engine refused the build: {message}").format(message=said),
+                _("Check the Dockerfile's syntax and that every file it names is in the build context."),
                 step=_where(parser), engine_message=said,
             ) from None
         return image_id or self.image(reference).id
@@ -186,3 +188,12 @@ def _where(parser: ClassicStreamParser) -> str:
     """The step the stream was at, as the classic builder numbers it ("step 3/5 (RUN make)")."""
     step = parser.current
     return f"step {step.builder_label} ({step.instruction})" if step is not None else ""
+
+
+def _stopped_at(parser: ClassicStreamParser, error: str) -> str:
+    """Where the build stopped and the engine's words, for the learner."""
+    step = parser.current
+    if step is None:
+        return _("The build stopped at the start: {error}").format(error=error)
+    return _("The build stopped at step {label} ({instruction}): {error}").format(
+        label=step.builder_label, instruction=step.instruction, error=error)

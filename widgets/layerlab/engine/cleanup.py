@@ -12,10 +12,26 @@ import shutil
 from dataclasses import dataclass, field
 
 from ..core.errors import EngineRefused, NotOnEngine
+from ..core.i18n import N_, _
 from ..core.naming import BASE_LESSON, LABEL_LESSON, Namespace, is_ours, learner_filters
 from ..core.objects import Labeled
 from ..core.workspace import our_lesson_dirs
 from .engine import Engine
+
+#: One line per kind of object (the kinds are the report's English keys).
+_REMOVED = {
+    "container": N_("removed container {name}"),
+    "image": N_("removed image {name}"),
+    "volume": N_("removed volume {name}"),
+    "network": N_("removed network {name}"),
+    "folder": N_("removed folder {name}"),
+}
+_KEPT = {
+    "container": N_("kept container {name}: {why}"),
+    "image": N_("kept image {name}: {why}"),
+    "volume": N_("kept volume {name}: {why}"),
+    "network": N_("kept network {name}: {why}"),
+}
 
 
 @dataclass
@@ -24,11 +40,16 @@ class CleanupReport:
     kept: list[tuple[str, str, str]] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        out = [f"removed {kind} {name}" for kind, name in self.removed]
-        out += [f"kept {kind} {name}: {why}" for kind, name, why in self.kept]
+        out = [_(_REMOVED[kind]).format(name=name) if kind in _REMOVED else f"removed {kind} {name}"
+               for kind, name in self.removed]
+        out += self.kept_lines()
         if not out:
-            out.append("nothing to remove: the course has no objects of yours here")
+            out.append(_("nothing to remove: the course has no objects of yours here"))
         return out
+
+    def kept_lines(self) -> list[str]:
+        return [_(_KEPT[kind]).format(name=name, why=why) if kind in _KEPT else f"kept {kind} {name}: {why}"
+                for kind, name, why in self.kept]
 
 
 def cleanup(engine: Engine, lesson: str | None = None, include_bases: bool = False) -> CleanupReport:
@@ -51,13 +72,13 @@ def cleanup(engine: Engine, lesson: str | None = None, include_bases: bool = Fal
             if engine.remove_container(container.id):
                 report.removed.append(("container", container.name))
             else:
-                report.kept.append(("container", container.name, "the engine would not remove it"))
+                report.kept.append(("container", container.name, _("the engine would not remove it")))
 
     prefix = namespace.repository_prefix
     seen: set[str] = set()
     # Removing an image can uncover its untagged parent, which then lists as a top-level image
     # of its own (the containerd store shows a classic build's steps so): repeat until none is new.
-    for _ in range(50):
+    for _round in range(50):
         images = [image for image in engine.labeled("images", filters) if wanted(image.labels) and image.id not in seen]
         if not images:
             break
@@ -112,4 +133,4 @@ def _remove_image(engine: Engine, image: Labeled, prefix: str, report: CleanupRe
         except EngineRefused as refused:
             report.kept.append(("image", target, refused.explanation or refused.what))
     if foreign:
-        report.kept.append(("image", image.short_id, f"also tagged {', '.join(foreign)} outside the course"))
+        report.kept.append(("image", image.short_id, _("also tagged {tags} outside the course").format(tags=", ".join(foreign))))

@@ -14,6 +14,7 @@ import time
 from typing import Callable, Mapping, Sequence
 
 from ..core.errors import LayerlabError
+from ..core.i18n import _
 
 
 def run_live_cli(
@@ -26,7 +27,7 @@ def run_live_cli(
     """Run `docker ARGS` (stdout and stderr merged); the exit code and the timed lines."""
     docker_cli = shutil.which("docker")
     if docker_cli is None:
-        raise LayerlabError("The docker command is not installed.", "Install the docker CLI (Debian: docker.io).")
+        raise LayerlabError(_("The docker command is not installed."), _("Install the docker CLI (Debian: docker.io)."))
     started = time.monotonic()
     timed: list[tuple[float, str]] = []
     process = subprocess.Popen(

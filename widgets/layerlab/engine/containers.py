@@ -9,6 +9,7 @@ from typing import Iterator, Sequence
 from urllib.parse import quote
 
 from ..core.errors import EngineRefused, LayerlabError, NotOnEngine
+from ..core.i18n import N_, _
 from ..core.model import ChangeKind, ContainerLayer, FileChange
 from ..core.naming import Namespace
 from ..core.objects import ContainerInfo, ExecResult, PathStat
@@ -17,7 +18,7 @@ from .sdk import docker
 
 #: Options the course never passes to a container: loopback only, no host folders, no privileges.
 FORBIDDEN = ("privileged", "network_mode", "network", "volumes", "mounts", "devices", "cap_add", "pid_mode")
-REMOVED_ALREADY = "It may have been removed already."
+REMOVED_ALREADY = N_("It may have been removed already.")
 _MODE_DIR = 1 << 31  # Go's os.ModeDir, as the stat header reports it
 
 
@@ -66,8 +67,8 @@ class ContainersMixin:
         for forbidden in FORBIDDEN:
             if kwargs.get(forbidden):
                 raise LayerlabError(
-                    f"The course does not start containers with {forbidden}=...",
-                    "Containers here get loopback only, no host folders and no extra privileges.",
+                    _("The course does not start containers with {option}=...").format(option=forbidden),
+                    _("Containers here get loopback only, no host folders and no extra privileges."),
                 )
             kwargs.pop(forbidden, None)
         container_name = namespace.container(name)
@@ -80,8 +81,9 @@ class ContainersMixin:
             )
         except docker.errors.ImageNotFound:
             raise LayerlabError(
-                f"There is no image {image!r} on this engine, and the course does not pull images.",
-                "Run the cell that builds it first, or `python -m layerlab prepare` for the base images.",
+                _("There is no image {image} on this engine, and the course does not pull images.").format(
+                    image=repr(image)),
+                _("Run the cell that builds it first, or `python -m layerlab prepare` for the base images."),
             ) from None
         except docker.errors.APIError as error:
             raise refusal(error) from None
@@ -101,7 +103,7 @@ class ContainersMixin:
         """
         if size:
             response = self.client.api.get(self._endpoint("containers", reference, "json"), params={"size": 1})
-            raw = _json_answer(response, f"container {reference}")
+            raw = _json_answer(response, _("There is no container {reference}.").format(reference=reference))
         else:
             with refused():
                 raw = self.client.api.inspect_container(reference)
@@ -157,7 +159,8 @@ class ContainersMixin:
         with refused():
             listed = self.client.api.containers(all=True, size=True, filters={"id": container_id})
             if not listed:
-                raise LayerlabError(f"There is no container {container_id!r}.", REMOVED_ALREADY)
+                raise LayerlabError(_("There is no container {reference}.").format(reference=repr(container_id)),
+                                    _(REMOVED_ALREADY))
             raw = listed[0]
             changes: tuple[FileChange, ...] = ()
             if with_changes:
@@ -212,12 +215,12 @@ class ContainersMixin:
                                           changes=changes)["Id"]
 
 
-def _json_answer(response, what: str):
-    """A raw answer's JSON, or the course's refusal (NotOnEngine for 404)."""
+def _json_answer(response, missing: str):
+    """A raw answer's JSON, or the course's refusal (NotOnEngine for 404, saying `missing`)."""
     if response.status_code == 404:
-        raise NotOnEngine(f"There is no {what}.", REMOVED_ALREADY, status=404)
+        raise NotOnEngine(missing, _(REMOVED_ALREADY), status=404)
     if response.status_code >= 400:
         said = response.text.strip()
-        raise EngineRefused(f"The engine answered {response.status_code}: {said}", status=response.status_code,
-                            explanation=said)
+        raise EngineRefused(_("The engine answered {status}: {said}").format(status=response.status_code, said=said),
+                            status=response.status_code, explanation=said)
     return response.json()

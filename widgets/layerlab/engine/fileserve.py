@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 from urllib.parse import urlsplit
 
 from ..core.errors import LayerlabError
+from ..core.i18n import _
 from ..core.serving import ServingPath, ServingPlan, plan_serving
 from ..host.fileserver import FolderServer
 
@@ -59,6 +60,7 @@ class Served:
 
     @property
     def how(self) -> str:
+        # English in every language: the notebooks' sanitizer reads this line (tests/sanitize.cfg).
         where = f"server: {self.url}" if self.url else "server: none"
         return f"{where} ({self.plan.path.value}). {self.plan.why}"
 
@@ -77,11 +79,14 @@ def rootless_child_pid(host: str, environ) -> tuple[int, Path]:
             return int(path.read_text().strip()), path
         except (OSError, ValueError):
             continue
+    places = ""
+    for path in candidates:
+        places = _("{paths} or {path}").format(paths=places, path=path) if places else str(path)
     raise LayerlabError(
-        "Your engine is rootless, but its network namespace was not found (no rootlesskit child_pid at "
-        + " or ".join(str(p) for p in candidates) + "), so the file for `ADD <url>` cannot be served on its loopback.",
-        "Start the engine with dockerd-rootless.sh (here: `scripts/engine.sh start docker-26-rootless`), "
-        "which keeps child_pid beside its socket.",
+        _("Your engine is rootless, but its network namespace was not found (no rootlesskit child_pid at "
+          "{paths}), so the file for `ADD <url>` cannot be served on its loopback.").format(paths=places),
+        _("Start the engine with dockerd-rootless.sh (here: `scripts/engine.sh start docker-26-rootless`), "
+          "which keeps child_pid beside its socket."),
     )
 
 
@@ -90,8 +95,8 @@ def namespace_command(pid: int) -> list[str]:
     user namespace, which owns it), keeping this process's credentials and files."""
     nsenter = shutil.which("nsenter")
     if not nsenter:
-        raise LayerlabError("nsenter is not installed, so the rootless engine's loopback cannot be entered.",
-                            "Install util-linux (as root: `apt-get install -y util-linux`).")
+        raise LayerlabError(_("nsenter is not installed, so the rootless engine's loopback cannot be entered."),
+                            _("Install util-linux (as root: `apt-get install -y util-linux`)."))
     return [nsenter, "-U", "--preserve-credentials", "-n", "-t", str(pid)]
 
 
@@ -100,7 +105,7 @@ def engine_loopback_command(engine: "Engine") -> list[str]:
     this machine's, nsenter into a rootless engine's network namespace otherwise."""
     if not engine.facts.rootless:
         return []
-    pid, _ = rootless_child_pid(engine.facts.host, engine.environ)
+    pid, _where = rootless_child_pid(engine.facts.host, engine.environ)
     return namespace_command(pid)
 
 
@@ -151,16 +156,18 @@ def _in_namespace(pid: int, folder: Path, requests: list) -> Iterator[tuple[int,
     reports = None
     try:
         assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT)
+        ready, _writable, _failed = select.select([process.stdout], [], [], START_TIMEOUT)
         line = process.stdout.readline().decode().strip() if ready else ""
         if not line.isdigit():
             process.kill()
             error = (process.stderr.read().decode(errors="replace").strip() if process.stderr else "")[-300:]
-            raise LayerlabError(
-                f"The file server could not start inside the rootless engine's network namespace "
-                f"({error or 'it said nothing within ' + format(START_TIMEOUT, 'g') + ' s'}).",
-                "Check that you run the notebook as the user who owns the engine.",
-            )
+            if error:
+                what = _("The file server could not start inside the rootless engine's network namespace "
+                         "({error}).").format(error=error)
+            else:
+                what = _("The file server could not start inside the rootless engine's network namespace "
+                         "(it said nothing within {seconds:g} s).").format(seconds=START_TIMEOUT)
+            raise LayerlabError(what, _("Check that you run the notebook as the user who owns the engine."))
         reports = _Reports(process, requests)
         yield int(line), reports.sync
     finally:
@@ -197,7 +204,7 @@ def serve_for_engine(engine: "Engine", folder: str | Path) -> Iterator[Served]:
         return
     requests: list = []
     if plan.path is ServingPath.NAMESPACE and engine.live:
-        pid, _ = rootless_child_pid(engine.facts.host, engine.environ)
+        pid, _where = rootless_child_pid(engine.facts.host, engine.environ)
         server = _in_namespace(pid, folder, requests)
     else:
         server = _here(folder, requests)

@@ -7,6 +7,7 @@ from typing import Callable, Iterator, Mapping
 
 from ..core.archive import read_saved_image
 from ..core.errors import LayerlabError, NotOnEngine
+from ..core.i18n import _
 from ..core.model import HistoryRecord, ImageStack, build_stack
 from ..core.objects import ImageInfo
 from .refusals import refused, refusal
@@ -23,18 +24,20 @@ class ImagesMixin:
     def image(self, reference: str) -> ImageInfo:
         """The image `reference` names; NotOnEngine (a LayerlabError) when there is none."""
         if not reference or not str(reference).strip():
-            raise LayerlabError("No image was named.", "Give an image name or id, e.g. `python -m layerlab layers IMAGE`.")
+            raise LayerlabError(_("No image was named."),
+                                _("Give an image name or id, e.g. `python -m layerlab layers IMAGE`."))
         raw = self.read("/images/{}/json", str(reference).strip())  # None: not a plain answer, ask the SDK
         if isinstance(raw, dict):
             return image_info(raw)
         try:
             raw = self.client.api.inspect_image(str(reference).strip())
         except docker.errors.ImageNotFound as error:
-            raise refusal(error, f"There is no image {reference!r} on this engine.",
-                          "Build it first (run the cells above), or check the name with `docker images`.") from None
+            raise refusal(error, _("There is no image {reference!r} on this engine.").format(reference=reference),
+                          _("Build it first (run the cells above), or check the name with `docker images`.")) from None
         except docker.errors.APIError as error:
-            raise refusal(error, f"The engine cannot read image {reference!r}: {error.explanation or error}.",
-                          "Check the name (repository:tag, or an id).") from None
+            what = _("The engine cannot read image {reference!r}: {reason}.").format(
+                reference=reference, reason=error.explanation or error)
+            raise refusal(error, what, _("Check the name (repository:tag, or an id).")) from None
         return image_info(raw)
 
     def image_id(self, reference: str) -> str:
@@ -49,7 +52,7 @@ class ImagesMixin:
         if image_id not in self._configs:
             stream = self.save_image(image_id)
             self._configs[image_id] = read_saved_image(stream).config
-            for _ in stream:  # the archive's padding: read to the end so the answer is whole
+            for _chunk in stream:  # the archive's padding: read to the end so the answer is whole
                 pass
         return self._configs[image_id]
 
@@ -129,7 +132,8 @@ class ImagesMixin:
         with refused():
             answer = self.client.api.import_image_from_file(tarball, repository=repository, tag=tag, changes=changes)
         if "error" in str(answer).lower() and "status" not in str(answer):
-            raise LayerlabError(f"docker import failed: {answer}", "Delete the cached tar and run prepare again.")
+            raise LayerlabError(_("docker import failed: {answer}").format(answer=answer),
+                                _("Delete the cached tar and run prepare again."))
         return self.image(f"{repository}:{tag}").id
 
     def pull(self, repository: str, tag: str) -> Iterator[Mapping]:

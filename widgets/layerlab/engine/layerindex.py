@@ -27,6 +27,7 @@ from typing import Iterable, Iterator
 from ..core.archive import ArchiveError
 from ..core.errors import EngineRefused, LayerlabError
 from ..core.filetree import FileIndex, SavedLayers, blob_diff_id, read_saved_layers, stack_layers
+from ..core.i18n import _
 from ..core.indexcache import IndexCache
 from ..core.objects import ImageInfo
 from ..core.tarstream import ChunkStream
@@ -90,7 +91,7 @@ class Prefetch:
                 if self._thread.is_alive():
                     continue
                 raise LayerlabError(
-                    "The engine's answer stopped in the middle of `docker save`.", "Run the command again."
+                    _("The engine's answer stopped in the middle of `docker save`."), _("Run the command again.")
                 ) from None
             if item is self._END:
                 self._finished = True
@@ -184,26 +185,28 @@ def _read_save(engine: Engine, image: ImageInfo, reference: str, known=None, ali
     try:
         with saved_image_chunks(engine, image.id) as chunks:
             saved = read_saved_layers(ChunkStream(chunks), known=known, aliases=aliases)
-            for _ in chunks:  # the archive's padding: read to the end so the answer is whole
+            for _chunk in chunks:  # the archive's padding: read to the end so the answer is whole
                 pass
     except ArchiveError as error:
         raise LayerlabError(
-            f"The engine's `docker save` of {reference!r} could not be read: {error}.",
-            "Report it with `python -m layerlab doctor --json`: the engine may write a format the course does not know.",
+            _("The engine's `docker save` of {reference!r} could not be read: {error}.").format(reference=reference, error=error),
+            _("Report it with `python -m layerlab doctor --json`: the engine may write a format the course does not know."),
         ) from None
     except EngineRefused as error:
         raise LayerlabError(
-            f"The engine could not save {reference!r}: {error.explanation or error.what}.",
-            "Check that the image still exists (`docker images`) and try again.",
+            _("The engine could not save {reference!r}: {reason}.").format(
+                reference=reference, reason=error.explanation or error.what),
+            _("Check that the image still exists (`docker images`) and try again."),
         ) from None
     except OSError as error:  # requests' connection errors are OSErrors too
         raise LayerlabError(
-            f"The connection to the engine broke while it sent {reference!r} ({error}).",
-            "Check that the engine still runs (`python -m layerlab doctor`) and try again.",
+            _("The connection to the engine broke while it sent {reference!r} ({error}).").format(
+                reference=reference, error=error),
+            _("Check that the engine still runs (`python -m layerlab doctor`) and try again."),
         ) from None
     if list(saved.index.diff_ids) != list(image.diff_ids):
         raise LayerlabError(
-            f"The saved layers of {reference!r} do not match its RootFS.Layers.",
-            "The image changed while it was read; run the command again.",
+            _("The saved layers of {reference!r} do not match its RootFS.Layers.").format(reference=reference),
+            _("The image changed while it was read; run the command again."),
         )
     return saved

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from ..core.errors import EngineRefused, LayerlabError
 from ..core.filetree import FileIndex
+from ..core.i18n import _
 from ..core.pathhistory import PathHistory
 from ..core.model import ContainerLayer, ImageStack, InconsistentImage
 if TYPE_CHECKING:  # imported by the functions that use them, not by a warm `layers` command
@@ -114,8 +115,9 @@ def image_layers(engine: Engine, reference: str) -> ImageLayers:
         stack = engine.image_stack(reference)
     except InconsistentImage as error:
         raise LayerlabError(
-            f"The history of {reference!r} cannot be matched to its layers ({error}).",
-            "The image was probably edited or squashed by a tool; `docker history --no-trunc` shows its raw entries.",
+            _("The history of {reference!r} cannot be matched to its layers ({error}).").format(
+                reference=reference, error=error),
+            _("The image was probably edited or squashed by a tool; `docker history --no-trunc` shows its raw entries."),
         ) from None
     return ImageLayers(stack=stack, files=files, whiteouts=engine.facts.explain_whiteouts())
 
@@ -123,7 +125,7 @@ def image_layers(engine: Engine, reference: str) -> ImageLayers:
 def which(engine: Engine, reference: str, path: str) -> PathHistory:
     """The layer a path comes from in an image, and what later layers did to it."""
     if not path or not path.strip():
-        raise LayerlabError("No path was given.", "Name a path inside the image, e.g. /app/app.py.")
+        raise LayerlabError(_("No path was given."), _("Name a path inside the image, e.g. /app/app.py."))
     return image_files(engine, reference).which(path)
 
 
@@ -150,12 +152,13 @@ def sharing(engine: Engine, reference: str, containers: Iterable) -> SharingSnap
         usage = engine.disk_usage()
     except EngineRefused as error:
         raise LayerlabError(
-            f"The engine did not answer `docker system df`: {error.explanation or error.what}.",
-            "Try again in a moment: the engine may be busy computing sizes for someone else.",
+            _("The engine did not answer `docker system df`: {reason}.").format(reason=error.explanation or error.what),
+            _("Try again in a moment: the engine may be busy computing sizes for someone else."),
         ) from None
     row = next((i for i in usage.get("Images") or [] if i.get("Id") == stack.image_id), None)
     if row is None:
-        raise LayerlabError(f"`docker system df` does not list image {reference!r}.", "Build it again and retry.")
+        raise LayerlabError(_("`docker system df` does not list image {reference!r}.").format(reference=reference),
+                            _("Build it again and retry."))
     image_usage = ImageDiskUsage(
         image_id=stack.image_id,
         tags=tuple(row.get("RepoTags") or ()),

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING
 
 from ..core.bases import BASES, BaseSpec, base_spec, pinned_digests
 from ..core.errors import EngineRefused, LayerlabError, NoRegistryAndNoRecipe
+from ..core.i18n import _, is_korean
 from ..core.naming import (
     BASE_LESSON,
     LABEL_BASE,
@@ -89,12 +90,13 @@ class PreparedBase:
     note: str = ""  # why a registry was not used, when one was set
 
     def explain(self) -> str:
-        how = "already there" if self.reused else f"made in {self.seconds:.1f} s"
+        how = _("already there") if self.reused else _("made in {seconds:.1f} s").format(seconds=self.seconds)
         if self.source == "pulled":
-            why = f"a registry answered, so it is the official {self.built_from} ({how})"
+            text = _("base for {key}: {reference} - a registry answered, so it is the official {built_from} ({how})")
         else:
-            why = f"no registry answered, so it is a local stand-in built from {self.built_from} ({how})"
-        text = f"base for {self.key}: {self.reference} - {why}"
+            text = _("base for {key}: {reference} - no registry answered, so it is a local stand-in built from "
+                     "{built_from} ({how})")
+        text = text.format(key=self.key, reference=self.reference, built_from=self.built_from, how=how)
         return f"{text}\n  ({self.note})" if self.note else text
 
 
@@ -113,7 +115,13 @@ class RegistrySetting:
         return f"{self.address}/library/{spec.official_repository}", spec.official_tag
 
     def describe(self) -> str:
-        return {"off": "no registry", "hub": "Docker Hub"}.get(self.mode, f"the registry {self.address}")
+        if self.mode in ("off", "hub"):
+            return _("no registry") if self.mode == "off" else "Docker Hub"
+        return _("the registry {address}").format(address=self.address)
+
+    def describe_first(self) -> str:
+        """`describe()` to begin a sentence (str.capitalize() in English, as it always was)."""
+        return self.describe() if is_korean() else self.describe().capitalize()
 
 
 def _truthy(value: str | None) -> bool:
@@ -135,8 +143,8 @@ def registry_setting(environ) -> RegistrySetting:
     address = raw.rstrip("/")
     if "://" in address or "/" in address or not re.fullmatch(r"[A-Za-z0-9.-]+(:\d+)?|\[[0-9a-fA-F:]+\](:\d+)?", address):
         raise LayerlabError(
-            f"{REGISTRY_ENV}={raw} is not a registry address.",
-            "Use off, docker.io, or HOST:PORT (for example 127.0.0.1:5000), with no scheme or path.",
+            _("{variable}={raw} is not a registry address.").format(variable=REGISTRY_ENV, raw=raw),
+            _("Use off, docker.io, or HOST:PORT (for example 127.0.0.1:5000), with no scheme or path."),
         )
     return RegistrySetting("registry", address, f"{REGISTRY_ENV}={raw}")
 
@@ -176,14 +184,16 @@ def ask_registry(engine: Engine, setting: RegistrySetting, spec: BaseSpec) -> Re
         message = str(error.explanation or error.what)
         if any(marker in message.lower() for marker in _MISSING):
             raise LayerlabError(
-                f"{setting.describe().capitalize()} answers but has no {name} ({message.strip()[:200]}).",
-                f"Put the image there (for a course registry: `bash scripts/registry.sh seed`), or set "
-                f"{REGISTRY_ENV}=off for local stand-ins.",
+                _("{registry} answers but has no {name} ({message}).").format(
+                    registry=setting.describe_first(), name=name, message=message.strip()[:200]),
+                _("Put the image there (for a course registry: `bash scripts/registry.sh seed`), or set "
+                  "{variable}=off for local stand-ins.").format(variable=REGISTRY_ENV),
             ) from None
         return RegistryAnswer(False, why_not=message.strip()[:200], seconds=seconds)
     except Exception as error:  # a timeout or a broken connection: the registry did not answer
         seconds = time.monotonic() - started
-        return RegistryAnswer(False, why_not=f"no answer within {bound:g} s ({type(error).__name__})", seconds=seconds)
+        why_not = _("no answer within {bound:g} s ({error})").format(bound=bound, error=type(error).__name__)
+        return RegistryAnswer(False, why_not=why_not, seconds=seconds)
     return RegistryAnswer(True, digest=(answer.get("Descriptor") or {}).get("digest", ""), seconds=time.monotonic() - started)
 
 
@@ -232,13 +242,13 @@ def _recorded_base(engine: Engine, spec: BaseSpec, progress: ProgressCallback) -
     images = find_base(engine, spec.key)
     if not images:
         raise LayerlabError(
-            f"The recording has no prepared base for {spec.key}, and a recording cannot make one.",
-            "Connect a live engine (see the README), or record lesson 00 again.",
+            _("The recording has no prepared base for {key}, and a recording cannot make one.").format(key=spec.key),
+            _("Connect a live engine (see the README), or record lesson 00 again."),
         )
     image = images[0]
     reference = base_reference(engine, image)
     built_from = image.labels.get(LABEL_BUILT_FROM, "?")
-    progress(Progress(spec.key, 1.0, f"{spec.key}: {reference} is in the recording"))
+    progress(Progress(spec.key, 1.0, _("{key}: {reference} is in the recording").format(key=spec.key, reference=reference)))
     return PreparedBase(key=spec.key, reference=reference, image_id=image.id, source=_source_of(built_from),
                         built_from=built_from, reused=True, seconds=0.0)
 
@@ -249,7 +259,7 @@ def prepare_one(engine: Engine, spec: BaseSpec, progress: ProgressCallback,
         return _recorded_base(engine, spec, progress)
     started = time.monotonic()
     ns = Namespace.for_lesson(BASE_LESSON, engine.environ)
-    progress(Progress(spec.key, 0.0, f"{spec.key}: looking for a prepared base"))
+    progress(Progress(spec.key, 0.0, _("{key}: looking for a prepared base").format(key=spec.key)))
     setting = registry_setting(engine.environ)
     pin = pinned_digests(engine.environ)[spec.official]
     official_recipe = spec.recipe_fingerprint(f"official {spec.official}@{pin}")
@@ -260,16 +270,17 @@ def prepare_one(engine: Engine, spec: BaseSpec, progress: ProgressCallback,
         for image in existing:  # the pinned official image was pulled before: no registry needed
             if image.labels.get(LABEL_RECIPE) == official_recipe:
                 return _reused(engine, spec, image, "pulled", f"{spec.official}@{pin}", started, progress)
-        progress(Progress(spec.key, 0.05, f"{spec.key}: asking {setting.describe()} for {spec.official} "
-                                          f"(at most {registry_timeout(engine.environ):g} s)"))
+        progress(Progress(spec.key, 0.05, _("{key}: asking {registry} for {image} (at most {bound:g} s)").format(
+            key=spec.key, registry=setting.describe(), image=spec.official, bound=registry_timeout(engine.environ))))
         answer = ask_registry(engine, setting, spec)
         if answer.answers:
             if answer.digest and answer.digest != pin:
                 raise _mismatch(setting, spec, pin, answer.digest)
             online = True
         else:
-            note = (f"{setting.describe()} did not answer ({answer.why_not}; after {answer.seconds:.1f} s, "
-                    f"the course waits at most {registry_timeout(engine.environ):g} s), so the lessons use local stand-ins")
+            note = _("{registry} did not answer ({why}; after {seconds:.1f} s, the course waits at most {bound:g} s), "
+                     "so the lessons use local stand-ins").format(registry=setting.describe(), why=answer.why_not,
+                                                                 seconds=answer.seconds, bound=registry_timeout(engine.environ))
             progress(Progress(spec.key, 0.1, f"{spec.key}: {note}"))
     if online:
         recipe, built_from = official_recipe, f"{spec.official}@{pin}"
@@ -289,12 +300,12 @@ def prepare_one(engine: Engine, spec: BaseSpec, progress: ProgressCallback,
     elif spec.key == "app":
         reference, image_id = _debian_standin(engine, ns, spec, labels, progress, bundle if bundled else None)
     else:  # pragma: no cover - every base in BASES has a recipe above
-        raise NoRegistryAndNoRecipe(f"No registry answers and {spec.key} has no local recipe.", "")
+        raise NoRegistryAndNoRecipe(_("No registry answers and {key} has no local recipe.").format(key=spec.key), "")
     # One set of bases: older recipes of the same base go (they are ours: labeled, this learner).
     for image in existing:
         if image.id != image_id:
             _remove_tags(engine, image)
-    progress(Progress(spec.key, 1.0, f"{spec.key}: {reference} ready"))
+    progress(Progress(spec.key, 1.0, _("{key}: {reference} ready").format(key=spec.key, reference=reference)))
     return PreparedBase(
         key=spec.key,
         reference=reference,
@@ -309,7 +320,7 @@ def prepare_one(engine: Engine, spec: BaseSpec, progress: ProgressCallback,
 
 def _reused(engine: Engine, spec, image, source, built_from, started, progress, note="") -> PreparedBase:
     reference = base_reference(engine, image)
-    progress(Progress(spec.key, 1.0, f"{spec.key}: {reference} is already there"))
+    progress(Progress(spec.key, 1.0, _("{key}: {reference} is already there").format(key=spec.key, reference=reference)))
     return PreparedBase(
         key=spec.key, reference=reference, image_id=image.id, source=source,
         built_from=image.labels.get(LABEL_BUILT_FROM, built_from), reused=True,
@@ -319,11 +330,12 @@ def _reused(engine: Engine, spec, image, source, built_from, started, progress, 
 
 def _mismatch(setting, spec, pin, found) -> DigestMismatch:
     return DigestMismatch(
-        f"{setting.describe().capitalize()} serves {spec.official} with digest {found}, but the course pins "
-        f"{pin}: the tag was pushed again with other content, so it is not the image the lessons were written "
-        "for. Nothing was kept.",
-        f"Use a registry that serves the pinned image, or set {REGISTRY_ENV}=off for local stand-ins. If the new "
-        "image is the one you want, pin it: LAYERLAB_BASE_DIGESTS=" + f"{spec.official}={found}.",
+        _("{registry} serves {image} with digest {found}, but the course pins {pin}: the tag was pushed again "
+          "with other content, so it is not the image the lessons were written for. Nothing was kept.").format(
+            registry=setting.describe_first(), image=spec.official, found=found, pin=pin),
+        _("Use a registry that serves the pinned image, or set {variable}=off for local stand-ins. If the new "
+          "image is the one you want, pin it: LAYERLAB_BASE_DIGESTS={image}={found}.").format(
+            variable=REGISTRY_ENV, image=spec.official, found=found),
     )
 
 
@@ -358,13 +370,14 @@ def _from_official(engine: Engine, ns, spec, setting, pin, labels, progress):
     pulled_name = f"{repository}:{tag}"
     had_tag = _exists(engine, pulled_name)
     had_digest = _exists(engine, f"{repository}@{pin}")
-    progress(Progress(spec.key, 0.1, f"{spec.key}: pulling {pulled_name}"))
+    progress(Progress(spec.key, 0.1, _("{key}: pulling {name}").format(key=spec.key, name=pulled_name)))
     made = [] if had_tag else [pulled_name]
     try:
         for event in engine.pull(repository, tag):
             if "error" in event:
-                raise LayerlabError(f"Pulling {pulled_name} failed: {event['error']}",
-                                    f"Check {setting.describe()}, or set {REGISTRY_ENV}=off for local stand-ins.")
+                raise LayerlabError(_("Pulling {name} failed: {error}").format(name=pulled_name, error=event["error"]),
+                                    _("Check {registry}, or set {variable}=off for local stand-ins.").format(
+                                        registry=setting.describe(), variable=REGISTRY_ENV))
             if event.get("status"):
                 progress(Progress(spec.key, 0.4, f"{spec.key}: {event['status']} {event.get('id', '')}".strip()))
         pulled = engine.image(pulled_name)
@@ -372,7 +385,7 @@ def _from_official(engine: Engine, ns, spec, setting, pin, labels, progress):
         if not had_digest:
             made += [d for d in digests if d.split("@", 1)[0] == repository or d.endswith("@" + pin)]
         if not any(d.endswith("@" + pin) for d in digests):
-            found = ", ".join(d.split("@", 1)[1] for d in digests) or "no digest at all"
+            found = ", ".join(d.split("@", 1)[1] for d in digests) or _("no digest at all")
             raise _mismatch(setting, spec, pin, found)
     except BaseException:
         remove_references(engine, made)
@@ -382,10 +395,10 @@ def _from_official(engine: Engine, ns, spec, setting, pin, labels, progress):
     if setting.mode == "registry":
         if not official_id:
             engine.tag_image(image_id, spec.official_repository, spec.official_tag)
-            progress(Progress(spec.key, 0.6, f"{spec.key}: tagged it {spec.official}"))
+            progress(Progress(spec.key, 0.6, _("{key}: tagged it {image}").format(key=spec.key, image=spec.official)))
         elif official_id != image_id:  # not ours to move: the registry's name keeps the pulled image
-            progress(Progress(spec.key, 0.6, f"{spec.key}: {spec.official} here is another image, left alone; "
-                                             f"the pulled one keeps the name {pulled_name}"))
+            progress(Progress(spec.key, 0.6, _("{key}: {image} here is another image, left alone; the pulled one keeps "
+                                               "the name {name}").format(key=spec.key, image=spec.official, name=pulled_name)))
         if not had_tag and _exists(engine, spec.official) == image_id:
             remove_references(engine, [pulled_name])  # the official name (and the digest) keep it
     lines = [
@@ -395,7 +408,8 @@ def _from_official(engine: Engine, ns, spec, setting, pin, labels, progress):
     reference = ns.image(spec.official_repository.split("/")[-1], tag)
     with tempfile.TemporaryDirectory(prefix="layerlab-base-") as context:
         Path(context, "Dockerfile").write_text("\n".join(lines) + "\n")
-        progress(Progress(spec.key, 0.7, f"{spec.key}: checking {', '.join(spec.required_tools)} and labeling it as {reference}"))
+        progress(Progress(spec.key, 0.7, _("{key}: checking {tools} and labeling it as {reference}").format(
+            key=spec.key, tools=", ".join(spec.required_tools), reference=reference)))
         log = []
         for event in engine.build_events(context, reference, labels):
             log += event.text.splitlines()
@@ -403,13 +417,16 @@ def _from_official(engine: Engine, ns, spec, setting, pin, labels, progress):
                 missing = [line.split(":", 1)[1].split() for line in log if line.startswith("layerlab-missing:")]
                 if missing:
                     raise BaseLacksTools(
-                        f"The official {spec.official} from {setting.describe()} has no {' and no '.join(missing[0])}, "
-                        f"which the lessons run in the {spec.key} base. The course installs nothing into a pulled "
-                        "image (builds get no network), so it cannot use this one.",
-                        f"Set {REGISTRY_ENV}=off to build the local stand-in (Debian's debootstrap, as root), or "
-                        "point it at a registry whose image has them (scripts/registry.sh seed serves one).",
+                        _("The official {image} from {registry} has no {tools}, which the lessons run in the {key} "
+                          "base. The course installs nothing into a pulled image (builds get no network), so it "
+                          "cannot use this one.").format(image=spec.official, registry=setting.describe(),
+                                                         tools=_(" and no ").join(missing[0]), key=spec.key),
+                        _("Set {variable}=off to build the local stand-in (Debian's debootstrap, as root), or "
+                          "point it at a registry whose image has them (scripts/registry.sh seed serves one).").format(
+                            variable=REGISTRY_ENV),
                     )
-                raise LayerlabError(f"Building {reference} failed: {event.error}", "Try again.")
+                raise LayerlabError(_("Building {reference} failed: {error}").format(reference=reference, error=event.error),
+                                    _("Try again."))
     return reference, engine.image(reference).id
 
 
@@ -439,8 +456,8 @@ def base_for(engine: Engine, key: str, prepare_if_missing: bool = True, progress
         )
     if not prepare_if_missing:
         raise LayerlabError(
-            f"The base for {key} ({spec.purpose}) is not prepared.",
-            "Run `python -m layerlab prepare` or the setup notebook (00) first.",
+            _("The base for {key} ({purpose}) is not prepared.").format(key=key, purpose=_(spec.purpose)),
+            _("Run `python -m layerlab prepare` or the setup notebook (00) first."),
         )
     return prepare_one(engine, spec, progress or (lambda p: None), open_bundle(engine))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from ..core.errors import EngineRefused, NotOnEngine
+from ..core.i18n import _
 from .sdk import docker, requests_exception
 
 
@@ -16,9 +17,10 @@ def explanation(error: docker.errors.APIError) -> str:
 def refusal(error: docker.errors.APIError, what: str = "", fix: str = "") -> EngineRefused:
     said = explanation(error)
     kind = NotOnEngine if isinstance(error, docker.errors.NotFound) else EngineRefused
-    answered = f"The engine answered {error.status_code}" if error.status_code else "The engine refused"
-    return kind(what or f"{answered}: {said}", fix,
-                status=error.status_code, explanation=said)
+    if not what:
+        what = (_("The engine answered {status}: {said}").format(status=error.status_code, said=said)
+                if error.status_code else _("The engine refused: {said}").format(said=said))
+    return kind(what, fix, status=error.status_code, explanation=said)
 
 
 @contextlib.contextmanager

@@ -46,8 +46,10 @@ from ..core.copyup import (
     ChangeEvent,
     CopyUpState,
     WatchStatus,
+    kind_word,
 )
 from ..core.errors import EngineRefused, LayerlabError, NotOnEngine
+from ..core.i18n import _
 from ..core.model import ChangeKind, short_id
 from ..core.objects import ContainerInfo
 from .engine import Engine
@@ -70,24 +72,26 @@ def resolve_container(engine: Engine, container) -> ContainerInfo:
     """The running container given as a handle, an id or a name; short errors when unusable."""
     reference = getattr(container, "id", container)
     if not reference or not str(reference).strip():
-        raise LayerlabError("No container was named.", "Give a container name or id (see `docker ps`).")
+        raise LayerlabError(_("No container was named."), _("Give a container name or id (see `docker ps`)."))
     try:
         info = engine.container_info(str(reference).strip())
     except NotOnEngine:
         raise LayerlabError(
-            f"There is no container {getattr(container, 'name', reference)!r}.",
-            "It may have been removed already; start one again (run the cell above) or check `docker ps -a`.",
+            _("There is no container {name}.").format(name=repr(getattr(container, "name", reference))),
+            _("It may have been removed already; start one again (run the cell above) or check `docker ps -a`."),
         ) from None
     except EngineRefused as error:
         raise LayerlabError(
-            f"The engine cannot inspect container {reference!r}: {error.explanation or error.what}.",
-            "Check the name with `docker ps`.",
+            _("The engine cannot inspect container {name}: {reason}.").format(
+                name=repr(reference), reason=error.explanation or error.what),
+            _("Check the name with `docker ps`."),
         ) from None
     if not info.running:
         name = info.name or reference
         raise LayerlabError(
-            f"Container {name} is not running ({info.status or 'not running'}): nothing writes to its R/W layer.",
-            f"Start it with `docker start {name}`, or watch a running container (see `docker ps`).",
+            _("Container {name} is not running ({status}): nothing writes to its R/W layer.").format(
+                name=name, status=info.status or _("not running")),
+            _("Start it with `docker start {name}`, or watch a running container (see `docker ps`).").format(name=name),
         )
     return info
 
@@ -210,10 +214,14 @@ class CopyUpWatcher:
                     break
                 self._sync_requests += 1  # ask for a diff at the next poll, not in full_every
                 self.lock.wait(min(left, 0.5))
-        what = f"{kind.value} " if kind else ""
+        if kind:
+            what = _("The monitor saw no {kind} {path} within {timeout:.0f} s ({status}).").format(
+                kind=kind_word(kind), path=path, timeout=timeout, status=self.state.status.text)
+        else:
+            what = _("The monitor saw no {path} within {timeout:.0f} s ({status}).").format(
+                path=path, timeout=timeout, status=self.state.status.text)
         raise LayerlabError(
-            f"The monitor saw no {what}{path} within {timeout:.0f} s ({self.state.status.value}).",
-            self.state.error or "Check that the command in the container really wrote there (`docker diff NAME`).",
+            what, self.state.error or _("Check that the command in the container really wrote there (`docker diff NAME`)."),
         )
 
     def sync(self, timeout: float = 30.0) -> CopyUpState:
@@ -228,8 +236,8 @@ class CopyUpWatcher:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise LayerlabError(
-                        f"The monitor did not finish a poll within {timeout:.0f} s.",
-                        self.state.error or "The engine may be busy; try again.",
+                        _("The monitor did not finish a poll within {timeout:.0f} s.").format(timeout=timeout),
+                        self.state.error or _("The engine may be busy; try again."),
                     )
                 self.lock.wait(min(left, 0.5))
             return self.state
@@ -246,7 +254,8 @@ class CopyUpWatcher:
             self.on_update(self.state, events)
         except Exception as error:  # a broken view must not kill the watcher: say so instead
             with self.lock:
-                self.state.error = f"showing the update failed: {type(error).__name__}: {error}"
+                self.state.error = _("showing the update failed: {kind}: {error}").format(
+                    kind=type(error).__name__, error=error)
 
     def _run(self) -> None:
         try:
@@ -285,7 +294,7 @@ class CopyUpWatcher:
                 self.state.stack = layers.stack
         except Exception as error:  # noqa: BLE001 - attribution is optional: watch on, and say why it is off
             with self.lock:
-                self.state.note = f"no layer attribution: {_explain(error)}"
+                self.state.note = _("no layer attribution: {reason}").format(reason=_explain(error))
 
     def _loop(self) -> None:
         failures = 0
@@ -307,7 +316,8 @@ class CopyUpWatcher:
             except (EngineRefused, *transport_errors(), ValueError, KeyError) as error:
                 failures += 1
                 with self.lock:
-                    self.state.error = f"poll failed ({failures}/{MAX_FAILURES}): {_explain(error)}"
+                    self.state.error = _("poll failed ({failures}/{limit}): {reason}").format(
+                        failures=failures, limit=MAX_FAILURES, reason=_explain(error))
                     if failures >= MAX_FAILURES:
                         self.state.set_status(WatchStatus.FAILED)
                 self._notify([])
@@ -463,7 +473,7 @@ _GONE = object()
 
 def _explain(error: BaseException) -> str:
     if isinstance(error, EngineRefused):
-        return f"the engine answered {error.status}: {error.explanation or error.what}"
+        return _("the engine answered {status}: {reason}").format(status=error.status, reason=error.explanation or error.what)
     if isinstance(error, LayerlabError):
         return error.what
     return f"{type(error).__name__}: {error}"

@@ -59,7 +59,7 @@ def _badge(status: CacheStatus) -> str:
     return (
         f'<span class="status status-{status.name.lower()}" style="display:inline-block;min-width:64px;'
         f"text-align:center;padding:1px 6px;border-radius:3px;border:1px solid {color};background:{background};"
-        f'color:{color};font-weight:bold;font-size:11px">{html.escape(status.value)}</span>'
+        f'color:{color};font-weight:bold;font-size:11px">{html.escape(status.label)}</span>'
     )
 
 
@@ -67,8 +67,10 @@ def _step_row(step: BuildStep) -> str:
     seconds = "" if step.seconds is None or step.status is CacheStatus.CONFIG else f"{step.seconds:.2f} s"
     made = step.what_it_made()
     title = html.escape(
-        "\n".join(x for x in (step.instruction, f"builder step {step.builder_label}" if step.builder_label else "",
-                              f"layer {step.layer}" if step.layer else "", f"vertex {step.vertex}" if step.vertex else "")
+        "\n".join(x for x in (step.instruction,
+                              _("builder step {label}").format(label=step.builder_label) if step.builder_label else "",
+                              _("layer {layer}").format(layer=step.layer) if step.layer else "",
+                              f"vertex {step.vertex}" if step.vertex else "")
                   if x),
         quote=True,
     )
@@ -90,14 +92,16 @@ def _failure_box(record: BuildRecord) -> str:
     parts = [
         '<div class="build-failure" style="border-left:4px solid #c62828;background:#ffebee;padding:6px 10px;margin-top:6px;font-size:13px">',
         f"<div><b>{html.escape(failure.headline())}</b></div>",
-        f'<div style="margin-top:4px">The engine said: <code>{html.escape(failure.message)}</code></div>',
+        '<div style="margin-top:4px">{}</div>'.format(html.escape(_("The engine said: {message}")).format(
+            message=f"<code>{html.escape(failure.message)}</code>")),
     ]
     if failure.excerpt:
         parts.append(f'<pre style="margin:4px 0;background:#fff;padding:4px">{html.escape(failure.excerpt)}</pre>')
     if failure.output:
         shown = "\n".join(failure.output[-6:])
-        parts.append(f'<div>Last output of the step:</div><pre style="margin:4px 0;background:#fff;padding:4px">{html.escape(shown)}</pre>')
-    parts.append(f"<div><b>What to do:</b> {html.escape(failure.fix())}</div></div>")
+        parts.append("<div>" + html.escape(_("Last output of the step:")) + "</div>"
+                     f'<pre style="margin:4px 0;background:#fff;padding:4px">{html.escape(shown)}</pre>')
+    parts.append("<div><b>" + html.escape(_("What to do:")) + f"</b> {html.escape(failure.fix())}</div></div>")
     return "".join(parts)
 
 
@@ -105,14 +109,18 @@ def record_html(record: BuildRecord) -> str:
     """One builder's build as an HTML table."""
     rows = "".join(_step_row(step) for step in record.steps)
     if record.finished and record.failure is None:
-        status = (f"{len(record.cached_steps())} from the cache, {len(record.rebuilt_steps())} rebuilt"
-                  + (f" in {record.seconds:.1f} s" if record.seconds is not None else ""))
+        hits, misses = len(record.cached_steps()), len(record.rebuilt_steps())
+        if record.seconds is not None:
+            status = _("{hits} from the cache, {misses} rebuilt in {seconds:.1f} s").format(
+                hits=hits, misses=misses, seconds=record.seconds)
+        else:
+            status = _("{hits} from the cache, {misses} rebuilt").format(hits=hits, misses=misses)
         if record.image_id:
-            status += f" → image {short_id(record.image_id)}"
+            status += " → " + _("image {image}").format(image=short_id(record.image_id))
     elif record.finished:
-        status = "failed"
+        status = _("failed")
     else:
-        status = "building…"
+        status = _("building…")
     return (
         f'<div class="build-record" data-builder="{record.builder.name}" style="flex:1 1 auto;max-width:100%;overflow-x:auto">'
         f'<div style="font-weight:bold;margin-bottom:2px">{html.escape(record.builder.value)}</div>'
@@ -136,9 +144,9 @@ def build_cache_html(state: BuildCacheState) -> str:
     legend = " ".join(
         f"{_badge(status)} {html.escape(meaning)}"
         for status, meaning in (
-            (CacheStatus.HIT, "reused from the cache"),
-            (CacheStatus.MISS, "ran again"),
-            (CacheStatus.CONFIG, "BuildKit: config only, no step"),
+            (CacheStatus.HIT, _("reused from the cache")),
+            (CacheStatus.MISS, _("ran again")),
+            (CacheStatus.CONFIG, _("BuildKit: config only, no step")),
         )
     )
     title = f'<div style="font-weight:bold;font-size:14px;margin-bottom:6px">{html.escape(state.title)}</div>' if state.title else ""
@@ -175,8 +183,8 @@ def agreement(classic: BuildRecord, buildkit: BuildRecord) -> str:
             continue
         if pair[0] is not pair[1]:
             differ.append(_("step {index} ({instruction}): classic {classic}, BuildKit {buildkit}").format(
-                index=step.index, instruction=truncate(step.instruction, 30), classic=pair[0].value,
-                buildkit=pair[1].value))
+                index=step.index, instruction=truncate(step.instruction, 30), classic=pair[0].label,
+                buildkit=pair[1].label))
     if not differ:
         return _("Both builders made the same cache decision for every step they both run.")
     return _("The builders differ: {steps}").format(steps="; ".join(differ))
@@ -219,7 +227,7 @@ class BuildCacheView:
 
     def agreement(self) -> str:
         if BuilderKind.BUILDKIT not in self.state.records:
-            return "BuildKit: " + self.state.absent.get(BuilderKind.BUILDKIT, "not built yet")
+            return "BuildKit: " + self.state.absent.get(BuilderKind.BUILDKIT, _("not built yet"))
         return agreement(self.record(BuilderKind.CLASSIC), self.record(BuilderKind.BUILDKIT))
 
     def redraw(self, force: bool = False) -> None:
@@ -250,4 +258,4 @@ class BuildCacheView:
         return None
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/plain": self.text() or "(no build yet)", "text/html": self.html()}
+        return {"text/plain": self.text() or _("(no build yet)"), "text/html": self.html()}

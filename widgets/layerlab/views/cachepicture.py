@@ -19,6 +19,7 @@ from typing import Sequence
 
 from ..core.build import BuildRecord, BuildStep, CacheStatus
 from ..core.cacherule import step_reason
+from ..core.i18n import N_, _
 from ..core.model import BuilderKind, short_id, truncate
 from .layerstack import _text
 from .overlay import legend
@@ -79,22 +80,22 @@ def _block(step: BuildStep, x: float, bottom: float, kind: str, caption: str,
         f'<g class="{classes}" data-index="{step.index}" data-status="{step.status.name}" '
         f'data-layer="{html.escape(layer)}" data-made="{html.escape(step.made or "")}">',
         f"<title>{html.escape(step.instruction)}\n{html.escape(caption)}"
-        + (f"\nlayer {html.escape(layer)}" if layer else "") + "</title>",
+        + ("\n" + _("layer {layer}").format(layer=html.escape(layer)) if layer else "") + "</title>",
         f'<rect x="{x:.1f}" y="{top:.1f}" width="{COLUMN}" height="{height}" rx="3" fill="{fill}" '
         f'stroke="{stroke}" stroke-width="1.3"{dashed}' + (' opacity="0.55"' if replaced else "") + "/>",
     ]
     if kind == "label":
-        out.append(_text(x + 6, top + 9, "course label, no layer", size=8, mono=False, fill="#5f5f5f"))
+        out.append(_text(x + 6, top + 9, _("course label, no layer"), size=8, mono=False, fill="#5f5f5f"))
     else:
         out.append(_text(x + 6, top + 13, truncate(f"{step.index}. {step.instruction}", 30), size=10, fill=INK))
         if kind != "config":
             out.append(_text(x + 6, top + 28, truncate(caption, 42), size=9, mono=False, fill=MUTED))
         else:
-            out[-1] = _text(x + 6, top + 14, truncate(f"{step.index}. {step.instruction}", 19) + "  · no layer",
-                            size=10, fill=MUTED)
+            out[-1] = _text(x + 6, top + 14, _("{instruction}  · no layer").format(
+                instruction=truncate(f"{step.index}. {step.instruction}", 19)), size=10, fill=MUTED)
     if replaced:
         out.append(f'<rect x="{x + COLUMN - 58:.1f}" y="{top + 3:.1f}" width="54" height="13" rx="2" fill="#ffffff" '
-                   f'stroke="#b34700"/>' + _text(x + COLUMN - 31, top + 13, "replaced", size=9, mono=False,
+                   f'stroke="#b34700"/>' + _text(x + COLUMN - 31, top + 13, _("replaced"), size=9, mono=False,
                                                  anchor="middle", fill="#8a3700"))
     out.append("</g>")
     return "".join(out), top
@@ -102,7 +103,7 @@ def _block(step: BuildStep, x: float, bottom: float, kind: str, caption: str,
 
 def _caption(record: BuildRecord, step: BuildStep, previous: BuildRecord | None, kind: str) -> str:
     if kind == "base":
-        return f"base image {short_id(step.made) if step.made else ''}".strip()
+        return _("base image {image_id}").format(image_id=short_id(step.made)) if step.made else _("base image")
     if kind in ("running", "pending", "failed"):
         return step.status.value
     return step_reason(record, step.index, previous)
@@ -141,9 +142,9 @@ def cache_picture_svg(state) -> str:
         f'height="{height}" viewBox="0 0 {WIDTH} {height}" data-builders="{len(pairs)}">',
         f"<title>{html.escape(cache_picture_text(state))}</title>",
         '<rect width="100%" height="100%" rx="6" fill="#ffffff" stroke="#d0d0d0"/>',
-        _text(12, 20, state.title or "the build cache, step by step", size=13, mono=False, weight="bold", fill=INK),
-        _text(12, 36, "base at the bottom; a reused step stays in place, a step that ran is a new layer, "
-              "and so is every step above it", size=10, mono=False, fill=MUTED),
+        _text(12, 20, state.title or _("the build cache, step by step"), size=13, mono=False, weight="bold", fill=INK),
+        _text(12, 36, _("base at the bottom; a reused step stays in place, a step that ran is a new layer, "
+                        "and so is every step above it"), size=10, mono=False, fill=MUTED),
     ]
     for number, (record, previous) in enumerate(pairs):
         x0 = 12 + number * (2 * COLUMN + PAIR_GAP + 20)
@@ -152,11 +153,12 @@ def cache_picture_svg(state) -> str:
         if previous is not None:
             drawn = _column(previous, x0, bottom, None, replaced_by=rebuilt)
             group.append(f'<g class="cache-before">{"".join(drawn)}</g>')
-            group.append(_text(x0, bottom + 16, "the build before", size=10, mono=False, fill=MUTED))
+            group.append(_text(x0, bottom + 16, _("the build before"), size=10, mono=False, fill=MUTED))
         drawn = _column(record, x0 + COLUMN + 12, bottom, previous)
         group.append(f'<g class="cache-now">{"".join(drawn)}</g>')
-        status = ("building…" if not record.finished else "failed" if record.failure is not None
-                  else f"{len(record.cached_steps())} reused, {len(record.rebuilt_steps())} rebuilt")
+        status = (_("building…") if not record.finished else _("failed") if record.failure is not None
+                  else _("{reused} reused, {rebuilt} rebuilt").format(reused=len(record.cached_steps()),
+                                                                      rebuilt=len(record.rebuilt_steps())))
         group.append(_text(x0 + COLUMN + 12, bottom + 16, f"{record.builder.value}: {status}", size=10,
                            mono=False, weight="bold", fill=INK))
         group.append(_text(x0 + COLUMN + 12, HEADER - 2, truncate(record.title or record.reference, 34), size=10,
@@ -169,8 +171,8 @@ def cache_picture_svg(state) -> str:
 
 
 CACHE_KEY = tuple((STYLE[kind][0], STYLE[kind][1], kind == "config", label) for kind, label in (
-    ("hit", "reused from the cache"), ("miss", "ran: a new layer"), ("config", "no layer (config only)"),
-    ("base", "the base image")))
+    ("hit", N_("reused from the cache")), ("miss", N_("ran: a new layer")), ("config", N_("no layer (config only)")),
+    ("base", N_("the base image"))))
 
 
 def cache_picture_text(state) -> str:
@@ -185,7 +187,7 @@ def cache_picture_text(state) -> str:
         for step in record.lesson_steps:
             kind = _kind(step)
             if kind == "base":
-                lines.append(f"  {step.index}. {step.instruction}: the base")
+                lines.append("  " + _("{index}. {instruction}: the base").format(index=step.index, instruction=step.instruction))
             else:
                 lines.append(f"  {step.index}. {truncate(step.instruction, 40)}: {step_reason(record, step.index, previous)}")
     return "\n".join(lines)

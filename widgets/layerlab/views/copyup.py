@@ -16,7 +16,7 @@ import html
 import time
 from typing import TYPE_CHECKING
 
-from ..core.i18n import _
+from ..core.i18n import N_, _
 from ..core.copyup import ChangeEvent, CopyUpState, RwPathOrigin, WatchStatus
 from ..core.model import ChangeKind, human_size, truncate
 from .banner import source_banner_html
@@ -31,11 +31,13 @@ DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 REDRAW_EVERY = 0.1
 
 KIND_STYLE = {
-    ChangeKind.ADDED: ("#e6f4ea", "#1e7b34", "added"),
-    ChangeKind.CHANGED: ("#fdf1d8", "#8a5a00", "changed"),
-    ChangeKind.DELETED: ("#fdecea", "#b3261e", "deleted"),
-    None: ("#f1f1f1", "#666666", "reverted"),
+    ChangeKind.ADDED: ("#e6f4ea", "#1e7b34", N_("added")),
+    ChangeKind.CHANGED: ("#fdf1d8", "#8a5a00", N_("changed")),
+    ChangeKind.DELETED: ("#fdecea", "#b3261e", N_("deleted")),
+    None: ("#f1f1f1", "#666666", N_("reverted")),
 }
+#: The columns of the table of paths.
+TABLE_HEADINGS = (N_("change"), N_("path"), N_("size"), N_("from the image layer (docker diff + the image's file index)"))
 STATUS_COLOR = {
     WatchStatus.STARTING: "#8a8a8a",
     WatchStatus.INDEXING: "#8a8a8a",
@@ -49,6 +51,7 @@ STATUS_COLOR = {
 
 def _badge(kind: ChangeKind | None) -> str:
     fill, ink, word = KIND_STYLE[kind]
+    word = _(word)
     return (
         f'<span style="background:{fill};color:{ink};border:1px solid {ink};border-radius:3px;white-space:nowrap;'
         f'padding:0 4px;font:11px monospace">{"-" if kind is None else kind.letter} {word}</span>'
@@ -57,7 +60,7 @@ def _badge(kind: ChangeKind | None) -> str:
 
 def _where(attribution) -> str:
     if attribution is None:
-        return '<span style="color:#888">(no attribution)</span>'
+        return '<span style="color:#888">' + _("(no attribution)") + "</span>"
     text = html.escape(attribution.describe(width=48))
     if attribution.via in (RwPathOrigin.COPY_UP, RwPathOrigin.WHITEOUT, RwPathOrigin.COPY_UP_DIRECTORY):
         return f'<span title="{html.escape(attribution.instruction)}">{text}</span>'
@@ -73,7 +76,7 @@ def size_sparkline(samples, width: int = 220, height: int = 28, until: float | N
     if until is not None and until > points[-1][0]:
         points.append((until, points[-1][1]))  # the size held since its last change
     t0, t1 = points[0][0], max(points[-1][0], points[0][0] + 1e-6)
-    top = max(size for _, size in points) or 1
+    top = max(size for _moment, size in points) or 1
     coords = []
     previous_y = None
     for moment, size in points:
@@ -83,8 +86,9 @@ def size_sparkline(samples, width: int = 220, height: int = 28, until: float | N
             coords.append(f"{x:.1f},{previous_y:.1f}")
         coords.append(f"{x:.1f},{y:.1f}")
         previous_y = y
-    caption = (f"SizeRw from +{t0:.1f} s to +{points[-1][0]:.1f} s: "
-               f"{human_size(min(size for _, size in points))} to {human_size(max(size for _, size in points))}")
+    caption = _("SizeRw from +{start:.1f} s to +{end:.1f} s: {smallest} to {largest}").format(
+        start=t0, end=points[-1][0], smallest=human_size(min(size for _moment, size in points)),
+        largest=human_size(max(size for _moment, size in points)))
     return (
         f'<div style="font-size:10px;color:#888;line-height:1.2">'
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" class="layerlab-sizerw">'
@@ -102,23 +106,26 @@ def render_html(state: CopyUpState, banner: str = "", hint: str = "", max_rows: 
     size = "?" if state.size_rw is None else human_size(state.size_rw)
     grew = ""
     if state.size_rw is not None and state.size_rw_start is not None and state.size_rw != state.size_rw_start:
-        grew = f" (was {human_size(state.size_rw_start)} when watching began)"
+        grew = " " + _("(was {size} when watching began)").format(size=human_size(state.size_rw_start))
     counts = state.counts()
+    title = _("R/W layer of {name}").format(name=name)
+    tally = _("{added} added, {changed} changed, {deleted} deleted").format(
+        added=counts["added"], changed=counts["changed"], deleted=counts["deleted"])
     out = [
         '<div class="layerlab-copyup" style="font-family:system-ui,sans-serif;font-size:12px;line-height:1.4;max-width:900px">',
         banner,
         f'<div style="display:flex;align-items:center;gap:12px;flex-wrap:wrap">'
-        f'<div><b>R/W layer of {name}</b> <span style="color:#666">({html.escape(truncate(state.image, 50))})</span><br/>'
+        f'<div><b>{title}</b> <span style="color:#666">({html.escape(truncate(state.image, 50))})</span><br/>'
         f'<span class="status" data-status="{state.status.name.lower()}" style="color:{color}">&#9679; '
-        f'{html.escape(state.status.value)}</span> &middot; '
+        f'{html.escape(state.status.text)}</span> &middot; '
         f'<span class="size-rw" data-size-rw="{"" if state.size_rw is None else state.size_rw}">SizeRw <b>{size}</b>{grew}</span>'
-        f' &middot; {counts["added"]} added, {counts["changed"]} changed, {counts["deleted"]} deleted</div>'
+        f" &middot; {tally}</div>"
         f"{size_sparkline(state.size_samples, until=state.elapsed)}</div>",
     ]
     if state.error:
         out.append(
             '<div class="layerlab-error" style="border-left:4px solid #c62828;background:#fdecea;padding:4px 8px;margin:4px 0">'
-            f"<b>watcher:</b> {html.escape(state.error)}</div>"
+            "<b>" + _("watcher:") + f"</b> {html.escape(state.error)}</div>"
         )
     if state.note:
         out.append(f'<div style="color:#8a5a00;margin:2px 0">{html.escape(state.note)}</div>')
@@ -138,27 +145,30 @@ def render_html(state: CopyUpState, banner: str = "", hint: str = "", max_rows: 
             f'<td {cell} align="right"><span style="white-space:nowrap">{shown_size}</span></td><td {cell}>{_where(row.attribution)}</td></tr>'
         )
     if len(rows) > max_rows:
-        body.append(f'<tr><td colspan="4" {cell}>... and {len(rows) - max_rows} more paths</td></tr>')
+        more = _("... and {count} more paths").format(count=len(rows) - max_rows)
+        body.append(f'<tr><td colspan="4" {cell}>{more}</td></tr>')
     if not rows:
-        body.append(f'<tr><td colspan="4" {cell} style="color:#888">nothing differs from the image yet</td></tr>')
+        nothing = _("nothing differs from the image yet")
+        body.append(f'<tr><td colspan="4" {cell} style="color:#888">{nothing}</td></tr>')
     out.append(
         '<table style="border-collapse:collapse;margin-top:4px;width:100%">'
-        '<tr style="text-align:left;color:#555;font-size:12px"><th>change</th><th>path</th><th>size</th>'
-        "<th>from the image layer (docker diff + the image's file index)</th></tr>"
+        '<tr style="text-align:left;color:#555;font-size:12px">'
+        + "".join("<th>" + _(heading) + "</th>" for heading in TABLE_HEADINGS) + "</tr>"
         + "".join(body) + "</table>"
     )
     events = list(state.events)[-max_events:]
     if events:
+        already = ' <span style="color:#888">' + _("(already there)") + "</span>"
         lines = "".join(
             f'<div class="event" data-seq="{e.seq}"><span style="color:#888">+{e.at:6.2f} s</span> '
             f"{_badge(e.kind)} <code>{html.escape(e.path)}</code> {html.escape(e.verb)}"
             + ("" if e.size_rw is None else f' <span style="color:#888">(SizeRw {human_size(e.size_rw)})</span>')
-            + ("" if not e.initial else ' <span style="color:#888">(already there)</span>')
+            + ("" if not e.initial else already)
             + "</div>"
             for e in reversed(events)
         )
-        out.append(f'<details open style="margin-top:4px"><summary>latest changes, newest first '
-                   f"({state.events_total} in all)</summary>{lines}</details>")
+        latest = _("latest changes, newest first ({count} in all)").format(count=state.events_total)
+        out.append(f'<details open style="margin-top:4px"><summary>{latest}</summary>{lines}</details>')
     if hint:
         out.append(f'<div style="color:#555;margin-top:4px">{hint}</div>')
     out.append("</div>")
@@ -242,7 +252,7 @@ class CopyUpMonitor:
                 self.watcher.join(0.2)
         except KeyboardInterrupt:
             self.stop()
-            print(f"stopped watching {self.name}")
+            print(_("stopped watching {name}").format(name=self.name))
         return self.state
 
     def summary(self, paths=None, directories: bool = False, sizes: bool = False) -> str:
@@ -253,8 +263,9 @@ class CopyUpMonitor:
     def terminal_command(self) -> str:
         """The command that opens a shell in this container; in replay, why there is none."""
         if not self.engine.live:
-            return (f"(needs a live engine) docker exec -it {self.name} sh: this is a replay, no container "
-                    "runs, so there is nothing to enter. Connect an engine and run the lesson to try it.")
+            return _("(needs a live engine) {command}: this is a replay, no container runs, so there is nothing "
+                     "to enter. Connect an engine and run the lesson to try it.").format(
+                command=f"docker exec -it {self.name} sh")
         return terminal_command(self.engine, self.name)
 
     # -- display ------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from ..core.command import (
     Resolution,
     render_dockerfile,
     resolve,
+    shown_note,
     Variant,
 )
 from ..core.commandmatrix import (
@@ -44,8 +45,11 @@ from ..core.commandmatrix import (
     matrix_summary,
 )
 from ..core.errors import LayerlabError
+from ..core.i18n import N_, _
 
 FORM_VALUES = tuple(form.value for form in FORMS)
+#: What the text summary says of a live run, and what the single-run view shows.
+SUMMARY_VERDICTS = {True: N_("the prediction is what ran"), False: N_("DIFFERENT"), None: "-"}
 
 #: The seed's third image is where the explorer starts.
 DEFAULTS = {
@@ -117,15 +121,15 @@ class ExplorerModel(traitlets.HasTraits):
             text = getattr(self, f"{prefix}_exec").strip()
             if not text.startswith("["):
                 raise InstructionError(
-                    f"Exec-form {keyword} must be a JSON list, like [\"ping\", \"-c\", \"3\"].",
-                    "Add the brackets and double quotes, or choose shell form.",
+                    _("Exec-form {keyword} must be a JSON list, like [\"ping\", \"-c\", \"3\"].").format(keyword=keyword),
+                    _("Add the brackets and double quotes, or choose shell form."),
                 )
             return Instruction.parse(text, keyword)
         text = getattr(self, f"{prefix}_shell")
         if text.strip().startswith("["):
             raise InstructionError(
-                f"Shell-form {keyword} {text.strip()} looks like a JSON list.",
-                "Choose exec form for a JSON list, or write a plain command line.",
+                _("Shell-form {keyword} {value} looks like a JSON list.").format(keyword=keyword, value=text.strip()),
+                _("Choose exec form for a JSON list, or write a plain command line."),
             )
         return Instruction.shell_form(text)
 
@@ -133,8 +137,8 @@ class ExplorerModel(traitlets.HasTraits):
         try:
             return tuple(shlex.split(self.run_args))
         except ValueError as error:
-            raise InstructionError(f"The run arguments cannot be split into words: {error}.",
-                                   "Close the quote you opened.") from None
+            raise InstructionError(_("The run arguments cannot be split into words: {error}.").format(error=error),
+                                   _("Close the quote you opened.")) from None
 
     def override(self) -> str | None:
         return self.entrypoint_override if self.use_override else None
@@ -157,7 +161,7 @@ class ExplorerModel(traitlets.HasTraits):
             if self._dockerfile_for is not None:
                 self.dockerfile = self._dockerfile_for(entrypoint, cmd)
             else:
-                self.dockerfile = render_dockerfile(["FROM <the ping base>"], Variant("x", "x", entrypoint, cmd))
+                self.dockerfile = render_dockerfile(["FROM " + _("<the ping base>")], Variant("x", "x", entrypoint, cmd))
 
     @property
     def stale(self) -> bool:
@@ -179,14 +183,14 @@ class ExplorerModel(traitlets.HasTraits):
     def run_live(self) -> None:
         """Build the Dockerfile, run it, and record what ran as PID 1."""
         if self.runner is None:
-            self.status = "No engine: the prediction above is all this explorer can show."
+            self.status = _("No engine: the prediction above is all this explorer can show.")
             return
         if self.input_error:
-            self.status = "Fix the inputs first."
+            self.status = _("Fix the inputs first.")
             return
         inputs = self.inputs()
         self.busy = True
-        self.status = "building and running..."
+        self.status = _("building and running...")
         try:
             built, seen = self.runner(*inputs)
         except LayerlabError as error:
@@ -198,20 +202,20 @@ class ExplorerModel(traitlets.HasTraits):
             self.image_reference = built.reference
             self.observed_inputs = inputs
             self.observation = seen
-            self.status = {True: "what ran is what the rules predict",
-                           False: "what ran DIFFERS from the prediction",
-                           None: "ran"}[self.agrees]
+            self.status = {True: _("what ran is what the rules predict"),
+                           False: _("what ran DIFFERS from the prediction"),
+                           None: _("ran")}[self.agrees]
 
     def fill_matrix(self, run_args: Sequence[str] | None = None, progress: Callable | None = None) -> None:
         """Run all nine cells of Docker's table for real (a few seconds)."""
         if self.runner is None:
             self.matrix = matrix_cells(self.inherited, run_args)
-            self.status = "No engine: the table shows predictions only."
+            self.status = _("No engine: the table shows predictions only.")
             return
         self.busy = True
 
         def starting(number: int, total: int) -> None:
-            self.status = f"running cell {number} of {total}..."
+            self.status = _("running cell {number} of {total}...").format(number=number, total=total)
 
         def show(done: int, total: int, table: list[MatrixCell]) -> None:
             self.matrix = table
@@ -223,36 +227,41 @@ class ExplorerModel(traitlets.HasTraits):
         finally:
             self.busy = False
         agree = sum(1 for cell in filled if cell.matches)
-        self.status = f"{agree} of {len(filled)} cells: what ran is what the rules predict"
+        self.status = _("{agree} of {total} cells: what ran is what the rules predict").format(
+            agree=agree, total=len(filled))
 
     # -- text --------------------------------------------------------------------------
 
     def summary(self) -> str:
         """Plain text: the choice, the prediction and (if run) what ran. Deterministic."""
         if self.mode == "matrix":
-            return "Docker's CMD x ENTRYPOINT table, on this base (" + self.inherited.describe() + "):\n" + matrix_summary(self.matrix)
+            return (_("Docker's CMD x ENTRYPOINT table, on this base ({config}):").format(config=self.inherited.describe())
+                    + "\n" + matrix_summary(self.matrix))
         lines = []
         for keyword in ("ENTRYPOINT", "CMD"):
             form = getattr(self, f"{keyword.lower()}_form")
             try:
                 value = self.instruction(keyword).describe()
             except LayerlabError:
-                value = "(invalid)"
+                value = _("(invalid)")
             lines.append(f"{keyword:<10} {form:<5} {value}")
-        lines.append(f"{'run args':<10} {self.run_args or '(none)'}" + (
+        label, run_args = _("run args"), self.run_args or _("(none)")
+        lines.append(f"{label:<10} {run_args}" + (
             f"   --entrypoint {self.entrypoint_override!r}" if self.use_override else ""))
         if self.input_error:
-            lines.append(f"cannot predict: {self.input_error}")
+            lines.append(_("cannot predict: {error}").format(error=self.input_error))
             return "\n".join(lines)
         resolution: Resolution = self.resolution
-        lines.append("predicted: " + (resolution.command_line if resolution.ok else f"error: {resolution.error}"))
+        predicted = resolution.command_line if resolution.ok else _("error: {error}").format(error=resolution.error)
+        lines.append(_("predicted: {line}").format(line=predicted))
         if resolution.ignored:
-            lines.append(f"  (the shell-form ENTRYPOINT ignores: {shlex.join(resolution.ignored)})")
+            lines.append(_("  (the shell-form ENTRYPOINT ignores: {words})").format(words=shlex.join(resolution.ignored)))
         if self.observation is not None and not self.stale:
             seen = self.observation
-            lines.append("PID 1 (read from /proc/1/cmdline): " + (
-                shlex.join(seen.argv) if seen.argv is not None else f"none - {seen.error or 'it ended at once'}"))
-            lines.append("verdict: " + {True: "the prediction is what ran", False: "DIFFERENT", None: "-"}[self.agrees])
+            pid1 = (shlex.join(seen.argv) if seen.argv is not None
+                    else _("none - {why}").format(why=seen.error or _("it ended at once")))
+            lines.append(_("PID 1 (read from /proc/1/cmdline): {argv}").format(argv=pid1))
+            lines.append(_("verdict: {verdict}").format(verdict=_(SUMMARY_VERDICTS[self.agrees])))
         return "\n".join(lines)
 
 
@@ -271,7 +280,7 @@ _CSS = (
 def argv_html(argv: Sequence[str] | None, ignored: Sequence[str] = ()) -> str:
     """One box per argv word, so spaces inside a word stay visible."""
     if argv is None:
-        return "<i>none</i>"
+        return "<i>" + html.escape(_("none")) + "</i>"
     words = list(argv)
     first_ignored = len(words) - len(ignored) if ignored else len(words)
     return '<span class="argv">' + "".join(
@@ -286,34 +295,36 @@ def render_html(model: ExplorerModel) -> str:
         return render_matrix_html(model.matrix, model.status)
     rows = [("Dockerfile", f"<pre>{html.escape(model.dockerfile)}</pre>")]
     if model.input_error:
-        rows.append(("Prediction", f'<span class="err">{html.escape(model.input_error)}</span>'))
+        rows.append((_("Prediction"), f'<span class="err">{html.escape(model.input_error)}</span>'))
     else:
         res: Resolution = model.resolution
-        rows.append(("Image config", html.escape(res.image.describe())))
+        rows.append((_("Image config"), html.escape(res.image.describe())))
         rows.append(("docker run", f"<code>{html.escape(res.docker_run(model.image_reference or 'IMAGE'))}</code>"))
         if res.ok:
-            rows.append(("Predicted PID 1", argv_html(res.argv, res.ignored)))
+            rows.append((_("Predicted PID 1"), argv_html(res.argv, res.ignored)))
         else:
-            rows.append(("Predicted PID 1", f'<span class="err">the engine refuses: {html.escape(res.error)}</span>'))
-        rows.append(("Why", "<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in res.notes) + "</ul>"
+            refuses = html.escape(_("the engine refuses: {error}").format(error=res.error))
+            rows.append((_("Predicted PID 1"), f'<span class="err">{refuses}</span>'))
+        rows.append((_("Why"), "<ul>" + "".join(f"<li>{html.escape(shown_note(n))}</li>" for n in res.notes) + "</ul>"
                      if res.notes else "-"))
     if model.observation is not None and not model.stale:
         seen = model.observation
         if seen.argv is not None:
             observed = argv_html(seen.argv)
         else:
-            observed = f'<span class="err">{html.escape(seen.error or PID1_UNREAD)}</span>'
+            observed = '<span class="err">' + html.escape(seen.error or _(PID1_UNREAD)) + "</span>"
             if seen.output:
                 observed += f"<pre>{html.escape(seen.output[-600:])}</pre>"
-        rows.append(("PID 1, read inside", observed))
+        rows.append((_("PID 1, read inside"), observed))
         verdict = model.agrees
-        rows.append(("Verdict", {True: '<b class="ok">the prediction is what ran</b>',
-                                 False: '<b class="bad">different from the prediction</b>',
-                                 None: "-"}[verdict]))
+        rows.append((_("Verdict"), {True: '<b class="ok">' + html.escape(_("the prediction is what ran")) + "</b>",
+                                    False: '<b class="bad">' + html.escape(_("different from the prediction")) + "</b>",
+                                    None: "-"}[verdict]))
     elif model.observation is not None:
-        rows.append(("PID 1, read inside", "<i>inputs changed since the last run: run again</i>"))
+        changed = html.escape(_("inputs changed since the last run: run again"))
+        rows.append((_("PID 1, read inside"), f"<i>{changed}</i>"))
     if model.status:
-        rows.append(("Status", html.escape(model.status)))
+        rows.append((_("Status"), html.escape(model.status)))
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in rows)
     return f'{_CSS}<div class="ll-ep" style="line-height:1.4"><table>{body}</table></div>'
 
@@ -334,21 +345,22 @@ def render_matrix_html(cells: Sequence[MatrixCell], status: str = "") -> str:
                 continue
             res = cell.predicted
             content = argv_html(res.argv, res.ignored) if res.ok else f'<span class="err">{html.escape(res.error)}</span>'
-            mark = {None: '<div><i>not run yet</i></div>',
-                    True: '<div class="ok">&#10003; the engine ran exactly this</div>',
-                    False: '<div class="bad">&#10007; the engine ran: '
-                           + (argv_html(cell.observed) if cell.observed else html.escape(cell.observed_error or "?"))
+            mark = {None: "<div><i>" + html.escape(_("not run yet")) + "</i></div>",
+                    True: '<div class="ok">&#10003; ' + html.escape(_("the engine ran exactly this")) + "</div>",
+                    False: '<div class="bad">&#10007; ' + html.escape(_("the engine ran: {ran}")).format(
+                        ran=argv_html(cell.observed) if cell.observed else html.escape(cell.observed_error or "?"))
                            + "</div>"}[cell.matches]
             cells_html.append(f"<td>{content}{mark}</td>")
         rows.append(f"<tr><th>CMD {cmd_form.label}<br><code>{html.escape(MATRIX_CMDS[cmd_form].describe())}</code></th>"
                     + "".join(cells_html) + "</tr>")
     note = f"<div>{html.escape(status)}</div>" if status else ""
     return (f'{_CSS}<div class="ll-ep" style="line-height:1.4"><table>{head}{"".join(rows)}</table>'
-            '<div>Grey dashed words reach the shell-form ENTRYPOINT but its script ignores them ($0, $1...). '
-            'The exec-form ENTRYPOINT here is a <code>sh -c</code> script too, so that PID 1 keeps running '
-            'to be read: its script ignores CMD in the same way, where a program such as <code>ping</code> '
-            'would take those words as its arguments.</div>'
-            f"{note}</div>")
+            "<div>" + html.escape(_(
+                "Grey dashed words reach the shell-form ENTRYPOINT but its script ignores them ($0, $1...). "
+                "The exec-form ENTRYPOINT here is a {sh_c} script too, so that PID 1 keeps running "
+                "to be read: its script ignores CMD in the same way, where a program such as {ping} "
+                "would take those words as its arguments.")).format(sh_c="<code>sh -c</code>", ping="<code>ping</code>")
+            + f"</div>{note}</div>")
 
 
 # -- the widget ----------------------------------------------------------------------------
@@ -364,25 +376,27 @@ class EntrypointExplorer:
         self.model = model or ExplorerModel(runner, inherited)
         m = self.model
         self.entrypoint_form = w.ToggleButtons(options=FORM_VALUES, value=m.entrypoint_form, description="ENTRYPOINT")
-        self.entrypoint_exec = w.Text(value=m.entrypoint_exec, description="exec form", layout=w.Layout(width="420px"))
-        self.entrypoint_shell = w.Text(value=m.entrypoint_shell, description="shell form", layout=w.Layout(width="420px"))
+        self.entrypoint_exec = w.Text(value=m.entrypoint_exec, description=_("exec form"), layout=w.Layout(width="420px"))
+        self.entrypoint_shell = w.Text(value=m.entrypoint_shell, description=_("shell form"), layout=w.Layout(width="420px"))
         self.cmd_form = w.ToggleButtons(options=FORM_VALUES, value=m.cmd_form, description="CMD")
-        self.cmd_exec = w.Text(value=m.cmd_exec, description="exec form", layout=w.Layout(width="420px"))
-        self.cmd_shell = w.Text(value=m.cmd_shell, description="shell form", layout=w.Layout(width="420px"))
-        self.run_args = w.Text(value=m.run_args, description="run args", placeholder="e.g. 127.0.0.1", layout=w.Layout(width="420px"))
+        self.cmd_exec = w.Text(value=m.cmd_exec, description=_("exec form"), layout=w.Layout(width="420px"))
+        self.cmd_shell = w.Text(value=m.cmd_shell, description=_("shell form"), layout=w.Layout(width="420px"))
+        self.run_args = w.Text(value=m.run_args, description=_("run args"), placeholder=_("e.g. 127.0.0.1"),
+                               layout=w.Layout(width="420px"))
         self.use_override = w.Checkbox(value=m.use_override, description="docker run --entrypoint")
-        self.entrypoint_override = w.Text(value=m.entrypoint_override, description="program", layout=w.Layout(width="260px"))
-        self.mode = w.ToggleButtons(options=[("one run", "single"), ("the table", "matrix")], value=m.mode)
-        self.run_button = w.Button(description="Build and run", button_style="primary", icon="play")
-        self.matrix_button = w.Button(description="Fill the table live", icon="table")
+        self.entrypoint_override = w.Text(value=m.entrypoint_override, description=_("program"),
+                                          layout=w.Layout(width="260px"))
+        self.mode = w.ToggleButtons(options=[(_("one run"), "single"), (_("the table"), "matrix")], value=m.mode)
+        self.run_button = w.Button(description=_("Build and run"), button_style="primary", icon="play")
+        self.matrix_button = w.Button(description=_("Fill the table live"), icon="table")
         self.view = w.HTML(value=render_html(m))
         self._links = [
             w.link((m, name), (getattr(self, name), "value"))
             for name in ("entrypoint_form", "entrypoint_exec", "entrypoint_shell", "cmd_form", "cmd_exec",
                          "cmd_shell", "run_args", "use_override", "entrypoint_override", "mode")
         ]
-        self.run_button.on_click(lambda _: self.run())
-        self.matrix_button.on_click(lambda _: self.fill_matrix())
+        self.run_button.on_click(lambda _button: self.run())
+        self.matrix_button.on_click(lambda _button: self.fill_matrix())
         m.observe(self._render, names=traitlets.All)
         m.observe(self._show_fields, names=["entrypoint_form", "cmd_form", "use_override", "mode", "busy"])
         self._show_fields()

@@ -45,15 +45,22 @@ class ExerciseResult:
                     continue
                 mark = "✔" if v.right else "✘"
                 why = f'<div style="color:#555;font-size:11px">{html.escape(v.explanation)}</div>' if not v.right else ""
+                you = html.escape(_("you: {answer}").format(answer=v.predicted.value))
+                engine = html.escape(_("engine: {answer}").format(answer=v.actual.value))
                 rows.append(
                     f"<tr><td>{v.step}</td><td style='font-family:monospace'>{html.escape(v.instruction)}</td>"
-                    f"<td>you: {v.predicted.value}</td><td>engine: {v.actual.value}</td>"
+                    f"<td>{you}</td><td>{engine}</td>"
                     f"<td style='color:{colour}'>{mark}{why}</td></tr>"
                 )
-            failed = f"<div style='color:#c62828'>The build failed: {html.escape(result.failed)}</div>" if result.failed else ""
+            failed = ""
+            if result.failed:
+                failed = "<div style='color:#c62828'>{}</div>".format(
+                    html.escape(_("The build failed: {message}").format(message=result.failed)))
+            right = html.escape(_("{builder}: {right}/{total} right").format(
+                builder=builder.value, right=result.right, total=result.total))
             parts.append(
-                f"<div style='margin-top:6px'><b style='color:{colour}'>{html.escape(builder.value)}: "
-                f"{result.right}/{result.total} right</b>{failed}<table style='font-size:12px'>{''.join(rows)}</table></div>"
+                f"<div style='margin-top:6px'><b style='color:{colour}'>{right}"
+                f"</b>{failed}<table style='font-size:12px'>{''.join(rows)}</table></div>"
             )
         return "<div class='layerlab-exercise-result'>" + "".join(parts) + "</div>"
 
@@ -85,7 +92,7 @@ def exercise_widget(scenario_: Scenario, dockerfile: str, on_check: Callable[[di
     button = ipywidgets.Button(description=_("Build and check"), button_style="primary")
     output = ipywidgets.HTML()
 
-    def on_click(_):
+    def on_click(_button):
         try:
             output.value = "<i>{}</i>".format(html.escape(_("building…")))
             output.value = on_check({n: t.value for n, t in toggles.items()})

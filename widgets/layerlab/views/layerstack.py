@@ -47,10 +47,6 @@ def is_bookkeeping(entry: HistoryEntry) -> bool:
     return not entry.is_layer and entry.instruction.startswith(COURSE_LABEL_PREFIX)
 
 
-def _labels_entries(count: int) -> str:
-    return "1 entry is the course's labels" if count == 1 else f"{count} of the entries are the course's labels"
-
-
 def entry_role(entry: HistoryEntry, base_count: int = 0) -> str:
     if is_bookkeeping(entry):
         return "bookkeeping"
@@ -62,16 +58,17 @@ def entry_role(entry: HistoryEntry, base_count: int = 0) -> str:
 def entry_tooltip(entry: HistoryEntry) -> str:
     lines = [entry.created_by or entry.instruction]
     if entry.is_layer:
-        lines.append(f"layer {entry.layer_index + 1}, diff id {entry.diff_id}")
-        lines.append(f"size {entry.size} bytes")
+        lines.append(_("layer {number}, diff id {diff_id}").format(number=entry.layer_index + 1, diff_id=entry.diff_id))
+        lines.append(_("size {size} bytes").format(size=entry.size))
     else:
-        lines.append("no filesystem layer: this entry changed only the image's configuration (0 B)")
-    lines.append(f"image id {entry.image_id or '<missing> (built elsewhere or by BuildKit)'}")
+        lines.append(_("no filesystem layer: this entry changed only the image's configuration (0 B)"))
+    lines.append(_("image id {image_id}").format(image_id=entry.image_id) if entry.image_id
+                 else _("image id <missing> (built elsewhere or by BuildKit)"))
     if entry.comment:
-        lines.append(f"comment: {entry.comment}")
-    lines.append(f"builder: {entry.builder.value}")
+        lines.append(_("comment: {comment}").format(comment=entry.comment))
+    lines.append(_("builder: {builder}").format(builder=entry.builder.value))
     if is_bookkeeping(entry):
-        lines.append("a label the course adds to everything it builds, so cleanup finds it")
+        lines.append(_("a label the course adds to everything it builds, so cleanup finds it"))
     return "\n".join(lines)
 
 
@@ -123,12 +120,12 @@ class _StackLayout:
 
 
 def _legend_items(container: ContainerLayer | None, base_entries: int) -> list[tuple[str, str]]:
-    items = [("layer", "filesystem layer"), ("metadata", "history entry, no layer (0 B)"),
-             ("bookkeeping", "course label (layerlab.*)")]
+    items = [("layer", _("filesystem layer")), ("metadata", _("history entry, no layer (0 B)")),
+             ("bookkeeping", _("course label (layerlab.*)"))]
     if base_entries:
-        items.insert(1, ("base", "base image layer"))
+        items.insert(1, ("base", _("base image layer")))
     if container is not None:
-        items.append(("container", "container R/W layer"))
+        items.append(("container", _("container R/W layer")))
     return items
 
 
@@ -145,7 +142,7 @@ def _stack_layout(stack: ImageStack, container: ContainerLayer | None, base_entr
         blocks.append(_Block(role, y, height, entry))
         y += height + GAP
     legend_items = _legend_items(container, base_entries)
-    legend_width = 16 + sum(24 + len(label) * 5.2 + 12 for _, label in legend_items)
+    legend_width = 16 + sum(24 + len(label) * 5.2 + 12 for _role, label in legend_items)
     legend = 72 + (18 if legend_width > WIDTH else 0)
     height = HEADER + sum(h + GAP for _top, h, _kind in sized) + legend
     name = title or (stack.tags[0] if stack.tags else short_id(stack.image_id))
@@ -159,11 +156,12 @@ def _stack_heading(stack: ImageStack, layout: _StackLayout) -> list[str]:
         f'<svg xmlns="http://www.w3.org/2000/svg" class="layerlab-layer-stack" width="{WIDTH}" height="{layout.height:.0f}" '
         f'viewBox="0 0 {WIDTH} {layout.height:.0f}" data-image-id="{html.escape(stack.image_id)}" '
         f'data-entries="{entries}" data-layers="{layers}">',
-        f"<title>{html.escape(layout.name)}: {entries} history entries, {layers} layers</title>",
+        "<title>" + html.escape(_("{name}: {entries} history entries, {layers} layers").format(
+            name=layout.name, entries=entries, layers=layers)) + "</title>",
         '<rect width="100%" height="100%" fill="#ffffff"/>',
         _text(LEFT, 20, layout.name, size=14, mono=False, weight="bold"),
-        _text(LEFT, 36, f"{entries} history entries, {layers} filesystem layers, "
-              f"{human_size(stack.size)}", size=11, mono=False, fill="#555"),
+        _text(LEFT, 36, _("{entries} history entries, {layers} filesystem layers, {size}").format(
+            entries=entries, layers=layers, size=human_size(stack.size)), size=11, mono=False, fill="#555"),
     ]
 
 
@@ -174,12 +172,13 @@ def _container_block(container: ContainerLayer, block: _Block) -> str:
     return (
         f'<g class="container-layer" data-container-id="{html.escape(container.container_id)}" '
         f'data-size-rw="{container.size_rw}">'
-        f"<title>{html.escape(f'R/W layer of container {container.name} ({container.container_id})')}\n"
-        f"{container.size_rw} bytes written; every change the container makes lands here\n"
-        f"removed with the container</title>"
+        "<title>" + html.escape(_("R/W layer of container {name} ({container_id})\n"
+                                  "{size_rw} bytes written; every change the container makes lands here\n"
+                                  "removed with the container").format(
+            name=container.name, container_id=container.container_id, size_rw=container.size_rw)) + "</title>"
         f'<rect x="{LEFT}" y="{top:.1f}" width="{RIGHT - LEFT}" height="{block.height}" rx="3" fill="{fill}" '
         f'stroke="{stroke}" stroke-width="1.5"/>'
-        + _text(LEFT + 8, top + 17, truncate(f"R/W container layer: {container.name}", 52), fill="#6b4a00")
+        + _text(LEFT + 8, top + 17, truncate(_("R/W container layer: {name}").format(name=container.name), 52), fill="#6b4a00")
         + _text(RIGHT - 8, top + 17, f"{container.short_id} · {human_size(container.size_rw)}", anchor="end", fill="#6b4a00")
         + "</g>"
     )
@@ -201,8 +200,8 @@ def _entry_block(entry: HistoryEntry, block: _Block) -> list[str]:
         f'stroke="{stroke}" stroke-width="1.2"{dashed}/>',
     ]
     if role == "bookkeeping":
-        out.append(_text(LEFT + 8, top + 9.5, truncate(entry.instruction, 58) + "  (course label, no layer)",
-                         size=8, fill="#8a8a8a"))
+        out.append(_text(LEFT + 8, top + 9.5, _("{instruction}  (course label, no layer)").format(
+            instruction=truncate(entry.instruction, 58)), size=8, fill="#8a8a8a"))
     else:
         right = f"{entry.short_id} · {entry.describe_size()}"
         room = int((width - 24 - len(right) * CHAR) / CHAR)
@@ -220,13 +219,13 @@ def _stack_brackets(layout: _StackLayout, container: ContainerLayer | None, base
     image_top = layout.blocks[0].bottom + GAP if container is not None else HEADER
     image_bottom = layout.blocks_bottom - GAP
     if container is not None:
-        out.append(_bracket(LEFT - 8, layout.blocks[0].top, layout.blocks[0].bottom, "container layer", "read/write"))
-    out.append(_bracket(LEFT - 20 if base_entries else LEFT - 8, image_top, image_bottom, "image layers", "read-only"))
+        out.append(_bracket(LEFT - 8, layout.blocks[0].top, layout.blocks[0].bottom, _("container layer"), _("read/write")))
+    out.append(_bracket(LEFT - 20 if base_entries else LEFT - 8, image_top, image_bottom, _("image layers"), _("read-only")))
     base_spans = [(b.top, b.bottom) for b in layout.blocks if b.entry is not None and b.entry.index < base_entries]
     if base_spans:
         top, bottom = min(s[0] for s in base_spans), max(s[1] for s in base_spans)
         out.append(_bracket(LEFT - 8, top, bottom, "", ""))
-        out.append(_text(LEFT - 14, bottom - 16, "base image", size=10, anchor="end", mono=False, fill="#5b4fa3", weight="bold"))
+        out.append(_text(LEFT - 14, bottom - 16, _("base image"), size=10, anchor="end", mono=False, fill="#5b4fa3", weight="bold"))
         if base_name:
             short = base_name.rsplit("/", 1)[-1]
             out.append(_text(LEFT - 14, bottom - 4, truncate(short, 24), size=9, anchor="end", mono=False, fill="#5b4fa3"))
@@ -302,16 +301,20 @@ def stack_text(stack: ImageStack, container: ContainerLayer | None = None, base_
     """The same drawing as plain text, top first (what nbval compares, and a screen reader reads)."""
     lines = []
     if container is not None:
-        lines.append(f"[R/W]  container {container.name}: {human_size(container.size_rw)} written")
+        lines.append("[R/W]  " + _("container {name}: {size} written").format(
+            name=container.name, size=human_size(container.size_rw)))
     for entry in reversed(stack.entries):
         role = entry_role(entry, base_entries)
         tag = {"layer": "[layer]", "base": "[base] ", "metadata": "[ -- ] ", "bookkeeping": "[label]"}[role]
         lines.append(f"{tag} {truncate(entry.instruction, 56):<56} {entry.short_id:>12}  {entry.describe_size()}")
     bookkeeping = sum(1 for e in stack.entries if is_bookkeeping(e))
-    lines.append(
-        f"{len(stack.entries)} history entries, {len(stack.diff_ids)} layers"
-        + (f"; {_labels_entries(bookkeeping)} (no layer)" if bookkeeping else "")
-    )
+    figures = {"entries": len(stack.entries), "layers": len(stack.diff_ids), "count": bookkeeping}
+    if bookkeeping:
+        lines.append(ngettext("{entries} history entries, {layers} layers; {count} entry is the course's labels (no layer)",
+                              "{entries} history entries, {layers} layers; {count} of the entries are the course's labels "
+                              "(no layer)", bookkeeping).format(**figures))
+    else:
+        lines.append(_("{entries} history entries, {layers} layers").format(**figures))
     return "\n".join(lines)
 
 
@@ -375,19 +378,19 @@ class LayerStackView:
         picker.layout = widgets.Layout(width="46%")
         details.layout = widgets.Layout(width="54%")
         return widgets.VBox(
-            [drawing, widgets.HTML("<b>Click an entry</b> (newest first) to see it as the engine stores it:"),
+            [drawing, widgets.HTML(_("<b>Click an entry</b> (newest first) to see it as the engine stores it:")),
              widgets.HBox([picker, details])]
         )
 
 
 def entry_details_html(entry: HistoryEntry, files=None, limit: int = 15, whiteouts: str = "") -> str:
     rows = [
-        ("instruction", entry.instruction),
-        ("created by", entry.created_by or "(empty)"),
-        ("builder", entry.builder.value),
-        ("image id", entry.image_id or "<missing>"),
-        ("layer", f"{entry.layer_index + 1}: {entry.diff_id}" if entry.is_layer else "none (configuration only, 0 B)"),
-        ("size", entry.describe_size()),
+        (_("instruction"), entry.instruction),
+        (_("created by"), entry.created_by or _("(empty)")),
+        (_("builder"), entry.builder.value),
+        (_("image id"), entry.image_id or "<missing>"),
+        (_("layer"), f"{entry.layer_index + 1}: {entry.diff_id}" if entry.is_layer else _("none (configuration only, 0 B)")),
+        (_("size"), entry.describe_size()),
     ]
     body = "".join(
         f'<tr><th style="text-align:left;padding:1px 8px 1px 0;vertical-align:top;line-height:1.3">{html.escape(k)}</th>'
@@ -402,7 +405,7 @@ def entry_details_html(entry: HistoryEntry, files=None, limit: int = 15, whiteou
             listing += f"<p style='font-size:11px;color:#555;margin:2px 0'>{html.escape(whiteouts)}</p>"
         if entry.layer_index in getattr(files, "cached_layers", ()):  # widget state only: nbval never compares it
             listing += ("<p class='layerlab-cached' style='font-size:11px;color:#555;margin:2px 0'>"
-                        "(file list from your index cache: this layer was read once before)</p>")
+                        + _("(file list from your index cache: this layer was read once before)") + "</p>")
     return f"<table style='font-size:12px;border-collapse:collapse'>{body}</table>{listing}"
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..core.copyup import CopyUpState, PathState, RwPathOrigin
+from ..core.i18n import N_, _
 from ..core.model import ChangeKind, ContainerLayer, HistoryEntry, ImageStack, human_size, truncate
 from .layerstack import COLORS, _bracket, _text
 
@@ -145,14 +146,16 @@ def _chip(x: float, y: float, width: float, role: str, label: str, title: str, r
 def _layer_block(entry: HistoryEntry, top: float, base: bool) -> str:
     fill, stroke = COLORS["base" if base else "layer"]
     right = f"{entry.short_id} · {human_size(entry.size)}"
-    label = f"layer {entry.layer_index + 1}: "
-    room = int((STACK_RIGHT - LEFT - 24 - len(right) * 6.1) / 6.7) - len(label)
+    label = _("layer {number}: {instruction}")
+    room = int((STACK_RIGHT - LEFT - 24 - len(right) * 6.1) / 6.7) - len(label.format(number=entry.layer_index + 1,
+                                                                                      instruction=""))
     return (
         f'<g class="image-layer" data-layer-index="{entry.layer_index}" data-diff-id="{html.escape(entry.diff_id or "")}">'
         f"<title>{html.escape(entry.created_by or entry.instruction)}</title>"
         f'<rect x="{LEFT}" y="{top:.1f}" width="{STACK_RIGHT - LEFT}" height="{LAYER_H - 4}" rx="3" fill="{fill}" '
         f'stroke="{stroke}" stroke-width="1.2"/>'
-        + _text(LEFT + 8, top + 14, label + truncate(entry.instruction, max(room, 10)), size=11, fill=INK)
+        + _text(LEFT + 8, top + 14, label.format(number=entry.layer_index + 1,
+                                                instruction=truncate(entry.instruction, max(room, 10))), size=11, fill=INK)
         + _text(STACK_RIGHT - 8, top + 14, right, size=10, anchor="end", fill=MUTED)
         + "</g>"
     )
@@ -163,7 +166,8 @@ def _rw_block(top: float, height: float, title: str, size_rw: int | None,
     fill, stroke = COLORS["container"]
     size = "?" if size_rw is None else human_size(size_rw)
     return (
-        f'<g class="rw-layer"{data}><title>{html.escape(title)}: the thin R/W layer, removed with the container</title>'
+        f'<g class="rw-layer"{data}><title>'
+        + html.escape(_("{title}: the thin R/W layer, removed with the container").format(title=title)) + "</title>"
         f'<rect x="{left}" y="{top:.1f}" width="{right - left}" height="{height:.1f}" rx="4" fill="{fill}" '
         f'stroke="{stroke}" stroke-width="1.8"/>'
         + _text(left + 8, top + 15, truncate(title, int((right - left - 90) / 6.6)), size=11, fill=RW_INK, weight="bold")
@@ -174,10 +178,12 @@ def _rw_block(top: float, height: float, title: str, size_rw: int | None,
 
 def _size_bar(x: float, y: float, width: float, size_rw: int | None, scale: int) -> str:
     share = 0.0 if not size_rw else min(1.0, size_rw / max(scale, 1))
-    label = f"SizeRw {'?' if size_rw is None else human_size(size_rw)} (the image: {human_size(scale)})"
+    label = _("SizeRw {size} (the image: {image_size})").format(size="?" if size_rw is None else human_size(size_rw),
+                                                               image_size=human_size(scale))
     return (
         f'<g class="size-rw-bar" data-size-rw="{"" if size_rw is None else size_rw}" data-share="{share:.4f}">'
-        f"<title>{html.escape(label)}: the bytes the R/W layer holds, as docker ps --size counts them</title>"
+        "<title>" + html.escape(_("{label}: the bytes the R/W layer holds, as docker ps --size counts them").format(
+            label=label)) + "</title>"
         + _text(x, y - 4, label, size=10, mono=False, fill=MUTED)
         + f'<rect x="{x}" y="{y:.1f}" width="{width}" height="10" rx="2" fill="#ffffff" stroke="#a38040"/>'
         f'<rect class="bar" x="{x}" y="{y:.1f}" width="{width * share:.1f}" height="10" rx="2" fill="#d9a13b"/>'
@@ -195,11 +201,12 @@ def _connector(x1: float, y1: float, x2: float, y2: float, role: str) -> str:
 def _seen(drawn: _Drawn) -> tuple[str, str]:
     """What the container sees at `drawn.path`, and the colour to say it in."""
     if drawn.role == "whiteout":
-        where = f"layer {drawn.layer + 1} keeps it" if drawn.layer is not None else "hidden"
-        return f"{drawn.path}: gone ({where})", WHITEOUT_STROKE
+        if drawn.layer is None:
+            return _("{path}: gone (hidden)").format(path=drawn.path), WHITEOUT_STROKE
+        return _("{path}: gone (layer {number} keeps it)").format(path=drawn.path, number=drawn.layer + 1), WHITEOUT_STROKE
     if drawn.role == "copy-up":
-        return f"{drawn.path}: the R/W layer's copy", COPY_STROKE
-    return f"{drawn.path}: the R/W layer's (new)", NEW_STROKE
+        return _("{path}: the R/W layer's copy").format(path=drawn.path), COPY_STROKE
+    return _("{path}: the R/W layer's (new)").format(path=drawn.path), NEW_STROKE
 
 
 def _layout_chips(drawn: Sequence[_Drawn], biggest: int) -> tuple[list[tuple[_Drawn, float, int, float]], int]:
@@ -229,7 +236,8 @@ def _lower_files(chips, top_of: dict[int, float], biggest: int) -> list[str]:
         hidden = item.role == "whiteout"
         label = f"{_name(item.path)} {human_size(item.size) if item.size is not None else ''}".strip()
         data = f' data-path="{html.escape(item.path)}" data-hidden="{str(hidden).lower()}"'
-        lower.append(_chip(lx, ly, lw, "lower-file", label, f"{item.path} in layer {item.layer + 1}", False, data))
+        title = _("{path} in layer {number}").format(path=item.path, number=item.layer + 1)
+        lower.append(_chip(lx, ly, lw, "lower-file", label, title, False, data))
         if hidden:
             lower.append(_whiteout_mark(item, lx, ly, lw))
         cy = HEADER + 24 + crow * (CHIP_H + 6) + CHIP_H
@@ -240,8 +248,8 @@ def _lower_files(chips, top_of: dict[int, float], biggest: int) -> list[str]:
 def _whiteout_mark(item: _Drawn, x: float, y: float, width: float) -> str:
     return (
         f'<g class="whiteout whiteout-mark" data-path="{html.escape(item.path)}">'
-        f"<title>{html.escape(item.path)}: hidden by a whiteout in the R/W layer; its bytes stay in layer "
-        f"{item.layer + 1}</title>"
+        "<title>" + html.escape(_("{path}: hidden by a whiteout in the R/W layer; its bytes stay in layer {number}").format(
+            path=item.path, number=item.layer + 1)) + "</title>"
         f'<rect x="{x:.1f}" y="{y:.1f}" width="{width:.1f}" height="{CHIP_H}" rx="3" fill="{WHITEOUT_FILL}" '
         f'fill-opacity="0.45" stroke="{WHITEOUT_STROKE}" stroke-width="1.6" stroke-dasharray="4,2"/>'
         f'<line x1="{x + 3:.1f}" y1="{y + CHIP_H / 2 + 1:.1f}" x2="{x + width - 3:.1f}" y2="{y + CHIP_H / 2 + 1:.1f}" '
@@ -252,12 +260,15 @@ def _whiteout_mark(item: _Drawn, x: float, y: float, width: float) -> str:
 def _rw_chip(item: _Drawn, x: float, row: int, width: float) -> str:
     size = human_size(item.size) if item.size is not None else ""
     if item.role == "whiteout":
-        label, title = f"whiteout: {_name(item.path)}", f"{item.path}: deleted; a whiteout hides the lower file"
+        label = _("whiteout: {name}").format(name=_name(item.path))
+        title = _("{path}: deleted; a whiteout hides the lower file").format(path=item.path)
     elif item.role == "copy-up":
         label = f"{_name(item.path)} {size}".strip()
-        title = f"{item.path}: copied up whole from layer {item.layer + 1 if item.layer is not None else '?'}"
+        title = _("{path}: copied up whole from layer {number}").format(
+            path=item.path, number=item.layer + 1 if item.layer is not None else "?")
     else:
-        label, title = f"{_name(item.path)} {size}".strip(), f"{item.path}: new in the R/W layer"
+        label = f"{_name(item.path)} {size}".strip()
+        title = _("{path}: new in the R/W layer").format(path=item.path)
     data = f' data-path="{html.escape(item.path)}" data-size="{"" if item.size is None else item.size}"'
     return _chip(x, HEADER + 24 + row * (CHIP_H + 6), width, item.role, label, title, item.recent, data)
 
@@ -281,15 +292,18 @@ def union_mount_svg(state: CopyUpState, base_entries: int = 0, recent: int = 2) 
         f"<title>{html.escape(_twin(state, drawn))}</title>",
         STYLE,
         '<rect width="100%" height="100%" rx="6" fill="#ffffff" stroke="#d0d0d0"/>',
-        _text(LEFT, 20, f"container {truncate(name, 40)} over {truncate(state.image or '?', 44)}", size=13,
+        _text(LEFT, 20, _("container {name} over {image}").format(name=truncate(name, 40),
+                                                                  image=truncate(state.image or "?", 44)), size=13,
               mono=False, weight="bold", fill=INK),
-        _text(LEFT, 36, "what the container sees is the R/W layer over the image's read-only layers; "
-              "a change lands in the R/W layer", size=10, mono=False, fill=MUTED),
-        _rw_block(HEADER, rw_height, f"R/W layer of {name}", state.size_rw, data=f' data-files="{len(drawn)}"'),
-        _bracket(LEFT - 12, HEADER, HEADER + rw_height, "container layer", "read/write"),
+        _text(LEFT, 36, _("what the container sees is the R/W layer over the image's read-only layers; "
+                          "a change lands in the R/W layer"), size=10, mono=False, fill=MUTED),
+        _rw_block(HEADER, rw_height, _("R/W layer of {name}").format(name=name), state.size_rw,
+                  data=f' data-files="{len(drawn)}"'),
+        _bracket(LEFT - 12, HEADER, HEADER + rw_height, _("container layer"), _("read/write")),
     ]
     if layers:
-        out.append(_bracket(LEFT - 12, layers_top, layers_top + len(layers) * LAYER_H - 4, "image layers", "read-only"))
+        out.append(_bracket(LEFT - 12, layers_top, layers_top + len(layers) * LAYER_H - 4, _("image layers"),
+                            _("read-only")))
     out += [_layer_block(entry, top_of[entry.layer_index], entry.index < base_entries) for entry in layers]
     out += _lower_files(chips, top_of, biggest)
     out += [_rw_chip(item, x, row, width) for item, x, row, width in chips]
@@ -302,10 +316,10 @@ def union_mount_svg(state: CopyUpState, base_entries: int = 0, recent: int = 2) 
 
 
 def _merged_view(drawn: Sequence[_Drawn], top: float) -> list[str]:
-    out = [f'<g class="merged-view">', _text(VIEW_X, top + 12, "what the container sees", size=11, mono=False,
-                                             weight="bold", fill=INK)]
+    out = ['<g class="merged-view">', _text(VIEW_X, top + 12, _("what the container sees"), size=11, mono=False,
+                                            weight="bold", fill=INK)]
     if not drawn:
-        out.append(_text(VIEW_X, top + 30, "the image's files, unchanged", size=10, mono=False, fill=MUTED))
+        out.append(_text(VIEW_X, top + 30, _("the image's files, unchanged"), size=10, mono=False, fill=MUTED))
     for number, item in enumerate(drawn):
         text, color = _seen(item)
         out.append(_text(VIEW_X, top + 30 + 15 * number, truncate(text, 44), size=10, fill=color))
@@ -314,9 +328,11 @@ def _merged_view(drawn: Sequence[_Drawn], top: float) -> list[str]:
 
 
 def legend(y: float, x: float, items: Sequence[tuple[str, str, bool, str]]) -> str:
-    """A row of swatches (fill, stroke, dashed, label) at `y`: the key under a drawing."""
+    """A row of swatches (fill, stroke, dashed, label) at `y`: the key under a drawing (each label
+    marked with N_ and translated here)."""
     out = ['<g class="legend">']
-    for fill, stroke, dashed, label in items:
+    for fill, stroke, dashed, marked in items:
+        label = _(marked)
         dash = ' stroke-dasharray="5,3"' if dashed else ""
         out.append(f'<rect x="{x:.1f}" y="{y - 9:.1f}" width="16" height="11" rx="2" fill="{fill}" stroke="{stroke}"{dash}/>')
         out.append(_text(x + 21, y, label, size=10, mono=False, fill=MUTED))
@@ -325,9 +341,9 @@ def legend(y: float, x: float, items: Sequence[tuple[str, str, bool, str]]) -> s
     return "".join(out)
 
 
-UNION_MOUNT_KEY = ((COPY_FILL, COPY_STROKE, False, "copied up whole"), (NEW_FILL, NEW_STROKE, False, "new file"),
-                   (WHITEOUT_FILL, WHITEOUT_STROKE, False, "whiteout (hides a lower file)"),
-                   (LOWER_FILL, LOWER_STROKE, False, "a file in an image layer"))
+UNION_MOUNT_KEY = ((COPY_FILL, COPY_STROKE, False, N_("copied up whole")), (NEW_FILL, NEW_STROKE, False, N_("new file")),
+                   (WHITEOUT_FILL, WHITEOUT_STROKE, False, N_("whiteout (hides a lower file)")),
+                   (LOWER_FILL, LOWER_STROKE, False, N_("a file in an image layer")))
 
 
 def union_mount_text(state: CopyUpState) -> str:
@@ -336,15 +352,18 @@ def union_mount_text(state: CopyUpState) -> str:
 
 
 def _twin(state: CopyUpState, drawn: Sequence[_Drawn]) -> str:
-    lines = [f"R/W layer of {state.name or state.short_id}: {len(drawn)} file(s) drawn"]
+    lines = [_("R/W layer of {name}: {count} file(s) drawn").format(name=state.name or state.short_id, count=len(drawn))]
     for item in drawn:
+        number = item.layer + 1 if item.layer is not None else "?"
         if item.role == "copy-up":
-            lines.append(f"  {item.path}: copied up from layer {item.layer + 1 if item.layer is not None else '?'}")
+            line = _("{path}: copied up from layer {number}").format(path=item.path, number=number)
+        elif item.role == "whiteout" and item.layer is not None:
+            line = _("{path}: whiteout; the file stays in layer {number}").format(path=item.path, number=number)
         elif item.role == "whiteout":
-            where = f"layer {item.layer + 1}" if item.layer is not None else "no image layer"
-            lines.append(f"  {item.path}: whiteout; the file stays in {where}")
+            line = _("{path}: whiteout; the file stays in no image layer").format(path=item.path)
         else:
-            lines.append(f"  {item.path}: new in the R/W layer")
+            line = _("{path}: new in the R/W layer").format(path=item.path)
+        lines.append("  " + line)
     return "\n".join(lines)
 
 
@@ -363,15 +382,16 @@ def shared_layers_svg(stack: ImageStack, containers: Sequence[ContainerLayer], b
         f'<svg xmlns="http://www.w3.org/2000/svg" class="layerlab-overlay layerlab-shared-layers" width="{WIDTH}" '
         f'height="{height:.0f}" viewBox="0 0 {WIDTH} {height:.0f}" data-containers="{len(containers)}" '
         f'data-layers="{len(layers)}">',
-        f"<title>{len(containers)} containers over {html.escape(name)}: one R/W layer each, "
-        "the image's layers shared</title>",
+        "<title>" + _("{count} containers over {name}: one R/W layer each, the image's layers shared").format(
+            count=len(containers), name=html.escape(name)) + "</title>",
         '<rect width="100%" height="100%" rx="6" fill="#ffffff" stroke="#d0d0d0"/>',
-        _text(LEFT, 20, f"{len(containers)} containers over {truncate(name, 60)}", size=13, mono=False,
-              weight="bold", fill=INK),
-        _text(LEFT, 36, "each container has its own thin R/W layer; all of them read the same image layers, "
-              "stored once", size=10, mono=False, fill=MUTED),
-        _bracket(LEFT - 12, rw_top, rw_top + rw_h, "container layers", "read/write, one each"),
-        _bracket(LEFT - 12, layers_top, layers_top + len(layers) * LAYER_H - 4, "image layers", "read-only, shared"),
+        _text(LEFT, 20, _("{count} containers over {name}").format(count=len(containers), name=truncate(name, 60)),
+              size=13, mono=False, weight="bold", fill=INK),
+        _text(LEFT, 36, _("each container has its own thin R/W layer; all of them read the same image layers, "
+                          "stored once"), size=10, mono=False, fill=MUTED),
+        _bracket(LEFT - 12, rw_top, rw_top + rw_h, _("container layers"), _("read/write, one each")),
+        _bracket(LEFT - 12, layers_top, layers_top + len(layers) * LAYER_H - 4, _("image layers"),
+                 _("read-only, shared")),
     ]
     for number, container in enumerate(containers):
         left = LEFT + number * (span + 10)
@@ -383,9 +403,9 @@ def shared_layers_svg(stack: ImageStack, containers: Sequence[ContainerLayer], b
     for index, entry in enumerate(layers):
         out.append(_layer_block(entry, layers_top + index * LAYER_H, entry.index < base_entries))
     total = sum(c.size_rw for c in containers)
-    out.append(_text(VIEW_X, rw_top + 16, f"R/W layers: {human_size(total)} in all", size=11, mono=False,
-                     weight="bold", fill=INK))
-    out.append(_text(VIEW_X, rw_top + 32, f"image layers: {human_size(stack.size)}, stored once", size=10,
-                     mono=False, fill=MUTED))
+    out.append(_text(VIEW_X, rw_top + 16, _("R/W layers: {size} in all").format(size=human_size(total)), size=11,
+                     mono=False, weight="bold", fill=INK))
+    out.append(_text(VIEW_X, rw_top + 32, _("image layers: {size}, stored once").format(size=human_size(stack.size)),
+                     size=10, mono=False, fill=MUTED))
     out.append("</svg>")
     return "".join(out)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ..core.bases import BASES
 from ..core.build import BOTH_BUILDERS
 from ..core.engineinfo import EngineFacts, MIN_API_VERSION, StorageKind, parse_api_version
+from ..core.i18n import _
 
 if TYPE_CHECKING:  # annotations only: no import at run time
     from ..core.objects import Provenance
@@ -24,34 +25,40 @@ def _facts_and_replay(engine_or_facts: Provenance | EngineFacts) -> tuple[Engine
     return engine.facts, engine.recorded_header
 
 
+def _recorded_on(header) -> str:
+    return header["recorded_at"] if "recorded_at" in header else _("an earlier day")
+
+
 def engine_sentence(engine_or_facts: Provenance | EngineFacts) -> str:
     """Where the lesson's answers come from, in a learner's words."""
     facts, header = _facts_and_replay(engine_or_facts)
     if header is None:
-        return "a Docker engine answers, so every lesson runs live"
-    when = header.get("recorded_at", "an earlier day")
-    return (f"no engine answers here, so every lesson replays a recording of Docker {facts.engine_version} "
-            f"({facts.flavour}) made on {when}; what follows describes that recorded engine")
+        return _("a Docker engine answers, so every lesson runs live")
+    return _("no engine answers here, so every lesson replays a recording of Docker {version} "
+             "({flavour}) made on {when}; what follows describes that recorded engine").format(
+        version=facts.engine_version, flavour=facts.flavour, when=_recorded_on(header))
 
 
 def environment_findings(engine_or_facts: Provenance | EngineFacts) -> list[tuple[str, str]]:
     """(what, meaning) pairs, engine-independent wording first, so nbval can compare them.
 
     Pass the engine (`lesson.engine`): in replay the first finding says the facts are the
-    recorded engine's, not this machine's.
+    recorded engine's, not this machine's. The first of a pair is shown too, so it speaks the
+    learner's language, but for "API": notebooks pick that row by it.
     """
-    facts, _ = _facts_and_replay(engine_or_facts)
+    facts, _header = _facts_and_replay(engine_or_facts)
     api_ok = parse_api_version(facts.api_version) >= MIN_API_VERSION
     storage = {
-        StorageKind.OVERLAY2: "overlay2 (each layer is a directory; the classic layout of the Docker docs)",
-        StorageKind.CONTAINERD: "the containerd image store (as Docker Desktop has it)",
-        StorageKind.OTHER: f"'{facts.storage_driver}' (the lessons still work through the API)",
+        StorageKind.OVERLAY2: _("overlay2 (each layer is a directory; the classic layout of the Docker docs)"),
+        StorageKind.CONTAINERD: _("the containerd image store (as Docker Desktop has it)"),
+        StorageKind.OTHER: _("'{driver}' (the lessons still work through the API)").format(driver=facts.storage_driver),
     }[facts.storage_kind]
     return [
-        ("engine", engine_sentence(engine_or_facts)),
-        ("API", "new enough for the course" if api_ok else "too old for the course"),
-        ("layers are kept by", storage),
-        ("builders", BOTH_BUILDERS if facts.buildkit else "the classic builder (BuildKit's CLI, docker buildx, is not installed)"),
+        (_("engine"), engine_sentence(engine_or_facts)),
+        ("API", _("new enough for the course") if api_ok else _("too old for the course")),
+        (_("layers are kept by"), storage),
+        (_("builders"), _(BOTH_BUILDERS) if facts.buildkit
+         else _("the classic builder (BuildKit's CLI, docker buildx, is not installed)")),
     ]
 
 
@@ -64,20 +71,21 @@ def environment_html(engine_or_facts: Provenance | EngineFacts) -> str:
     facts, header = _facts_and_replay(engine_or_facts)
     lines = facts.lines()
     storage = facts.explain_storage()
+    yours, recorded = _("Your engine"), _("The recorded engine")
     if header is None:
-        title = "Your engine"
+        title = yours
     else:
-        title = (f"The recorded engine (not this machine's: no engine answers here; recorded on "
-                 f"{header.get('recorded_at', 'an earlier day')})")
+        title = _("The recorded engine (not this machine's: no engine answers here; recorded on "
+                  "{when})").format(when=_recorded_on(header))
         lines = [(k, v) for k, v in lines if k != "reached at"]
-        storage = storage.replace("Your engine", "The recorded engine", 1)
+        storage = storage.replace(yours, recorded, 1)
     rows = "".join(
-        f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+        f"<tr><th style='text-align:left;padding-right:1em'>{html.escape(_(k))}</th><td>{html.escape(v)}</td></tr>"
         for k, v in lines
     )
     rootless = facts.explain_rootless()
     if rootless and header is not None:
-        rootless = rootless.replace("Your engine", "The recorded engine", 1)
+        rootless = rootless.replace(yours, recorded, 1)
     extra = f"<p>{html.escape(rootless)}</p>" if rootless else ""
     return (
         f"<div class='layerlab-doctor'><b>{html.escape(title)}</b>"
@@ -97,7 +105,7 @@ class PrepareProgress:
                                        layout=widgets.Layout(width="60%"))
             for key in self.keys
         }
-        self.labels = {key: widgets.Label(value="waiting") for key in self.keys}
+        self.labels = {key: widgets.Label(value=_("waiting")) for key in self.keys}
         self.widget = widgets.VBox([widgets.HBox([self.bars[k], self.labels[k]]) for k in self.keys])
 
     def __call__(self, progress) -> None:

@@ -21,10 +21,11 @@ import html
 import shutil
 from dataclasses import dataclass, field
 
-from ..core.i18n import _
+from ..core.i18n import _, ngettext
 from ..core.model import ContainerLayer, HistoryEntry, human_size, short_id, truncate
 from ..core.sharing import SharingSnapshot
-from .layerstack import COLORS, _bracket, _text, _wrap, is_bookkeeping
+from .layerstack import COLORS, _bracket, _text, _wrap
+from .sharingtext import _rows, df_lines, image_name, sharing_text
 
 BUILTIN = "builtin"
 GRAPHVIZ = "graphviz"
@@ -50,11 +51,6 @@ REMOVED_FILL, REMOVED_STROKE = "#f3f3f3", "#b5b5b5"
 READ_COLOR = COLORS["container"][1]
 
 
-def image_name(snapshot: SharingSnapshot) -> str:
-    stack = snapshot.stack
-    return stack.tags[0] if stack.tags else short_id(stack.image_id)
-
-
 def fit(text: str, chars: int) -> str:
     """`text` in at most `chars` characters, cut in the middle: a name's end tells containers apart."""
     if len(text) <= chars:
@@ -65,25 +61,18 @@ def fit(text: str, chars: int) -> str:
     return text[: chars - 1 - tail] + "…" + text[len(text) - tail:]
 
 
-def _rows(snapshot: SharingSnapshot, show_metadata: bool) -> list[HistoryEntry]:
-    """The stack's entries to draw, top first."""
-    return [
-        entry for entry in reversed(snapshot.stack.entries)
-        if entry.is_layer or (show_metadata and not is_bookkeeping(entry))
-    ]
-
-
 def _layer_tooltip(entry: HistoryEntry, readers: int, shared: bool | None) -> str:
     if not entry.is_layer:
-        return f"{entry.created_by or entry.instruction}\nno filesystem layer: configuration only (0 B)"
+        return f"{entry.created_by or entry.instruction}\n" + _("no filesystem layer: configuration only (0 B)")
     lines = [
         entry.created_by or entry.instruction,
-        f"layer {entry.layer_index + 1}, diff id {entry.diff_id}",
-        f"size {entry.size} bytes, stored once",
-        f"read by {readers} container{'s' if readers != 1 else ''} of this image",
+        _("layer {number}, diff id {diff_id}").format(number=entry.layer_index + 1, diff_id=entry.diff_id),
+        _("size {size} bytes, stored once").format(size=entry.size),
+        ngettext("read by {count} container of this image", "read by {count} containers of this image",
+                 readers).format(count=readers),
     ]
     if shared:
-        lines.append("other images hold this layer too: it is part of the image's SHARED SIZE")
+        lines.append(_("other images hold this layer too: it is part of the image's SHARED SIZE"))
     return "\n".join(lines)
 
 
@@ -99,30 +88,6 @@ def _edge(x1: float, y1: float, x2: float, y2: float, color: str, dotted: bool =
         f'<path d="M{x1:.1f},{y1:.1f} C{middle:.1f},{y1:.1f} {middle:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" '
         f'fill="none" stroke="{color}" stroke-width="1.5"{dash}/>'
     )
-
-
-def df_lines(snapshot: SharingSnapshot) -> list[str]:
-    """What `docker system df -v` counts for these objects, in three sentences."""
-    usage = snapshot.usage
-    count = len(snapshot.containers)
-    if usage.shared_size < 0:
-        shared = " (SHARED SIZE not computed by this engine)"
-    else:
-        shared = (f" = SHARED SIZE {human_size(usage.shared_size)} (layers other images hold too) "
-                  f"+ UNIQUE SIZE {human_size(usage.unique_size)}")
-    lines = [f"image: SIZE {human_size(usage.size)}{shared}; CONTAINERS {usage.containers}"]
-    if count:
-        lines.append(
-            f"containers: SIZE counts only each one's own R/W layer ({human_size(snapshot.rw_total)} for "
-            f"{count} container{'s' if count != 1 else ''}); the image's layers are not counted again"
-        )
-        lines.append(
-            f"on disk: the image once + {count} R/W layer{'s' if count != 1 else ''} = {human_size(snapshot.on_disk)}; "
-            f"a full copy per container would be {human_size(snapshot.if_copied)}"
-        )
-    else:
-        lines.append(f"containers: none left, so no R/W layer; on disk: the image only, {human_size(usage.size)}")
-    return lines
 
 
 @dataclass(frozen=True)
@@ -165,7 +130,7 @@ def _sharing_layout(snapshot: SharingSnapshot, show_metadata: bool, note: str) -
     footer_top = STACK_TOP + max(stack_height, boxes_height) + 40
     df = df_lines(snapshot)
     if shared_ids is None and snapshot.usage.shared_size > 0:
-        df.append("which layers other images hold cannot be told from these figures: none is tinted")
+        df.append(_("which layers other images hold cannot be told from these figures: none is tinted"))
     legend_top = footer_top + 16 + 15 * len(df) + 6
     captions = _wrap(" ".join(filter(None, (note, _("Hover a block for its digest and size.")))), 130)
     height = legend_top + 24 + 14 * len(captions) + 6
@@ -181,7 +146,7 @@ def _stack_row(row: _Row, shared_ids: frozenset[str] | None, readers: int) -> st
     dashed = "" if entry.is_layer else ' stroke-dasharray="5,3"'
     kind = "layer" if entry.is_layer else "metadata"
     tooltip = _layer_tooltip(entry, readers, shared if shared_ids is not None else None)
-    right = human_size(entry.size) if entry.is_layer else "no layer, 0 B"
+    right = human_size(entry.size) if entry.is_layer else _("no layer, 0 B")
     room = int((width - 24 - len(right) * CHAR) / CHAR)
     color = "#1f1f1f" if entry.is_layer else "#555"
     text_y = y + row_height / 2 + 4
@@ -204,18 +169,20 @@ def _image_stack(layout: _SharingLayout, readers: int) -> list[str]:
     if not layout.rows:
         out.append(f'<rect x="{LEFT}" y="{top:.1f}" width="{STACK_RIGHT - LEFT}" height="{LAYER_HEIGHT}" rx="3" '
                    f'fill="#ffffff" stroke="#8a8a8a" stroke-dasharray="5,3"/>')
-        out.append(_text(LEFT + 8, top + 21, "no filesystem layer", size=11, fill="#555"))
+        out.append(_text(LEFT + 8, top + 21, _("no filesystem layer"), size=11, fill="#555"))
     out.extend(_stack_row(row, layout.shared_ids, readers) for row in layout.rows)
-    out.append(_bracket(LEFT - 20 if layout.shared_spans else LEFT - 8, top, bottom, "image layers", "read-only"))
+    out.append(_bracket(LEFT - 20 if layout.shared_spans else LEFT - 8, top, bottom, _("image layers"), _("read-only")))
     if layout.shared_spans:
         shared_top, shared_bottom = layout.shared_spans[0][0], layout.shared_spans[-1][1]
         out.append(_bracket(LEFT - 8, shared_top, shared_bottom, "", ""))
-        out.append(_text(LEFT - 14, shared_bottom - 16, "other images", size=10, anchor="end", mono=False, fill=SHARED_STROKE, weight="bold"))
-        out.append(_text(LEFT - 14, shared_bottom - 4, "hold these too", size=9, anchor="end", mono=False, fill=SHARED_STROKE))
+        out.append(_text(LEFT - 14, shared_bottom - 16, _("other images"), size=10, anchor="end", mono=False, fill=SHARED_STROKE, weight="bold"))
+        out.append(_text(LEFT - 14, shared_bottom - 4, _("hold these too"), size=9, anchor="end", mono=False, fill=SHARED_STROKE))
     if readers:  # every container reads every layer
         out.append(f'<rect x="{RAIL_X - 2}" y="{top:.1f}" width="4" height="{layout.stack_height:.1f}" rx="2" fill="{READ_COLOR}"/>')
-        out.append(_text(RAIL_X + 2, bottom + 16, f"every layer stored once, read by {readers} container"
-                         f"{'s' if readers != 1 else ''}", size=10, anchor="end", mono=False, fill="#8a6d2f", style="italic"))
+        out.append(_text(RAIL_X + 2, bottom + 16, ngettext("every layer stored once, read by {count} container",
+                                                           "every layer stored once, read by {count} containers",
+                                                           readers).format(count=readers),
+                         size=10, anchor="end", mono=False, fill="#8a6d2f", style="italic"))
     return out
 
 
@@ -225,13 +192,15 @@ def _live_box(container: ContainerLayer, name_text: str, y: float, layer_count: 
     return (
         f'<g class="container" data-container-id="{html.escape(container.container_id)}" '
         f'data-size-rw="{container.size_rw}">'
-        f"<title>{html.escape(f'container {container.name} ({container.container_id})')}\n"
-        f"R/W layer: {container.size_rw} bytes written, removed with the container\n"
-        f"reads all {layer_count} image layers, which it does not own</title>"
+        "<title>" + html.escape(_("container {name} ({container_id})\n"
+                                  "R/W layer: {size_rw} bytes written, removed with the container\n"
+                                  "reads all {layers} image layers, which it does not own").format(
+            name=container.name, container_id=container.container_id, size_rw=container.size_rw,
+            layers=layer_count)) + "</title>"
         f'<rect x="{BOX_LEFT}" y="{y:.1f}" width="{BOX_RIGHT - BOX_LEFT}" height="{BOX_HEIGHT}" rx="3" '
         f'fill="{fill}" stroke="{stroke}" stroke-width="1.5"/>'
         + _text(BOX_LEFT + 8, y + 15, name_text, size=11, fill="#1f1f1f")
-        + _text(BOX_LEFT + 8, y + 30, f"R/W layer {human_size(container.size_rw)}", size=11, fill="#6b4a00", weight="bold")
+        + _text(BOX_LEFT + 8, y + 30, _("R/W layer {size}").format(size=human_size(container.size_rw)), size=11, fill="#6b4a00", weight="bold")
         + _text(BOX_RIGHT - 8, y + 30, container.short_id, size=10, anchor="end", fill="#8a6d2f")
         + "</g>"
     )
@@ -243,12 +212,14 @@ def _removed_box(container: ContainerLayer, name_text: str, y: float) -> str:
     return (
         f'<g class="container removed" data-container-id="{html.escape(container.container_id)}" '
         f'data-size-rw="{container.size_rw}">'
-        f"<title>{html.escape(f'container {container.name} ({container.container_id}), removed')}\n"
-        f"its R/W layer ({container.size_rw} bytes) is gone with it; the image layers stayed</title>"
+        "<title>" + html.escape(_("container {name} ({container_id}), removed\n"
+                                  "its R/W layer ({size_rw} bytes) is gone with it; the image layers stayed").format(
+            name=container.name, container_id=container.container_id, size_rw=container.size_rw)) + "</title>"
         f'<rect x="{BOX_LEFT}" y="{y:.1f}" width="{BOX_RIGHT - BOX_LEFT}" height="{BOX_HEIGHT}" rx="3" '
         f'fill="{REMOVED_FILL}" stroke="{REMOVED_STROKE}" stroke-width="1.2" stroke-dasharray="5,3"/>'
         + crossed.replace("<text ", '<text text-decoration="line-through" ', 1)
-        + _text(BOX_LEFT + 8, y + 30, f"removed: its R/W layer ({human_size(container.size_rw)}) is gone", size=10, mono=False, fill="#999999")
+        + _text(BOX_LEFT + 8, y + 30, _("removed: its R/W layer ({size}) is gone").format(size=human_size(container.size_rw)),
+                size=10, mono=False, fill="#999999")
         + "</g>"
     )
 
@@ -273,25 +244,25 @@ def _container_boxes(layout: _SharingLayout, readers: int, layer_count: int) -> 
     if not layout.boxes:
         out.append(f'<rect x="{BOX_LEFT}" y="{STACK_TOP:.1f}" width="{BOX_RIGHT - BOX_LEFT}" '
                    f'height="{BOX_HEIGHT}" rx="3" fill="#ffffff" stroke="#c4c4c4" stroke-dasharray="5,3"/>')
-        out.append(_text(BOX_LEFT + 8, STACK_TOP + 23, "no container: no R/W layer", size=11, mono=False, fill="#777"))
+        out.append(_text(BOX_LEFT + 8, STACK_TOP + 23, _("no container: no R/W layer"), size=11, mono=False, fill="#777"))
     return out
 
 
 def _sharing_footer(snapshot: SharingSnapshot, layout: _SharingLayout, show_metadata: bool) -> list[str]:
     """What `docker system df -v` counts, the legend, and the captions under it."""
-    out = [_text(16, layout.footer_top, "docker system df -v counts them this way:", size=11, mono=False, weight="bold", fill="#444")]
+    out = [_text(16, layout.footer_top, _("docker system df -v counts them this way:"), size=11, mono=False, weight="bold", fill="#444")]
     for number, line in enumerate(layout.df):
         out.append(_text(28, layout.footer_top + 16 + 15 * number, line, size=11, mono=False, fill="#333"))
     legend = []
     if any(row.entry.is_layer for row in layout.rows) and len(layout.shared_spans) < len(snapshot.stack.diff_ids):
-        legend.append((COLORS["layer"], "", "image layer"))
+        legend.append((COLORS["layer"], "", _("image layer")))
     if show_metadata:
-        legend.append((COLORS["metadata"], ' stroke-dasharray="5,3"', "history entry, no layer (0 B)"))
+        legend.append((COLORS["metadata"], ' stroke-dasharray="5,3"', _("history entry, no layer (0 B)")))
     if layout.shared_spans:
-        legend.append(((SHARED_FILL, SHARED_STROKE), "", "layer other images hold too"))
-    legend.append((COLORS["container"], "", "container R/W layer"))
+        legend.append(((SHARED_FILL, SHARED_STROKE), "", _("layer other images hold too")))
+    legend.append((COLORS["container"], "", _("container R/W layer")))
     if snapshot.removed:
-        legend.append(((REMOVED_FILL, REMOVED_STROKE), ' stroke-dasharray="5,3"', "removed container"))
+        legend.append(((REMOVED_FILL, REMOVED_STROKE), ' stroke-dasharray="5,3"', _("removed container")))
     x, top = 16, layout.legend_top
     for (fill, stroke), dashed, label in legend:
         out.append(f'<rect x="{x}" y="{top:.1f}" width="18" height="12" rx="2" fill="{fill}" stroke="{stroke}"{dashed}/>')
@@ -307,20 +278,24 @@ def sharing_svg(snapshot: SharingSnapshot, show_metadata: bool = False, note: st
     layout = _sharing_layout(snapshot, show_metadata, note)
     stack, name = snapshot.stack, image_name(snapshot)
     readers, layer_count = len(snapshot.containers), len(stack.diff_ids)
-    plural = "s" if readers != 1 else ""
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="layerlab-sharing" width="{WIDTH}" height="{layout.height:.0f}" '
         f'viewBox="0 0 {WIDTH} {layout.height:.0f}" style="max-width:100%;height:auto" '
         f'data-image-id="{html.escape(stack.image_id)}" data-layers="{layer_count}" '
         f'data-containers="{readers}" data-removed="{len(snapshot.removed)}" data-renderer="{BUILTIN}">',
-        f"<title>{html.escape(name)}: {layer_count} image layers stored once, read by {readers} "
-        f"container{plural}, each with its own R/W layer</title>",
+        "<title>" + html.escape(ngettext(
+            "{name}: {layers} image layers stored once, read by {count} container, each with its own R/W layer",
+            "{name}: {layers} image layers stored once, read by {count} containers, each with its own R/W layer",
+            readers).format(name=name, layers=layer_count, count=readers)) + "</title>",
         '<rect width="100%" height="100%" fill="#ffffff"/>',
-        _text(16, 20, f"{readers} container{plural} of {truncate(name, 70)}", size=14, mono=False, weight="bold"),
-        _text(16, 38, f"{layer_count} read-only image layers, stored once ({human_size(snapshot.usage.size)}); "
-              "each container writes only to its own thin R/W layer", size=11, mono=False, fill="#555"),
-        _text(LEFT, HEADER + 10, "image layers (top first)", size=11, mono=False, weight="bold", fill="#444"),
-        _text(BOX_LEFT, HEADER + 10, "containers, each with its own R/W layer", size=11, mono=False, weight="bold", fill="#444"),
+        _text(16, 20, ngettext("{count} container of {name}", "{count} containers of {name}", readers).format(
+            count=readers, name=truncate(name, 70)), size=14, mono=False, weight="bold"),
+        _text(16, 38, _("{layers} read-only image layers, stored once ({size}); "
+                        "each container writes only to its own thin R/W layer").format(
+            layers=layer_count, size=human_size(snapshot.usage.size)), size=11, mono=False, fill="#555"),
+        _text(LEFT, HEADER + 10, _("image layers (top first)"), size=11, mono=False, weight="bold", fill="#444"),
+        _text(BOX_LEFT, HEADER + 10, _("containers, each with its own R/W layer"), size=11, mono=False, weight="bold",
+              fill="#444"),
         *_image_stack(layout, readers),
         *_container_boxes(layout, readers, layer_count),
         *_sharing_footer(snapshot, layout, show_metadata),
@@ -329,41 +304,14 @@ def sharing_svg(snapshot: SharingSnapshot, show_metadata: bool = False, note: st
     return "".join(out)
 
 
-def sharing_text(snapshot: SharingSnapshot, show_metadata: bool = False, note: str = "") -> str:
-    """The same drawing as plain text (what nbval compares, and a terminal or screen reader shows)."""
-    shared_ids = snapshot.layers_shared_with_images()
-    readers = len(snapshot.containers)
-    lines = [
-        f"image {image_name(snapshot)}: {len(snapshot.stack.diff_ids)} read-only layers, stored once, "
-        f"read by {readers} container{'s' if readers != 1 else ''}"
-    ]
-    for entry in _rows(snapshot, show_metadata):
-        if not entry.is_layer:
-            tag, size = "[ -- ]  ", "no layer, 0 B"
-        elif shared_ids is not None and entry.diff_id in shared_ids:
-            tag, size = "[shared]", human_size(entry.size)
-        else:
-            tag, size = "[layer] ", human_size(entry.size)
-        lines.append(f"  {tag} {truncate(entry.instruction, 56):<56} {size:>13}")
-    for container in snapshot.containers:
-        lines.append(f"  [R/W]    container {container.name}: own R/W layer {human_size(container.size_rw)}")
-    for container in snapshot.removed:
-        lines.append(f"  [gone]   container {container.name}: removed, its R/W layer ({human_size(container.size_rw)}) is gone")
-    lines.append("docker system df -v:")
-    lines.extend(f"  {line}" for line in df_lines(snapshot))
-    if note:
-        lines.append(note)
-    return "\n".join(lines)
-
-
 def graphviz_missing() -> str | None:
     """Why graphviz cannot draw here, or None when it can (the package and `dot` are both present)."""
     try:
         import graphviz  # noqa: F401
     except ImportError:
-        return "the Python graphviz package is not installed"
+        return _("the Python graphviz package is not installed")
     if shutil.which("dot") is None:
-        return "graphviz's `dot` program is not installed"
+        return _("graphviz's `dot` program is not installed")
     return None
 
 
@@ -393,8 +341,8 @@ def sharing_digraph(snapshot: SharingSnapshot, show_metadata: bool = False):
     usage = snapshot.usage
     header = (
         f'<TR><TD BGCOLOR="#3b6ea5"><FONT COLOR="white" POINT-SIZE="12"><B>{html.escape(truncate(name, 48))}</B></FONT><BR/>'
-        f'<FONT COLOR="white" POINT-SIZE="10">{len(stack.diff_ids)} read-only layers, stored once: '
-        f'{html.escape(human_size(usage.size))}</FONT></TD></TR>'
+        '<FONT COLOR="white" POINT-SIZE="10">' + html.escape(_("{layers} read-only layers, stored once: {size}").format(
+            layers=len(stack.diff_ids), size=human_size(usage.size))) + "</FONT></TD></TR>"
     )
     graph.node("image", label=f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">{header}{"".join(rows)}</TABLE>>',
                tooltip=f"{name} {stack.image_id}")
@@ -403,16 +351,18 @@ def sharing_digraph(snapshot: SharingSnapshot, show_metadata: bool = False):
         graph.node(node, label=(
             '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">'
             f'<TR><TD BGCOLOR="#fdf1d8"><FONT POINT-SIZE="10"><B>{html.escape(truncate(container.name, 64))}</B>'
-            f'<BR/>R/W layer: {html.escape(human_size(container.size_rw))}</FONT></TD></TR></TABLE>>'
-        ), tooltip=f"container {container.container_id}")
+            "<BR/>" + html.escape(_("R/W layer: {size}").format(size=human_size(container.size_rw)))
+            + "</FONT></TD></TR></TABLE>>"
+        ), tooltip=_("container {container_id}").format(container_id=container.container_id))
         graph.edge("image", node, dir="back", arrowtail="normal", color=READ_COLOR)  # the container reads the image
     for container in snapshot.removed:
         node = f"gone_{container.short_id}"
         graph.node(node, label=(
             '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">'
             f'<TR><TD BGCOLOR="#f3f3f3" STYLE="dashed"><FONT POINT-SIZE="10" COLOR="#999999"><S>{html.escape(truncate(container.name, 64))}</S>'
-            f'<BR/>removed: its R/W layer ({html.escape(human_size(container.size_rw))}) is gone</FONT></TD></TR></TABLE>>'
-        ), tooltip="removed container")
+            "<BR/>" + html.escape(_("removed: its R/W layer ({size}) is gone").format(size=human_size(container.size_rw)))
+            + "</FONT></TD></TR></TABLE>>"
+        ), tooltip=_("removed container"))
         graph.edge("image", node, style="dotted", color="#bbbbbb", arrowhead="none")
     graph.attr(label="docker system df -v:\\l" + "".join(f"{line}\\l" for line in df_lines(snapshot)), labelloc="b", fontsize="10",
                fontname="sans-serif", fontcolor="#555555")
@@ -449,7 +399,7 @@ class SharingDrawing:
                     self.note = _("Drawn by graphviz (dot).")
                     return
                 except Exception as error:  # dot crashed or vanished: the built-in drawing still works
-                    reason = f"graphviz failed ({type(error).__name__})"
+                    reason = _("graphviz failed ({error})").format(error=type(error).__name__)
             self.note = _("Drawn by layerlab's built-in SVG: graphviz was asked for, but {reason}.").format(reason=reason)
         else:
             self.note = _("Drawn by layerlab's built-in SVG (no graphviz needed).")
