@@ -212,3 +212,24 @@ def test_where_the_korean_quotes_the_seed_it_quotes_the_seeds_own_words():
         seed = normalized("\n".join(p.read_text(encoding="utf-8") for p in SEED.glob("*.txt")))
         wrong += [f"{SEED_QUOTES.name}: “{line}” is not in the seed" for line in listed if line not in seed]
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_rebuild_that_changes_nothing_but_run_noise_keeps_the_twin():
+    """`translate build` leaves a twin alone when only timings, widget ids, stream chunks or a
+    loopback port differ; a changed word is written."""
+    import nbformat
+
+    from layerlab.cli.translate import same_twin
+
+    def notebook(chunks, model="a1", extra=""):
+        cell = nbformat.v4.new_code_cell("print(1)", id="c1")
+        cell.metadata["execution"] = {"iopub.execute_input": model}
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=t) for t in chunks]
+        cell.outputs.append(nbformat.v4.new_output("display_data", data={
+            "text/plain": "VBox()" + extra, "application/vnd.jupyter.widget-view+json": {"model_id": model}}))
+        return nbformat.v4.new_notebook(cells=[cell])
+
+    kept = notebook(["served on 127.0.0.1:40123\n", "레이어 3개\n"])
+    assert same_twin(kept, notebook(["served on 127.0.0.1:35000\n레이어 3개\n"], model="b2"))
+    assert not same_twin(kept, notebook(["served on 127.0.0.1:40123\n레이어 4개\n"]))
+    assert not same_twin(kept, notebook(["served on 127.0.0.1:40123\n", "레이어 3개\n"], extra=" changed"))

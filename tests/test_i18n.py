@@ -181,3 +181,25 @@ def test_the_drawings_and_the_copy_up_monitor_speak_korean(monkeypatch):
     english = layer_stack_svg(stack)
     assert "1 thin grey entry is the labels" in english and "옅은" not in english
     assert monitor.hint() == "Not watching now: the button below watches again."
+
+
+def test_no_marked_string_hides_inside_an_f_string():
+    """Babel reads an f-string as one token before Python 3.12: a `_("...")` inside one is never
+    extracted, so it would stay English in every edition without any other test noticing."""
+    import ast
+
+    hidden = []
+    for path in sorted((ROOT / "widgets" / "layerlab").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.JoinedStr):
+                hidden += [f"{path.relative_to(ROOT)}:{call.lineno} {call.func.id}({call.args[0].value!r})"
+                           for call in ast.walk(node) if isinstance(call, ast.Call)
+                           and isinstance(call.func, ast.Name) and call.func.id in ("_", "N_", "ngettext", "tr")
+                           and call.args and isinstance(call.args[0], ast.Constant)]
+    assert not hidden, hidden
+
+
+def test_the_doctor_lines_up_its_korean_labels_by_their_width():
+    from layerlab.core.text import columns, ljust
+
+    assert columns("학습자") == 6 and ljust("학습자", 12) == "학습자      " and ljust("learner", 12) == "learner     "

@@ -15,9 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..core.i18n import N_, _
 from ..core.command import ImageCommand, Instruction, InstructionError, resolve
 
-EPILOG = (
+EPILOG = N_(
     "A JSON list (e.g. '[\"ping\", \"-c\", \"3\"]') is exec form; any other text is shell form, run "
     "as /bin/sh -c TEXT. Arguments after `--` are what you would type after the image in "
     "`docker run IMAGE ARGS...`."
@@ -27,24 +28,24 @@ EPILOG = (
 def add_parser(commands):
     parser = commands.add_parser(
         "command",
-        help="print the command the engine runs for an ENTRYPOINT, a CMD and run arguments",
+        help=_("print the command the engine runs for an ENTRYPOINT, a CMD and run arguments"),
         description=__doc__.split("\n\n")[0],
-        epilog=EPILOG,
+        epilog=_(EPILOG),
     )
-    parser.add_argument("--entrypoint", metavar="JSON|STRING", help="the Dockerfile's ENTRYPOINT (none if omitted)")
-    parser.add_argument("--cmd", metavar="JSON|STRING", help="the Dockerfile's CMD (none if omitted)")
+    parser.add_argument("--entrypoint", metavar="JSON|STRING", help=_("the Dockerfile's ENTRYPOINT (none if omitted)"))
+    parser.add_argument("--cmd", metavar="JSON|STRING", help=_("the Dockerfile's CMD (none if omitted)"))
     parser.add_argument(
-        "--base-entrypoint", metavar="JSON", help="ENTRYPOINT inherited from the base image (exec form JSON)"
+        "--base-entrypoint", metavar="JSON", help=_("ENTRYPOINT inherited from the base image (exec form JSON)")
     )
     parser.add_argument(
-        "--base-cmd", metavar="JSON", help='CMD inherited from the base image, e.g. \'["sh"]\' (exec form JSON)'
+        "--base-cmd", metavar="JSON", help=_('CMD inherited from the base image, e.g. \'["sh"]\' (exec form JSON)')
     )
     parser.add_argument(
         "--run-entrypoint", metavar="PROGRAM",
-        help="as `docker run --entrypoint PROGRAM`: one program name (\"\" removes the entrypoint)",
+        help=_("as `docker run --entrypoint PROGRAM`: one program name (\"\" removes the entrypoint)"),
     )
-    parser.add_argument("--json", action="store_true", help="print the answer as JSON")
-    parser.add_argument("args", nargs=argparse.REMAINDER, help="-- then the run arguments")
+    parser.add_argument("--json", action="store_true", help=_("print the answer as JSON"))
+    parser.add_argument("args", nargs=argparse.REMAINDER, help=_("-- then the run arguments"))
     return parser
 
 
@@ -56,8 +57,8 @@ def _inherited(text: str | None, option: str) -> tuple[str, ...] | None:
         return None
     if not text.strip().startswith("["):
         raise InstructionError(
-            f"{option} must be written as the image config stores it: a JSON list.",
-            f'For a base with CMD sh, write {option} \'["sh"]\'.',
+            _("{option} must be written as the image config stores it: a JSON list.").format(option=option),
+            _('For a base with CMD sh, write {option} \'["sh"]\'.').format(option=option),
         )
     return instruction.stored()
 
@@ -88,7 +89,7 @@ def run(args) -> int:
         return 0 if result.ok else 1
     for keyword, instruction in (("ENTRYPOINT", entrypoint), ("CMD", cmd)):
         line = instruction.dockerfile_line(keyword)
-        print(f"Dockerfile:   {line}" if line else f"Dockerfile:   (no {keyword})")
+        print("Dockerfile:   " + (line or _("(no {keyword})").format(keyword=keyword)))
     print(f"docker run:   {result.docker_run()}")
     print(result.summary())
     return 0 if result.ok else 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..core.i18n import _
+from ..core.text import ljust
 
 
 def add_parser(commands):
@@ -35,12 +36,12 @@ def run(args) -> int:
         return 0
     print("layerlab doctor: " + _("a Docker engine answers."))
     for label, value in facts.lines():
-        print(f"  {_(label):<12} {value}")
+        print("  " + ljust(_(label), 12), value)
     learner = _("{learner} (set LAYERLAB_LEARNER to change)").format(learner=ns.learner)
-    print(f"  {_('learner'):<12} {learner}")
+    print("  " + ljust(_("learner"), 12), learner)
     for key, reference in bases.items():
         shown = reference or _("not prepared yet: run `python -m layerlab prepare`")
-        print(f"  {_('base {key}').format(key=key):<12} {shown}")
+        print("  " + ljust(_("base {key}").format(key=key), 12), shown)
     print(facts.explain_storage())
     for sentence in (facts.explain_whiteouts(), facts.explain_rootless()):
         if sentence:

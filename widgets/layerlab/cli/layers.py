@@ -17,6 +17,7 @@ import json
 import sys
 
 from ..core.errors import LayerlabError
+from ..core.i18n import _
 from ..core.model import ChangeKind
 from ..core.waste import check_gate
 
@@ -29,29 +30,29 @@ class GateCannotRun(LayerlabError):
 
 def add_layers_parser(commands):
     layers = commands.add_parser(
-        "layers", help="show an image's stack and the files each layer adds, changes and deletes"
+        "layers", help=_("show an image's stack and the files each layer adds, changes and deletes")
     )
-    layers.add_argument("image", help="image name or id")
-    layers.add_argument("--json", action="store_true", help="print everything as one line of JSON (pipe it to `python -m json.tool` to read it)")
-    layers.add_argument("--limit", type=int, default=15, metavar="N", help="files shown per layer (default 15)")
-    layers.add_argument("--all", action="store_true", help="show every file of every layer")
-    gate = layers.add_argument_group("CI gate (like dive's CI mode)")
+    layers.add_argument("image", help=_("image name or id"))
+    layers.add_argument("--json", action="store_true", help=_("print everything as one line of JSON (pipe it to `python -m json.tool` to read it)"))
+    layers.add_argument("--limit", type=int, default=15, metavar="N", help=_("files shown per layer (default 15)"))
+    layers.add_argument("--all", action="store_true", help=_("show every file of every layer"))
+    gate = layers.add_argument_group(_("CI gate (like dive's CI mode)"))
     gate.add_argument("--ci", action="store_true",
-                      help="check the rules below, print one verdict each, exit 1 when one fails")
-    gate.add_argument("--max-wasted-bytes", type=int, metavar="N", help="fail above N wasted bytes")
+                      help=_("check the rules below, print one verdict each, exit 1 when one fails"))
+    gate.add_argument("--max-wasted-bytes", type=int, metavar="N", help=_("fail above N wasted bytes"))
     gate.add_argument("--max-wasted-ratio", type=float, metavar="R",
-                      help="fail when more than R (0-1) of the stored bytes are wasted")
-    gate.add_argument("--min-efficiency", type=float, metavar="E", help="fail below dive's efficiency E (0-1)")
+                      help=_("fail when more than R (0-1) of the stored bytes are wasted"))
+    gate.add_argument("--min-efficiency", type=float, metavar="E", help=_("fail below dive's efficiency E (0-1)"))
     return layers
 
 
 def add_which_parser(commands):
     which = commands.add_parser(
-        "which", help="tell which layer of an image a path comes from (exit status 1 when none has it)"
+        "which", help=_("tell which layer of an image a path comes from (exit status 1 when none has it)")
     )
-    which.add_argument("image", help="image name or id")
-    which.add_argument("path", help="a path inside the image, e.g. /app/app.py")
-    which.add_argument("--json", action="store_true", help="print the answer as JSON")
+    which.add_argument("image", help=_("image name or id"))
+    which.add_argument("path", help=_("a path inside the image, e.g. /app/app.py"))
+    which.add_argument("--json", action="store_true", help=_("print the answer as JSON"))
     return which
 
 
@@ -60,7 +61,8 @@ def run_layers(args) -> int:
     from ..engine.layers import image_layers
 
     if args.limit < 0:
-        raise LayerlabError(f"--limit {args.limit} is below 0.", "Give how many files to show per layer, or --all.")
+        raise LayerlabError(_("--limit {limit} is below 0.").format(limit=args.limit),
+                            _("Give how many files to show per layer, or --all."))
     rules = _gate_rules(args)
     if args.ci:
         try:
@@ -86,18 +88,20 @@ def _gate_rules(args) -> dict:
              "min_efficiency": args.min_efficiency}
     given = {name: value for name, value in rules.items() if value is not None}
     if given and not args.ci:
-        raise GateCannotRun("Rules were given without --ci.", "Add --ci to check them, or leave them out.")
+        raise GateCannotRun(_("Rules were given without --ci."), _("Add --ci to check them, or leave them out."))
     if args.ci and not given:
         raise GateCannotRun(
-            "--ci was given no rule to check.",
-            "Add --max-wasted-bytes N, --max-wasted-ratio R or --min-efficiency E (dive's CI default is 0.9).",
+            _("--ci was given no rule to check."),
+            _("Add --max-wasted-bytes N, --max-wasted-ratio R or --min-efficiency E (dive's CI default is 0.9)."),
         )
     if given.get("max_wasted_bytes", 0) < 0:
-        raise GateCannotRun(f"--max-wasted-bytes {args.max_wasted_bytes} is below 0.", "Give a number of bytes, 0 or more.")
+        raise GateCannotRun(_("--max-wasted-bytes {value} is below 0.").format(value=args.max_wasted_bytes),
+                            _("Give a number of bytes, 0 or more."))
     for name in ("max_wasted_ratio", "min_efficiency"):
         if not 0 <= given.get(name, 0) <= 1:
             flag = "--" + name.replace("_", "-")
-            raise GateCannotRun(f"{flag} {given[name]} is not between 0 and 1.", f"Give {flag} as a fraction, e.g. 0.9.")
+            raise GateCannotRun(_("{flag} {value} is not between 0 and 1.").format(flag=flag, value=given[name]),
+                                _("Give {flag} as a fraction, e.g. 0.9.").format(flag=flag))
     return given
 
 
@@ -109,8 +113,10 @@ def _run_gate(waste, rules: dict, as_json: bool) -> int:
     else:
         for verdict in verdicts:
             print(verdict.line())
-        print(f"{'PASS' if passed else 'FAIL'}: {sum(v.passed for v in verdicts)} of {len(verdicts)} rules passed "
-              f"({waste.wasted_bytes} B wasted, dive efficiency {waste.dive.efficiency:.4f})")
+        print(("PASS" if passed else "FAIL") + ": " + _(
+            "{passed} of {rules} rules passed ({wasted} B wasted, dive efficiency {efficiency:.4f})").format(
+                passed=sum(v.passed for v in verdicts), rules=len(verdicts), wasted=waste.wasted_bytes,
+                efficiency=waste.dive.efficiency))
     return 0 if passed else 1
 
 
@@ -120,8 +126,8 @@ def run_which(args) -> int:
 
     if not args.path.strip() or args.path.strip() == "/":
         raise LayerlabError(
-            f"{args.path!r} is not a path to look up.",
-            "Name a file or directory inside the image, e.g. /app/app.py.",
+            _("{path!r} is not a path to look up.").format(path=args.path),
+            _("Name a file or directory inside the image, e.g. /app/app.py."),
         )
     engine = connect(ask_buildx=False)
     found = image_layers(engine, args.image)
@@ -137,7 +143,8 @@ def run_which(args) -> int:
     print(answer.summary())
     for event in answer.events:
         entry = found.entry_for_layer(event.layer_index)
-        print(f"  layer {event.layer_index + 1} was made by: {entry.instruction[:90]}")
+        print("  " + _("layer {number} was made by: {instruction}").format(
+            number=event.layer_index + 1, instruction=entry.instruction[:90]))
     if any(event.kind is ChangeKind.DELETED for event in answer.events):
         print(found.whiteouts)
     return 0 if answer.events else 1
@@ -148,5 +155,7 @@ def say_if_cached(files, engine) -> None:
     if files.cached_layers:
         from ..core.indexcache import CACHE_ENV, cache_folder
 
-        print(f"layerlab: {len(files.cached_layers)} of {len(files.layers)} layers' file lists from the index cache "
-              f"in {cache_folder(engine.environ)} ({CACHE_ENV}=off reads them from the engine)", file=sys.stderr)
+        print("layerlab: " + _("{cached} of {layers} layers' file lists from the index cache in {folder} "
+                               "({variable}=off reads them from the engine)").format(
+            cached=len(files.cached_layers), layers=len(files.layers), folder=cache_folder(engine.environ),
+            variable=CACHE_ENV), file=sys.stderr)

@@ -91,8 +91,38 @@ def build_one(path: Path, english, catalog, edition: Path, args) -> None:
     started = time.monotonic()
     if not args.no_execute:
         execute(twin, edition, args.timeout)
+    if target.exists() and same_twin(nbformat.read(target, as_version=4), twin):
+        print(f"{target}: unchanged ({len(twin.cells)} cells, {time.monotonic() - started:.0f} s)")
+        return
     nbformat.write(twin, target)
     print(f"{target}: {len(twin.cells)} cells, {time.monotonic() - started:.0f} s")
+
+
+def same_twin(kept, built) -> bool:
+    """The same sources and outputs, apart from what differs on every run (when each cell ran,
+    the ids of widget models, how a stream was cut into chunks, the port a loopback server got):
+    a rebuild that changes nothing leaves the file as it was."""
+    import re
+
+    def essence(notebook):
+        cells = []
+        for cell in notebook.cells:
+            outputs = []
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "stream":
+                    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", output.get("text", ""))
+                    if outputs and outputs[-1][0] == ("stream", output.get("name")):
+                        outputs[-1] = (outputs[-1][0], outputs[-1][1] + text)
+                    else:
+                        outputs.append((("stream", output.get("name")), text))
+                    continue
+                data = dict(output.get("data", {}))
+                data.pop("application/vnd.jupyter.widget-view+json", None)
+                outputs.append((output.get("output_type"), repr(sorted(data.items()))))
+            cells.append((cell.cell_type, cell.get("id"), cell.source, outputs))
+        return cells
+
+    return essence(kept) == essence(built)
 
 
 def provenance(english) -> str | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .i18n import _
+from .text import ljust, rjust
 from .model import HistoryRecord, ImageStack, human_size, short_id, truncate
 
 
@@ -59,7 +60,7 @@ class HistoryCheck:
               "RootFS.Layers: {rootfs}; drawn layer blocks: {layers}").format(
                 history=self.history_count, drawn=self.drawn_count, rootfs=self.rootfs_count,
                 layers=self.drawn_layer_count),
-            f"  {_('docker history (newest first)'):<{width}} {_('size'):>9}   {_('drawn as')}",
+            "  " + ljust(_("docker history (newest first)"), width) + " " + rjust(_("size"), 9) + "   " + _("drawn as"),
         ]
         for row in self.rows:
             drawn = (

@@ -21,3 +21,19 @@ def tr(english: str, environ: Mapping[str, str] | None = None) -> str:
     if lang == DEFAULT_LANG or not english:
         return english
     return _catalog(lang).gettext(english)
+
+
+def columns(text: str) -> int:
+    """How many terminal columns `text` takes: a Korean syllable (East Asian wide) takes two."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def ljust(text: str, width: int) -> str:
+    """`text` padded on the right to `width` columns (as str.ljust, counting wide letters twice)."""
+    return text + " " * max(0, width - columns(text))
+
+
+def rjust(text: str, width: int) -> str:
+    return " " * max(0, width - columns(text)) + text

@@ -15,10 +15,10 @@ in HTML exports and in replay. Hovering a block shows its full instruction and d
 from __future__ import annotations
 
 import html
-import unicodedata
 from dataclasses import dataclass
 from ..core.i18n import _, ngettext
 from ..core.model import ContainerLayer, HistoryEntry, ImageStack, human_size, short_id, truncate
+from ..core.text import columns
 
 COURSE_LABEL_PREFIX = "LABEL layerlab."
 
@@ -281,15 +281,10 @@ def layer_stack_svg(
     return "".join(out)
 
 
-def _columns(text: str) -> int:
-    """How wide `text` draws, in Latin letters: a Korean syllable (East Asian wide) takes two."""
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-
 def _wrap(text: str, width: int) -> list[str]:
     lines, current = [], ""
     for word in text.split():
-        if current and _columns(current) + 1 + _columns(word) > width:
+        if current and columns(current) + 1 + columns(word) > width:
             lines.append(current)
             current = word
         else:

@@ -9,7 +9,8 @@ from ..core.i18n import _
 
 
 def error_box_html(error: LayerlabError) -> str:
-    fix = f"<div><b>{html.escape(_('What to do:'))}</b> {html.escape(error.fix)}</div>" if error.fix else ""
+    what_to_do = html.escape(_("What to do:"))
+    fix = f"<div><b>{what_to_do}</b> {html.escape(error.fix)}</div>" if error.fix else ""
     return (
         '<div class="layerlab-error" style="border-left:4px solid #c62828;background:#fdecea;'
         'padding:8px 12px;margin:4px 0;font-family:sans-serif">'
