@@ -66,7 +66,7 @@ step() {
 step "prepare the bases from $bases, as $user" python -m layerlab prepare
 step "live tier as $user on docker-26-rootless" \
     python -m pytest -m "engine and not browser and not machine_root" tests -p no:cacheprovider -q ${PYTEST_ARGS:-}
-step "notebooks live under nbval as $user on docker-26-rootless" env LAYERLAB_REPLAY_SPEED=instant \
+step "notebooks live under nbval as $user on docker-26-rootless" env LAYERLAB_REPLAY_SPEED=instant LAYERLAB_LANG=en \
     python -m pytest notebooks --ignore=notebooks/ko --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg \
     -p no:cacheprovider -q ${PYTEST_ARGS:-}
 
