@@ -31,6 +31,21 @@ def test_the_serving_path_follows_the_engines_facts(changes, path, host):
     assert plan.why.endswith(".")
 
 
+def test_why_stays_english_in_the_server_line_and_is_shown_in_the_learners_language(monkeypatch):
+    """`Served.how` prints `why` as it is (the sanitizer reads that line in every edition); an error
+    box shows it translated."""
+    import copy
+
+    from layerlab.core.i18n import shown
+
+    monkeypatch.setenv("LAYERLAB_LANG", "ko")
+    plan = plan_serving(facts(host="tcp://10.1.2.3:2376"))
+    assert str(plan.why).startswith("The engine at tcp://10.1.2.3:2376 is on another machine")
+    korean = shown(plan.why)
+    assert "tcp://10.1.2.3:2376" in korean and "another machine" not in korean
+    assert shown(copy.deepcopy(plan).why) == korean and plan == plan_serving(facts(host="tcp://10.1.2.3:2376"))
+
+
 def test_local_means_a_socket_or_this_machines_loopback():
     assert engine_is_local("unix:///var/run/docker.sock") and engine_is_local("npipe:////./pipe/docker_engine")
     assert engine_is_local("tcp://localhost:2375") and engine_is_local("tcp://[::1]:2375")

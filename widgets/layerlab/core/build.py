@@ -12,7 +12,7 @@ Pure: no `docker`, no widgets.
 
 from __future__ import annotations
 
-from .i18n import N_, _  # noqa: E402  (the constant below is shown through tr())
+from .i18n import N_, Worded, _  # noqa: E402  (the constant below is shown through tr())
 
 #: How the course names the two builders together (the setup lesson and `record` say it).
 BOTH_BUILDERS = N_("the classic builder and BuildKit")
@@ -51,7 +51,7 @@ class CacheStatus(enum.Enum):
         return self.value if self in (CacheStatus.HIT, CacheStatus.MISS) else _(self.value)
 
 
-class FailureKind(enum.Enum):
+class FailureKind(Worded, enum.Enum):
     SYNTAX = N_("the Dockerfile cannot be parsed")
     MISSING_FILE = N_("a file the step needs is not in the build context")
     COMMAND_FAILED = N_("a RUN command exited with an error")
@@ -119,7 +119,7 @@ class BuildFailure:
     output: tuple[str, ...] = ()
 
     def headline(self) -> str:
-        reason = _(self.kind.value)
+        reason = self.kind.text
         if self.step:
             return _("The build stopped at step {step} ({instruction}): {reason}.").format(
                 step=self.step, instruction=truncate(self.instruction, 60), reason=reason)

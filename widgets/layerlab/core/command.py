@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from .errors import LayerlabError
-from .i18n import N_, _
+from .i18n import N_, Phrase, _, shown
 
 #: What the classic builder and BuildKit prepend to shell-form CMD/ENTRYPOINT on Linux.
 SHELL_PREFIX: tuple[str, ...] = ("/bin/sh", "-c")
@@ -47,28 +47,6 @@ QUOTE_EVERY_WORD = N_('Quote every word, numbers too: ["ping", "-c", "3", "127.0
 
 class InstructionError(LayerlabError):
     """A CMD or ENTRYPOINT value the course cannot read (usually broken JSON)."""
-
-
-class Note(str):
-    """One reason a rule gives: its English text as a str (what `--json` writes and tests
-    read), and `shown()`, the same sentence in the learner's language."""
-
-    def __new__(cls, template: str, **fields: str) -> "Note":
-        note = super().__new__(cls, template.format(**fields))
-        note.template = template
-        note.fields = fields
-        return note
-
-    def __getnewargs_ex__(self):  # copy and pickle make it again from its template
-        return (self.template,), self.fields
-
-    def shown(self) -> str:
-        return _(self.template).format(**self.fields)
-
-
-def shown_note(note: str) -> str:
-    """A note as the learner reads it (a plain str is shown as it is)."""
-    return note.shown() if isinstance(note, Note) else note
 
 
 class Form(enum.Enum):
@@ -209,26 +187,26 @@ def image_command(
 
     Returns the config and the notes that say which rule decided it.
     """
-    notes: list[Note] = []
+    notes: list[Phrase] = []
     new_entrypoint = inherited.entrypoint
     new_cmd = inherited.cmd
     if entrypoint.form is not Form.NONE:
         new_entrypoint = entrypoint.stored()
         if entrypoint.form is Form.SHELL:
-            notes.append(Note(N_("shell-form ENTRYPOINT is stored as /bin/sh -c '<text>'")))
+            notes.append(Phrase(N_("shell-form ENTRYPOINT is stored as /bin/sh -c '<text>'")))
         if cmd.form is Form.NONE and inherited.cmd:
             new_cmd = None
-            notes.append(Note(N_("ENTRYPOINT resets the CMD inherited from the base image ({cmd})"),
+            notes.append(Phrase(N_("ENTRYPOINT resets the CMD inherited from the base image ({cmd})"),
                               cmd=json.dumps(list(inherited.cmd))))
     elif inherited.entrypoint:
-        notes.append(Note(N_("ENTRYPOINT {entrypoint} is inherited from the base image"),
+        notes.append(Phrase(N_("ENTRYPOINT {entrypoint} is inherited from the base image"),
                           entrypoint=json.dumps(list(inherited.entrypoint))))
     if cmd.form is not Form.NONE:
         new_cmd = cmd.stored()
         if cmd.form is Form.SHELL:
-            notes.append(Note(N_("shell-form CMD is stored as /bin/sh -c '<text>'")))
+            notes.append(Phrase(N_("shell-form CMD is stored as /bin/sh -c '<text>'")))
     elif new_cmd and entrypoint.form is Form.NONE:
-        notes.append(Note(N_("CMD {cmd} is inherited from the base image"), cmd=json.dumps(list(new_cmd))))
+        notes.append(Phrase(N_("CMD {cmd} is inherited from the base image"), cmd=json.dumps(list(new_cmd))))
     return ImageCommand(new_entrypoint, new_cmd), tuple(notes)
 
 
@@ -284,7 +262,7 @@ class Resolution:
             lines.append(_("command line: {line}").format(line=self.command_line))
         else:
             lines.append(_("the engine refuses to start it: {error}").format(error=self.error))
-        lines += [f"  - {shown_note(note)}" for note in self.notes]
+        lines += [f"  - {shown(note)}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -295,34 +273,34 @@ def resolve_image(
 ) -> Resolution:
     """What runs for an image config and a `docker run [--entrypoint X] IMAGE [ARGS...]`."""
     run_args = tuple(run_args or ())
-    notes: list[Note] = []
+    notes: list[Phrase] = []
     if entrypoint_override is not None:
         entrypoint = (entrypoint_override,) if entrypoint_override != "" else ()
         cmd = run_args
         if entrypoint_override == "":
-            notes.append(Note(N_("--entrypoint \"\" removes the image's ENTRYPOINT")))
+            notes.append(Phrase(N_("--entrypoint \"\" removes the image's ENTRYPOINT")))
         else:
-            notes.append(Note(N_("--entrypoint replaces the image's ENTRYPOINT with the single word {program}"),
+            notes.append(Phrase(N_("--entrypoint replaces the image's ENTRYPOINT with the single word {program}"),
                               program=repr(entrypoint_override)))
         if image.cmd and not run_args:
-            notes.append(Note(N_("--entrypoint also drops the image's CMD {cmd}"), cmd=json.dumps(list(image.cmd))))
+            notes.append(Phrase(N_("--entrypoint also drops the image's CMD {cmd}"), cmd=json.dumps(list(image.cmd))))
         elif run_args:
-            notes.append(Note(N_("the run arguments follow the new entrypoint")))
+            notes.append(Phrase(N_("the run arguments follow the new entrypoint")))
     else:
         entrypoint = image.entrypoint or ()
         if run_args:
             cmd = run_args
             if image.cmd:
-                notes.append(Note(N_("the run arguments replace CMD {cmd} as a whole"), cmd=json.dumps(list(image.cmd))))
+                notes.append(Phrase(N_("the run arguments replace CMD {cmd} as a whole"), cmd=json.dumps(list(image.cmd))))
             else:
-                notes.append(Note(N_("the run arguments are the CMD")))
+                notes.append(Phrase(N_("the run arguments are the CMD")))
         else:
             cmd = image.cmd or ()
     argv = tuple(entrypoint) + tuple(cmd)
     ignored: tuple[str, ...] = ()
     if entrypoint_override is None and is_shell_wrapped(entrypoint) and cmd:
         ignored = tuple(cmd)
-        notes.append(Note(
+        notes.append(Phrase(
             N_("a shell-form ENTRYPOINT still receives the run arguments ({words}) but its shell sees them only "
                "as $0, $1...: they are ignored") if run_args else
             N_("a shell-form ENTRYPOINT still receives CMD ({words}) but its shell sees them only as $0, $1...: "
@@ -330,12 +308,12 @@ def resolve_image(
             words=shlex.join(cmd),
         ))
     if entrypoint and cmd and not ignored:
-        notes.append(Note(N_("the engine runs ENTRYPOINT followed by the run arguments") if run_args
+        notes.append(Phrase(N_("the engine runs ENTRYPOINT followed by the run arguments") if run_args
                           else N_("the engine runs ENTRYPOINT followed by CMD")))
     if not argv:
         return Resolution(
             argv=(), image=image, error=NO_COMMAND, notes=tuple(notes) + (
-                Note(N_("neither ENTRYPOINT nor CMD (nor run arguments) give a command: the engine refuses")),),
+                Phrase(N_("neither ENTRYPOINT nor CMD (nor run arguments) give a command: the engine refuses")),),
             run_args=run_args, entrypoint_override=entrypoint_override,
         )
     return Resolution(

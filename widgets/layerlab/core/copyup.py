@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 from .filetree import FileIndex
-from .i18n import N_, _
+from .i18n import N_, Worded, _
 from .layertar import EntryType, normalize_path
 from .model import ChangeKind, ImageStack, human_size, short_id, truncate
 
@@ -41,7 +41,7 @@ MIN_INTERVAL, MAX_INTERVAL = 0.02, 5.0
 MAX_SIZE_SAMPLES = 240
 
 
-class RwPathOrigin(enum.Enum):
+class RwPathOrigin(Worded, enum.Enum):
     """How a path of the R/W layer relates to the image layers below it."""
 
     NEW = N_("new in the R/W layer")
@@ -50,11 +50,6 @@ class RwPathOrigin(enum.Enum):
     COPY_UP_DIRECTORY = N_("copied up (directory entry only)")
     WHITEOUT = N_("hidden by a whiteout")
     NOT_IN_IMAGE = N_("not in any image layer")
-
-    @property
-    def text(self) -> str:
-        """The value, in the learner's language (the value itself is what code compares)."""
-        return _(self.value)
 
 
 @dataclass(frozen=True)
@@ -251,7 +246,7 @@ class ChangeEvent:
         }
 
 
-class WatchStatus(enum.Enum):
+class WatchStatus(Worded, enum.Enum):
     STARTING = N_("starting")
     INDEXING = N_("reading the image's layers")
     WATCHING = N_("watching")
@@ -259,11 +254,6 @@ class WatchStatus(enum.Enum):
     CONTAINER_STOPPED = N_("the container stopped")
     CONTAINER_GONE = N_("the container was removed: its R/W layer is gone")
     FAILED = N_("failed")
-
-    @property
-    def text(self) -> str:
-        """The value, in the learner's language."""
-        return _(self.value)
 
     @property
     def active(self) -> bool:

@@ -85,5 +85,37 @@ def N_(message: str) -> str:
     return message
 
 
+class Phrase(str):
+    """A sentence that stays English where code, `--json` or a sanitized line reads it (the str
+    itself), and can be shown in the learner's language (`shown()`): made from a marked template
+    and its fields, `Phrase(N_("CMD {cmd} is inherited"), cmd=...)`."""
+
+    def __new__(cls, template: str, **fields) -> "Phrase":
+        phrase = super().__new__(cls, template.format(**fields))
+        phrase.template = template
+        phrase.fields = fields
+        return phrase
+
+    def __getnewargs_ex__(self):  # copy and pickle make it again from its template
+        return (self.template,), self.fields
+
+    def shown(self) -> str:
+        return _(self.template).format(**self.fields)
+
+
+def shown(text: str) -> str:
+    """`text` as the learner reads it: a Phrase translated, any other str as it is."""
+    return text.shown() if isinstance(text, Phrase) else text
+
+
+class Worded:
+    """An enum mixin for members whose values are English words marked with N_(): the value stays
+    the key code compares, `text` is the word in the learner's language."""
+
+    @property
+    def text(self) -> str:
+        return _(self.value)
+
+
 def is_korean() -> bool:
     return language() == "ko"

@@ -17,11 +17,11 @@ The choice depends only on the engine's facts and the address the course reaches
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .engineinfo import EngineFacts
-from .i18n import N_, _
+from .i18n import N_, Phrase
 
 DESKTOP_HOST = "host.docker.internal"
 _LOCAL_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -40,24 +40,15 @@ class ServingPath(enum.Enum):
 class ServingPlan:
     path: ServingPath
     url_host: str  # the host name the Dockerfile's URL uses ("" when nothing can be served)
-    why: str  # one sentence for the learner, in English (as `Served.how` prints it)
-    template: str = field(default="", repr=False, compare=False)  # `why` before its fields are filled in
-    fields: tuple = field(default=(), repr=False, compare=False)  # (name, value) pairs for `template`
+    why: Phrase  # one sentence for the learner: English as `Served.how` prints it, `why.shown()` translated
 
     @property
     def can_serve(self) -> bool:
         return self.path is not ServingPath.REMOTE
 
-    @property
-    def why_text(self) -> str:
-        """`why` in the learner's language (for an error box; `Served.how` keeps the English)."""
-        if not self.template:
-            return self.why
-        return _(self.template).format(**dict(self.fields))
-
 
 def _plan(path: ServingPath, url_host: str, template: str, **fields) -> ServingPlan:
-    return ServingPlan(path, url_host, template.format(**fields), template, tuple(sorted(fields.items())))
+    return ServingPlan(path, url_host, Phrase(template, **fields))
 
 
 _WHY_DESKTOP = N_("Docker Desktop's daemon runs in a VM with a 127.0.0.1 of its own; it reaches this machine as "

@@ -32,7 +32,7 @@ from ..core.cachequiz import (
     write_exercise_context,
 )
 from ..core.errors import LayerlabError
-from ..core.i18n import N_, _
+from ..core.i18n import N_, _, shown
 from ..core.model import BuilderKind
 from ..core.sample_app import write_sample_context
 from ..core.text import tr
@@ -286,7 +286,7 @@ def add_url_cache(lesson: Lesson, base_reference: str, builder: BuilderKind = Bu
     rounds = []
     with serve_for_engine(lesson.engine, served) as server:
         if not server.url:
-            raise LayerlabError(server.plan.why, _("Run this part on an engine on your own machine, or from the recording."))
+            raise LayerlabError(shown(server.plan.why), _("Run this part on an engine on your own machine, or from the recording."))
         dockerfile = f"FROM {base_reference}\nADD {server.url}/release.txt /release.txt\nRUN cat /release.txt\n"
         (folder / "Dockerfile").write_text(dockerfile, encoding="utf-8")
         for index, (title, change) in enumerate(ADD_URL_ROUNDS):

@@ -33,7 +33,6 @@ from ..core.command import (
     Resolution,
     render_dockerfile,
     resolve,
-    shown_note,
     Variant,
 )
 from ..core.commandmatrix import (
@@ -45,7 +44,7 @@ from ..core.commandmatrix import (
     matrix_summary,
 )
 from ..core.errors import LayerlabError
-from ..core.i18n import N_, _
+from ..core.i18n import N_, _, shown
 
 FORM_VALUES = tuple(form.value for form in FORMS)
 #: What the text summary says of a live run, and what the single-run view shows.
@@ -305,7 +304,7 @@ def render_html(model: ExplorerModel) -> str:
         else:
             refuses = html.escape(_("the engine refuses: {error}").format(error=res.error))
             rows.append((_("Predicted PID 1"), f'<span class="err">{refuses}</span>'))
-        rows.append((_("Why"), "<ul>" + "".join(f"<li>{html.escape(shown_note(n))}</li>" for n in res.notes) + "</ul>"
+        rows.append((_("Why"), "<ul>" + "".join(f"<li>{html.escape(shown(n))}</li>" for n in res.notes) + "</ul>"
                      if res.notes else "-"))
     if model.observation is not None and not model.stale:
         seen = model.observation
