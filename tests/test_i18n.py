@@ -203,3 +203,11 @@ def test_the_doctor_lines_up_its_korean_labels_by_their_width():
     from layerlab.core.text import columns, ljust
 
     assert columns("학습자") == 6 and ljust("학습자", 12) == "학습자      " and ljust("learner", 12) == "learner     "
+
+
+def test_a_registry_begins_a_sentence_with_a_capital_and_keeps_its_own_name():
+    from layerlab.engine.prepare import RegistrySetting
+
+    assert RegistrySetting("hub", "docker.io", "").describe_first() == "Docker Hub"  # capitalize() said "Docker hub"
+    assert RegistrySetting("off", "", "").describe_first() == "No registry"
+    assert RegistrySetting("registry", "127.0.0.1:5000", "").describe_first() == "The registry 127.0.0.1:5000"

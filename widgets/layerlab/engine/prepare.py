@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING
 
 from ..core.bases import BASES, BaseSpec, base_spec, pinned_digests
 from ..core.errors import EngineRefused, LayerlabError, NoRegistryAndNoRecipe
-from ..core.i18n import _, is_korean
+from ..core.i18n import _
 from ..core.naming import (
     BASE_LESSON,
     LABEL_BASE,
@@ -120,8 +120,10 @@ class RegistrySetting:
         return _("the registry {address}").format(address=self.address)
 
     def describe_first(self) -> str:
-        """`describe()` to begin a sentence (str.capitalize() in English, as it always was)."""
-        return self.describe() if is_korean() else self.describe().capitalize()
+        """`describe()` to begin a sentence: its first letter upper case, in any language (a
+        script without case, as Korean, is left as it is; a name keeps its own capitals)."""
+        text = self.describe()
+        return text[:1].upper() + text[1:]
 
 
 def _truthy(value: str | None) -> bool:
