@@ -27,6 +27,7 @@ from typing import Sequence
 from ..core.copyup import CopyUpState, PathState, RwPathOrigin
 from ..core.i18n import N_, _
 from ..core.model import ChangeKind, ContainerLayer, HistoryEntry, ImageStack, human_size, truncate
+from ..core.text import columns
 from .layerstack import COLORS, _bracket, _text
 
 WIDTH = 900
@@ -147,8 +148,10 @@ def _layer_block(entry: HistoryEntry, top: float, base: bool) -> str:
     fill, stroke = COLORS["base" if base else "layer"]
     right = f"{entry.short_id} · {human_size(entry.size)}"
     label = _("layer {number}: {instruction}")
-    room = int((STACK_RIGHT - LEFT - 24 - len(right) * 6.1) / 6.7) - len(label.format(number=entry.layer_index + 1,
-                                                                                      instruction=""))
+    # Room for the instruction, in monospace letters: the label's own words count by their drawn
+    # width (a Korean syllable takes two).
+    room = int((STACK_RIGHT - LEFT - 24 - len(right) * 6.1) / 6.7) - columns(
+        label.format(number=entry.layer_index + 1, instruction=""))
     return (
         f'<g class="image-layer" data-layer-index="{entry.layer_index}" data-diff-id="{html.escape(entry.diff_id or "")}">'
         f"<title>{html.escape(entry.created_by or entry.instruction)}</title>"
