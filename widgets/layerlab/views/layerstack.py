@@ -142,7 +142,7 @@ def _stack_layout(stack: ImageStack, container: ContainerLayer | None, base_entr
         blocks.append(_Block(role, y, height, entry))
         y += height + GAP
     legend_items = _legend_items(container, base_entries)
-    legend_width = 16 + sum(24 + len(label) * 5.2 + 12 for _role, label in legend_items)
+    legend_width = 16 + sum(24 + columns(label) * 5.2 + 12 for _role, label in legend_items)
     legend = 72 + (18 if legend_width > WIDTH else 0)
     height = HEADER + sum(h + GAP for _top, h, _kind in sized) + legend
     name = title or (stack.tags[0] if stack.tags else short_id(stack.image_id))
@@ -238,7 +238,7 @@ def _stack_legend(stack: ImageStack, layout: _StackLayout) -> list[str]:
     y = layout.blocks_bottom + 10
     x = 16
     for role, label in layout.legend_items:
-        width_needed = 24 + len(label) * 5.2 + 12
+        width_needed = 24 + columns(label) * 5.2 + 12
         if x + width_needed > WIDTH:
             x, y = 16, y + 18
         fill, stroke = COLORS[role]

@@ -339,7 +339,7 @@ def legend(y: float, x: float, items: Sequence[tuple[str, str, bool, str]]) -> s
         dash = ' stroke-dasharray="5,3"' if dashed else ""
         out.append(f'<rect x="{x:.1f}" y="{y - 9:.1f}" width="16" height="11" rx="2" fill="{fill}" stroke="{stroke}"{dash}/>')
         out.append(_text(x + 21, y, label, size=10, mono=False, fill=MUTED))
-        x += 34 + len(label) * 5.4
+        x += 34 + columns(label) * 5.4
     out.append("</g>")
     return "".join(out)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from ..core.i18n import _, ngettext
 from ..core.model import ContainerLayer, HistoryEntry, human_size, short_id, truncate
+from ..core.text import columns
 from ..core.sharing import SharingSnapshot
 from .layerstack import COLORS, _bracket, _text, _wrap
 from .sharingtext import _rows, df_lines, image_name, sharing_text
@@ -267,7 +268,7 @@ def _sharing_footer(snapshot: SharingSnapshot, layout: _SharingLayout, show_meta
     for (fill, stroke), dashed, label in legend:
         out.append(f'<rect x="{x}" y="{top:.1f}" width="18" height="12" rx="2" fill="{fill}" stroke="{stroke}"{dashed}/>')
         out.append(_text(x + 24, top + 10, label, size=10, mono=False, fill="#444"))
-        x += 24 + int(len(label) * 5.2) + 16
+        x += 24 + int(columns(label) * 5.2) + 16
     for number, line in enumerate(layout.captions):
         out.append(_text(16, top + 32 + 14 * number, line, size=10, mono=False, fill="#666", style="italic"))
     return out
